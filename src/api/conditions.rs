@@ -1,0 +1,168 @@
+//! Condition vocabulary shared by all three kinds, and the pure merge that keeps
+//! `lastTransitionTime` still unless a condition's status really changes.
+//!
+//! kstatus reads `Ready` (always present once reconciled), and the abnormal-true conditions
+//! `Reconciling` and `Stalled`, which are present only while they are true.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+pub mod types {
+    pub const READY: &str = "Ready";
+    pub const RECONCILING: &str = "Reconciling";
+    pub const STALLED: &str = "Stalled";
+    pub const DEPENDENCIES_READY: &str = "DependenciesReady";
+    pub const IDENTITY_READY: &str = "IdentityReady";
+    pub const REGISTERED: &str = "Registered";
+    pub const ROUTED: &str = "Routed";
+    pub const ACCEPTED: &str = "Accepted";
+}
+
+pub mod reasons {
+    pub const ROLLOUT_PENDING: &str = "RolloutPending";
+    pub const ROLLOUT_IN_PROGRESS: &str = "RolloutInProgress";
+    pub const ROLLOUT_SUCCEEDED: &str = "RolloutSucceeded";
+    pub const ROLLOUT_FAILED: &str = "RolloutFailed";
+    pub const SUSPENDED: &str = "Suspended";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+    pub const NEW_REVISION: &str = "NewRevision";
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+}
+
+/// A condition as a controller decides it, before times and generations are attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Desired {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Desired {
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason: reason.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn status_word(status: bool) -> &'static str {
+    if status { "True" } else { "False" }
+}
+
+/// Builds the full condition list from what the controller decided now. A condition whose
+/// status did not change keeps its `lastTransitionTime`; conditions not in `desired` are dropped,
+/// which is how abnormal-true conditions disappear once they stop being true.
+pub fn merge(
+    previous: &[Condition],
+    desired: &[Desired],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    desired
+        .iter()
+        .map(|d| {
+            let status = status_word(d.status);
+            let transition = previous
+                .iter()
+                .find(|p| p.type_ == d.type_ && p.status == status)
+                .map(|p| p.last_transition_time.clone())
+                .unwrap_or_else(|| now.clone());
+            Condition {
+                type_: d.type_.to_string(),
+                status: status.to_string(),
+                reason: d.reason.clone(),
+                message: d.message.clone(),
+                observed_generation: generation,
+                last_transition_time: transition,
+            }
+        })
+        .collect()
+}
+
+/// The condition of the given type, if present.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether the condition of the given type is present and `True`.
+pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
+    find(conditions, type_).is_some_and(|c| c.status == "True")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    #[test]
+    fn unchanged_status_keeps_its_transition_time() {
+        let first = merge(
+            &[],
+            &[Desired::new(types::READY, false, "A", "a")],
+            Some(1),
+            &at("2026-01-01T00:00:00Z"),
+        );
+        let second = merge(
+            &first,
+            &[Desired::new(types::READY, false, "B", "b")],
+            Some(2),
+            &at("2026-01-02T00:00:00Z"),
+        );
+        assert_eq!(second[0].last_transition_time, at("2026-01-01T00:00:00Z"));
+        assert_eq!(second[0].reason, "B");
+        assert_eq!(second[0].observed_generation, Some(2));
+    }
+
+    #[test]
+    fn changed_status_moves_the_transition_time() {
+        let first = merge(
+            &[],
+            &[Desired::new(types::READY, false, "A", "a")],
+            None,
+            &at("2026-01-01T00:00:00Z"),
+        );
+        let second = merge(
+            &first,
+            &[Desired::new(types::READY, true, "A", "a")],
+            None,
+            &at("2026-01-02T00:00:00Z"),
+        );
+        assert_eq!(second[0].last_transition_time, at("2026-01-02T00:00:00Z"));
+        assert_eq!(second[0].status, "True");
+    }
+
+    #[test]
+    fn conditions_left_out_are_dropped() {
+        let now = at("2026-01-01T00:00:00Z");
+        let first = merge(
+            &[],
+            &[
+                Desired::new(types::READY, false, "A", "a"),
+                Desired::new(types::RECONCILING, true, "B", "b"),
+            ],
+            None,
+            &now,
+        );
+        let second = merge(
+            &first,
+            &[Desired::new(types::READY, true, "C", "c")],
+            None,
+            &now,
+        );
+        assert_eq!(second.len(), 1);
+        assert!(find(&second, types::RECONCILING).is_none());
+        assert!(is_true(&second, types::READY));
+    }
+}

@@ -1,0 +1,52 @@
+//! The `chitty.cc/v1alpha1` API: one file a kind, plus the condition vocabulary they share.
+//! These Rust types are the single source of the CRDs in `crds/`.
+
+// kube's `printcolumn(...)` repeats keys such as `type_` by design; clippy reads them as
+// duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
+pub mod chitty_deployment;
+pub mod chitty_service;
+pub mod conditions;
+pub mod patterns;
+pub mod route_claim;
+
+pub use chitty_deployment::*;
+pub use chitty_service::*;
+pub use route_claim::*;
+
+pub const GROUP: &str = "chitty.cc";
+pub const VERSION: &str = "v1alpha1";
+
+/// A reference to a ChittyService, in the referrer's namespace unless one is given.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    kube::KubeSchema,
+    Clone,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRef {
+    /// Name of the ChittyService.
+    #[x_kube(validation = patterns::rules::dns_label())]
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// Namespace of the ChittyService; the referrer's own namespace when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = patterns::rules::dns_label())]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+impl ServiceRef {
+    /// The namespace this reference points into, given the namespace of the object holding it.
+    pub fn namespace_or<'a>(&'a self, own: &'a str) -> &'a str {
+        self.namespace.as_deref().unwrap_or(own)
+    }
+}

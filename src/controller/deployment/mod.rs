@@ -1,0 +1,221 @@
+//! The ChittyDeployment controller: runs one rollout through its steps — build, deploy,
+//! identity, register, routes, health, notify — rolling back on failure. All progress lives in
+//! status and owned objects, so a restart resumes each rollout where it stood.
+
+pub mod apply;
+pub mod conditions;
+pub mod gate;
+pub mod rollback;
+pub mod steps;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::reflector::ObjectRef;
+
+use super::{Context, apply_status, now};
+use crate::api::conditions::{Desired, merge, reasons, types};
+use crate::api::{ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase};
+use crate::controller::service::publish;
+use crate::controller::service::rollout::newest;
+use crate::pipeline::dependencies::Gate;
+use crate::pipeline::duration::parse_or;
+use crate::pipeline::machine::{self, Outcome};
+use crate::pipeline::plan;
+use steps::StepInput;
+
+pub const NAME: &str = "chittydeployment";
+
+/// While waiting on something that sends no event (an HTTP endpoint), look again this often.
+const POLL: Duration = Duration::from_secs(5);
+
+pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> crate::Result<Action> {
+    let _timer = ctx.metrics.reconcile(NAME);
+    let previous = rollout.status.clone();
+    let mut status = previous.clone().unwrap_or_else(|| ChittyDeploymentStatus {
+        phase: Some(DeploymentPhase::Pending),
+        steps: plan::plan(&rollout.spec.snapshot),
+        ..Default::default()
+    });
+    status.progress = plan::progress(&status.steps);
+    if status.phase.is_some_and(DeploymentPhase::is_finished) {
+        return Ok(Action::await_change());
+    }
+    let Some(service) = owning_service(&ctx, &rollout).await? else {
+        // The service is gone; garbage collection removes this rollout with it.
+        return Ok(Action::await_change());
+    };
+    let now = now();
+    let (action, gate) = advance(&ctx, &service, &rollout, &mut status, &now).await?;
+
+    status.observed_generation = rollout.metadata.generation;
+    let desired_conditions = conditions::desired(&status, gate);
+    let old_conditions = previous
+        .as_ref()
+        .map(|p| p.conditions.clone())
+        .unwrap_or_default();
+    status.conditions = merge(
+        &old_conditions,
+        &desired_conditions,
+        rollout.metadata.generation,
+        &now,
+    );
+    let api: Api<ChittyDeployment> = ctx.api_for(&*rollout);
+    apply_status(&api, &*rollout, previous.as_ref(), &status).await?;
+    announce_phase_change(&ctx, &rollout, previous.as_ref(), &status).await;
+    Ok(action)
+}
+
+async fn owning_service(
+    ctx: &Context,
+    rollout: &ChittyDeployment,
+) -> crate::Result<Option<ChittyService>> {
+    let ns = rollout.namespace().unwrap_or_default();
+    let reference = ObjectRef::new(&rollout.spec.service_ref.name).within(&ns);
+    let found = match ctx.services.get(&reference) {
+        Some(s) => Some((*s).clone()),
+        None => {
+            Api::<ChittyService>::namespaced(ctx.client.clone(), &ns)
+                .get_opt(&rollout.spec.service_ref.name)
+                .await?
+        }
+    };
+    Ok(found.filter(|s| {
+        rollout.spec.service_ref.uid.is_none() || s.uid() == rollout.spec.service_ref.uid
+    }))
+}
+
+/// Moves the rollout as far as it can go now; returns when to look again and the dependency
+/// conditions, if dependencies were checked.
+async fn advance(
+    ctx: &Context,
+    service: &ChittyService,
+    rollout: &ChittyDeployment,
+    status: &mut ChittyDeploymentStatus,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> crate::Result<(Action, Vec<Desired>)> {
+    let mut input = StepInput {
+        ctx,
+        service,
+        rollout,
+        status,
+        now,
+    };
+    let owned = steps::deploy::owned_by_service(&input);
+    if newest(&owned).is_some_and(|n| n.name_any() != rollout.name_any()) {
+        machine::finish(input.status, DeploymentPhase::Superseded, now);
+        input.status.error = Some("superseded by a newer revision of the service".into());
+        return Ok((Action::await_change(), vec![]));
+    }
+    let mut gate_condition = vec![];
+    if input.status.phase == Some(DeploymentPhase::Pending) {
+        if service.spec.suspend {
+            let c = Desired::new(
+                types::DEPENDENCIES_READY,
+                true,
+                reasons::SUSPENDED,
+                "the service is suspended; this rollout waits",
+            );
+            return Ok((Action::await_change(), vec![c]));
+        }
+        let gate = gate::evaluate(&ctx.services, service);
+        let (ok, reason) = match &gate {
+            Gate::Open => (true, "DependenciesReady"),
+            Gate::Waiting { .. } => (false, reasons::DEPENDENCY_NOT_READY),
+            Gate::Cycle(_) => (false, "DependencyCycle"),
+        };
+        let condition = Desired::new(types::DEPENDENCIES_READY, ok, reason, gate.message());
+        if !ok {
+            let mut out = vec![condition];
+            if matches!(gate, Gate::Cycle(_)) {
+                out.push(Desired::new(
+                    types::STALLED,
+                    true,
+                    "DependencyCycle",
+                    gate.message(),
+                ));
+            }
+            // Dependencies becoming Ready wake this rollout through the ChittyService watch.
+            return Ok((Action::await_change(), out));
+        }
+        gate_condition = vec![condition];
+    }
+
+    loop {
+        let Some(step) = machine::next_step(input.status) else {
+            machine::finish(input.status, DeploymentPhase::Succeeded, now);
+            return Ok((Action::await_change(), gate_condition));
+        };
+        machine::start(input.status, step, now);
+        let outcome = steps::run(step, &mut input).await?;
+        if machine::record(input.status, step, outcome.clone(), now) {
+            continue;
+        }
+        return match outcome {
+            Outcome::Waiting(_) => Ok((Action::requeue(wait_interval(rollout)), gate_condition)),
+            _ => {
+                fail(&mut input, step).await?;
+                Ok((Action::await_change(), gate_condition))
+            }
+        };
+    }
+}
+
+/// Ends a failed rollout: rolled back to the last success where there is one and the failure
+/// touched the workload, failed otherwise.
+async fn fail(input: &mut StepInput<'_>, step: plan::Step) -> crate::Result<()> {
+    let now = input.now.clone();
+    let stable = steps::deploy::stable_rollout(input);
+    match stable {
+        Some(to) if machine::rolls_back(step) => {
+            rollback::roll_back(input, &to).await?;
+            machine::finish(input.status, DeploymentPhase::RolledBack, &now);
+        }
+        Some(_) => machine::finish(input.status, DeploymentPhase::Failed, &now),
+        None => {
+            machine::finish(input.status, DeploymentPhase::Failed, &now);
+            if machine::rolls_back(step) {
+                let error = input.status.error.clone().unwrap_or_default();
+                input.status.error =
+                    Some(format!("{error}; nothing to roll back to (first rollout)"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wait_interval(rollout: &ChittyDeployment) -> Duration {
+    parse_or(&rollout.spec.snapshot.health.interval, POLL)
+        .min(POLL)
+        .max(Duration::from_millis(200))
+}
+
+async fn announce_phase_change(
+    ctx: &Context,
+    rollout: &ChittyDeployment,
+    previous: Option<&ChittyDeploymentStatus>,
+    status: &ChittyDeploymentStatus,
+) {
+    let before = previous.and_then(|p| p.phase);
+    let Some(after) = status.phase else { return };
+    if before == Some(after) {
+        return;
+    }
+    let (kind, note) = match after {
+        DeploymentPhase::Failed | DeploymentPhase::RolledBack => (
+            EventType::Warning,
+            format!(
+                "{}: {}",
+                after.as_str(),
+                status.error.clone().unwrap_or_default()
+            ),
+        ),
+        _ => (EventType::Normal, format!("rollout is {}", after.as_str())),
+    };
+    publish(ctx, rollout, kind, after.as_str(), note).await;
+    tracing::info!(rollout = %rollout.name_any(), service = %rollout.spec.service_ref.name, phase = after.as_str(), "rollout phase changed");
+}

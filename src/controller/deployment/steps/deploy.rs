@@ -1,0 +1,196 @@
+//! `deploy`: puts the revision's workload in place. Cluster targets get a Deployment and a
+//! Service (a canary gets a second Deployment beside the stable one); Cloudflare targets get a
+//! wrangler Job.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
+use kube::{Api, ResourceExt};
+
+use super::StepInput;
+use crate::api::{CanaryStatus, ChittyDeployment, StrategyType, Target};
+use crate::controller::deployment::apply::{apply, delete_if_present, get_opt};
+use crate::controller::service::rollout::last_successful;
+use crate::pipeline::canary;
+use crate::pipeline::machine::Outcome;
+use crate::workload::build_job::{JobState, job_state};
+use crate::workload::deployment::{self as workload, Workload};
+use crate::workload::{Track, cloudflare_job, deployment_name, service as service_object};
+
+pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
+    if input.rollout.spec.snapshot.target == Target::Cloudflare {
+        return cloudflare(input).await;
+    }
+    // Prebuilt images skip the build step at planning; the image is the source's.
+    if input.status.image.is_none() {
+        input.status.image = input.rollout.spec.snapshot.source.image.clone();
+    }
+    let Some(image) = input.status.image.clone() else {
+        return Ok(Outcome::Failed(
+            "no image to deploy: the build did not produce one".into(),
+        ));
+    };
+    let ns = input.namespace();
+    let deployments: Api<Deployment> = Api::namespaced(input.ctx.client.clone(), &ns);
+    let services: Api<Service> = Api::namespaced(input.ctx.client.clone(), &ns);
+    let name = input.service.name_any();
+    let replicas = input.service.spec.replicas;
+    let stable = stable_rollout(input);
+
+    let message = match (input.rollout.spec.strategy, &stable) {
+        (StrategyType::Canary, Some(stable)) => {
+            let percent = input
+                .rollout
+                .spec
+                .snapshot
+                .strategy
+                .canary
+                .clone()
+                .unwrap_or_default()
+                .percent;
+            let (canary_replicas, stable_replicas) = canary::split(replicas, percent);
+            let stable_image = stable
+                .status
+                .as_ref()
+                .and_then(|s| s.image.clone())
+                .unwrap_or_default();
+            apply(
+                &deployments,
+                &workload::build(&Workload {
+                    service: input.service,
+                    snapshot: &stable.spec.snapshot,
+                    image: &stable_image,
+                    revision: &stable.spec.revision,
+                    rollout: &stable.name_any(),
+                    track: Track::Stable,
+                    replicas: stable_replicas,
+                }),
+            )
+            .await?;
+            apply(
+                &deployments,
+                &workload::build(&Workload {
+                    service: input.service,
+                    snapshot: &input.rollout.spec.snapshot,
+                    image: &image,
+                    revision: &input.rollout.spec.revision,
+                    rollout: &input.rollout.name_any(),
+                    track: Track::Canary,
+                    replicas: canary_replicas,
+                }),
+            )
+            .await?;
+            let previous = input.status.canary.take().unwrap_or_default();
+            input.status.canary = Some(CanaryStatus {
+                canary_replicas,
+                stable_replicas,
+                percent,
+                stable_deployment: Some(stable.name_any()),
+                monitoring_since: previous.monitoring_since,
+                state: Some("Starting".into()),
+            });
+            format!(
+                "canary {image} on {canary_replicas} of {} pods beside stable {}",
+                canary_replicas + stable_replicas,
+                stable.name_any()
+            )
+        }
+        (strategy, _) => {
+            apply(
+                &deployments,
+                &workload::build(&Workload {
+                    service: input.service,
+                    snapshot: &input.rollout.spec.snapshot,
+                    image: &image,
+                    revision: &input.rollout.spec.revision,
+                    rollout: &input.rollout.name_any(),
+                    track: Track::Stable,
+                    replicas,
+                }),
+            )
+            .await?;
+            delete_if_present(&deployments, &deployment_name(&name, Track::Canary)).await?;
+            if strategy == StrategyType::Canary {
+                format!(
+                    "applied {image}; no stable revision yet, so the first rollout replaces directly"
+                )
+            } else {
+                format!("applied {image} to Deployment {name}")
+            }
+        }
+    };
+    apply(&services, &service_object::build(input.service)).await?;
+    Ok(Outcome::Done(message))
+}
+
+/// The rollout whose revision serves now: the service's last success other than this rollout.
+pub fn stable_rollout(input: &StepInput) -> Option<ChittyDeployment> {
+    let owned = owned_by_service(input);
+    let others: Vec<ChittyDeployment> = owned
+        .into_iter()
+        .filter(|d| d.name_any() != input.rollout.name_any())
+        .collect();
+    last_successful(&others).cloned()
+}
+
+pub fn owned_by_service(input: &StepInput) -> Vec<ChittyDeployment> {
+    let uid = input.service.uid();
+    let ns = input.rollout.namespace();
+    input
+        .ctx
+        .deployments
+        .state()
+        .iter()
+        .filter(|d| {
+            d.namespace() == ns
+                && d.owner_references()
+                    .iter()
+                    .any(|o| Some(&o.uid) == uid.as_ref())
+        })
+        .map(|d| (**d).clone())
+        .collect()
+}
+
+async fn cloudflare(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
+    let jobs: Api<Job> = Api::namespaced(input.ctx.client.clone(), &input.namespace());
+    let name = cloudflare_job::job_name(&input.rollout.name_any());
+    let routes = held_routes(input);
+    let job = match get_opt(&jobs, &name).await? {
+        Some(job) => job,
+        None => {
+            apply(
+                &jobs,
+                &cloudflare_job::build(
+                    &input.ctx.config.build,
+                    input.service,
+                    input.rollout,
+                    &routes,
+                ),
+            )
+            .await?
+        }
+    };
+    Ok(match job_state(&job) {
+        JobState::Running => Outcome::Waiting(format!("wrangler Job {name} is running")),
+        JobState::Succeeded => {
+            Outcome::Done(format!("deployed with wrangler ({} routes)", routes.len()))
+        }
+        JobState::Failed(why) => Outcome::Failed(format!("wrangler Job {name} failed: {why}")),
+    })
+}
+
+/// Routes this service holds, as `host/path`, from its status (the RouteClaim controller keeps it).
+fn held_routes(input: &StepInput) -> Vec<String> {
+    input
+        .service
+        .status
+        .as_ref()
+        .map(|s| {
+            s.routes
+                .iter()
+                .filter(|r| r.accepted)
+                .map(|r| format!("{}{}", r.host, r.path))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,187 @@
+//! `health`: the workload becomes available and the HTTP health check passes the configured
+//! number of times in a row, within the progress deadline. For a canary, health is watched for
+//! the monitor duration and the canary is then promoted.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::{Api, ResourceExt};
+
+use super::StepInput;
+use crate::api::{ProbeStatus, Target};
+use crate::controller::deployment::apply::{apply, delete_if_present, get_opt};
+use crate::pipeline::duration::parse_or;
+use crate::pipeline::machine::Outcome;
+use crate::probe;
+use crate::workload::deployment::{self as workload, Workload, is_available};
+use crate::workload::{Track, deployment_name, service as service_object};
+
+pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
+    let snapshot = &input.rollout.spec.snapshot;
+    let health = &snapshot.health;
+    let canary = input.status.canary.is_some();
+    let deadline = parse_or(&health.progress_deadline, Duration::from_secs(600));
+    let monitor = snapshot
+        .strategy
+        .canary
+        .as_ref()
+        .map(|c| parse_or(&c.monitor_duration, Duration::from_secs(300)));
+    let started = step_started(input);
+    let elapsed = input.now.0.duration_since(started).unsigned_abs();
+    let limit = if canary {
+        deadline + monitor.unwrap_or_default()
+    } else {
+        deadline
+    };
+
+    if snapshot.target == Target::Cluster {
+        let deployments: Api<Deployment> =
+            Api::namespaced(input.ctx.client.clone(), &input.namespace());
+        let track = if canary { Track::Canary } else { Track::Stable };
+        let name = deployment_name(&input.service.name_any(), track);
+        let (available, message) = match get_opt(&deployments, &name).await? {
+            Some(d) => is_available(&d),
+            None => (false, format!("Deployment {name} does not exist")),
+        };
+        if !available {
+            return Ok(if elapsed > deadline {
+                Outcome::Failed(format!(
+                    "Deployment {name} not available within {}: {message}",
+                    health.progress_deadline
+                ))
+            } else {
+                Outcome::Waiting(format!("waiting for Deployment {name}: {message}"))
+            });
+        }
+    }
+
+    let url = probe::url(&base_url(input), &health.path);
+    let timeout = parse_or(&health.timeout, Duration::from_secs(5));
+    let result = probe::probe(&input.ctx.probe, &url, timeout).await;
+    let probes = input.status.probes.get_or_insert_with(ProbeStatus::default);
+    if result.healthy {
+        probes.consecutive_successes += 1;
+        probes.consecutive_failures = 0;
+    } else {
+        probes.consecutive_failures += 1;
+        probes.consecutive_successes = 0;
+        probes.last_error = Some(result.detail.clone());
+    }
+    let (successes, failures) = (probes.consecutive_successes, probes.consecutive_failures);
+    if failures >= health.failure_threshold {
+        return Ok(Outcome::Failed(format!(
+            "{} ({failures} consecutive failures)",
+            result.detail
+        )));
+    }
+    if elapsed > limit {
+        return Ok(Outcome::Failed(format!(
+            "not healthy within {}: {}",
+            humanize(limit),
+            result.detail
+        )));
+    }
+    let passed = successes >= health.success_threshold;
+    if !canary {
+        return Ok(if passed {
+            Outcome::Done(format!(
+                "healthy: {successes} consecutive checks of {url} passed"
+            ))
+        } else {
+            Outcome::Waiting(format!(
+                "{successes}/{} checks passed; last: {}",
+                health.success_threshold, result.detail
+            ))
+        });
+    }
+
+    let monitor = monitor.unwrap_or(Duration::from_secs(300));
+    let now = input.now.clone();
+    let state = input
+        .status
+        .canary
+        .as_mut()
+        .expect("canary status set by deploy");
+    let since = state.monitoring_since.get_or_insert(now.clone()).clone();
+    state.state = Some("Monitoring".into());
+    let watched = now.0.duration_since(since.0).unsigned_abs();
+    if watched < monitor || !passed {
+        return Ok(Outcome::Waiting(format!(
+            "canary healthy for {} of {}; {successes} consecutive checks passed",
+            humanize(watched),
+            humanize(monitor)
+        )));
+    }
+    promote(input).await?;
+    Ok(Outcome::Done(format!(
+        "canary stayed healthy for {}; promoted",
+        humanize(monitor)
+    )))
+}
+
+/// The stable Deployment takes the new revision at full size; the canary goes away.
+async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
+    let image = input.status.image.clone().unwrap_or_default();
+    let deployments: Api<Deployment> =
+        Api::namespaced(input.ctx.client.clone(), &input.namespace());
+    apply(
+        &deployments,
+        &workload::build(&Workload {
+            service: input.service,
+            snapshot: &input.rollout.spec.snapshot,
+            image: &image,
+            revision: &input.rollout.spec.revision,
+            rollout: &input.rollout.name_any(),
+            track: Track::Stable,
+            replicas: input.service.spec.replicas,
+        }),
+    )
+    .await?;
+    delete_if_present(
+        &deployments,
+        &deployment_name(&input.service.name_any(), Track::Canary),
+    )
+    .await?;
+    if let Some(c) = input.status.canary.as_mut() {
+        c.state = Some("Promoted".into());
+    }
+    Ok(())
+}
+
+/// Where to probe: the service's own override, then the operator's, then its in-cluster Service
+/// (or its public URL on Cloudflare).
+pub fn base_url(input: &StepInput) -> String {
+    let snapshot = &input.rollout.spec.snapshot;
+    if let Some(url) = &snapshot.health.url {
+        return url.clone();
+    }
+    if let Some(url) = &input.ctx.config.health_url_override {
+        return url.clone();
+    }
+    match (&snapshot.target, &snapshot.cloudflare) {
+        (Target::Cloudflare, Some(cf)) => cf.url.clone(),
+        _ => service_object::cluster_url(input.service),
+    }
+}
+
+fn step_started(input: &StepInput) -> jiff::Timestamp {
+    input
+        .status
+        .steps
+        .iter()
+        .find(|s| s.name == "health")
+        .and_then(|s| s.started_at.as_ref())
+        .map(|t| t.0)
+        .unwrap_or(input.now.0)
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}

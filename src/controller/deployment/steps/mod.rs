@@ -1,0 +1,43 @@
+//! One module a step; each runs its step once and says how it went. Steps are idempotent: they
+//! converge objects with server-side apply and read progress back, so re-running one after a
+//! crash repeats no side effect.
+
+pub mod build;
+pub mod deploy;
+pub mod health;
+pub mod integrations;
+pub mod routes;
+
+use kube::ResourceExt;
+
+use crate::api::{ChittyDeployment, ChittyDeploymentStatus, ChittyService};
+use crate::controller::Context;
+use crate::pipeline::machine::Outcome;
+use crate::pipeline::plan::Step;
+
+/// Everything a step may look at or change.
+pub struct StepInput<'a> {
+    pub ctx: &'a Context,
+    pub service: &'a ChittyService,
+    pub rollout: &'a ChittyDeployment,
+    pub status: &'a mut ChittyDeploymentStatus,
+    pub now: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+}
+
+impl StepInput<'_> {
+    pub fn namespace(&self) -> String {
+        self.rollout.namespace().unwrap_or_else(|| "default".into())
+    }
+}
+
+pub async fn run(step: Step, input: &mut StepInput<'_>) -> crate::Result<Outcome> {
+    match step {
+        Step::Build => build::run(input).await,
+        Step::Deploy => deploy::run(input).await,
+        Step::Identity => integrations::identity(input).await,
+        Step::Register => integrations::register(input).await,
+        Step::Routes => routes::run(input).await,
+        Step::Health => health::run(input).await,
+        Step::Notify => integrations::notify(input).await,
+    }
+}

@@ -1,0 +1,116 @@
+//! The controllers and what they share.
+
+pub mod deployment;
+pub mod service;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{ChittyDeployment, ChittyService};
+use crate::config::OperatorConfig;
+use crate::labels::FIELD_MANAGER;
+use crate::metrics::Metrics;
+
+/// What every reconcile gets.
+pub struct Context {
+    pub client: Client,
+    pub config: OperatorConfig,
+    pub metrics: Arc<Metrics>,
+    pub recorder: Recorder,
+    /// Every ChittyDeployment the operator can see, kept by a reflector.
+    pub deployments: Store<ChittyDeployment>,
+    /// Every ChittyService the operator can see.
+    pub services: Store<ChittyService>,
+    /// HTTP client for health probes.
+    pub probe: reqwest::Client,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        config: OperatorConfig,
+        metrics: Arc<Metrics>,
+        deployments: Store<ChittyDeployment>,
+        services: Store<ChittyService>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        let recorder = Recorder::new(client.clone(), reporter);
+        Self {
+            client,
+            config,
+            metrics,
+            recorder,
+            deployments,
+            services,
+            probe: crate::probe::client(),
+        }
+    }
+
+    /// A namespaced Api for the object's own namespace.
+    pub fn api_for<K>(&self, obj: &impl ResourceExt) -> Api<K>
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+    {
+        Api::namespaced(
+            self.client.clone(),
+            obj.namespace().as_deref().unwrap_or("default"),
+        )
+    }
+}
+
+/// Writes a whole status with server-side apply, but only when it differs from what is there,
+/// so an unchanged world costs no write.
+pub async fn apply_status<K, S>(
+    api: &Api<K>,
+    obj: &K,
+    current: Option<&S>,
+    desired: &S,
+) -> crate::Result<bool>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if current == Some(desired) {
+        return Ok(false);
+    }
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": desired,
+    });
+    let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
+    api.patch_status(&obj.name_any(), &params, &kube::api::Patch::Apply(patch))
+        .await?;
+    Ok(true)
+}
+
+/// The current time truncated to whole seconds, the precision the API stores, so a recomputed
+/// status compares equal to the stored one.
+pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    let ts = jiff::Timestamp::now();
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::from_second(ts.as_second()).expect("current time is in range"),
+    )
+}
+
+/// Retry failed reconciles with a bounded delay; kube's own backoff handles watch errors.
+pub fn error_policy<K>(
+    controller: &'static str,
+) -> impl Fn(Arc<K>, &crate::Error, Arc<Context>) -> Action {
+    move |obj: Arc<K>, error: &crate::Error, ctx: Arc<Context>| {
+        let _ = obj;
+        ctx.metrics.failure(controller, error);
+        tracing::warn!(controller, %error, "reconcile failed; retrying");
+        Action::requeue(Duration::from_secs(15))
+    }
+}

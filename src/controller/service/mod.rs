@@ -1,0 +1,152 @@
+//! The ChittyService controller: one ChittyDeployment per new revision, pruned history, and a
+//! truthful status.
+
+pub mod rollout;
+pub mod status;
+
+use std::sync::Arc;
+
+use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Api, Resource, ResourceExt};
+use std::collections::BTreeMap;
+
+use super::{Context, apply_status, now};
+use crate::api::{ChittyDeployment, ChittyDeploymentSpec, ChittyService, LocalServiceRef};
+use crate::labels;
+use rollout::{NewRollout, RolloutAction};
+
+pub const NAME: &str = "chittyservice";
+
+pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate::Result<Action> {
+    let _timer = ctx.metrics.reconcile(NAME);
+    if service.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let revision = crate::revision::of(&service.spec);
+    let mut owned = owned_rollouts(&ctx, &service);
+
+    if let RolloutAction::Create(new) = rollout::decide(&service, &revision, &owned) {
+        let created = create_rollout(&ctx, &service, &revision, &new).await?;
+        owned.push(created);
+    }
+    let pruned = prune_history(&ctx, &service, &owned).await?;
+    owned.retain(|d| !pruned.contains(&d.name_any()));
+
+    let seen = status::Observed {
+        revision: &revision,
+        current: rollout::newest(&owned),
+        last_successful: rollout::last_successful(&owned),
+        owned: &owned,
+        now: &now(),
+    };
+    let desired = status::compute(&service, &seen);
+    let api: Api<ChittyService> = ctx.api_for(&*service);
+    apply_status(&api, &*service, service.status.as_ref(), &desired).await?;
+    Ok(Action::await_change())
+}
+
+/// The service's rollouts from the cache: same namespace, and owned by this very object (a
+/// recreated service with the same name does not inherit its predecessor's history).
+fn owned_rollouts(ctx: &Context, service: &ChittyService) -> Vec<ChittyDeployment> {
+    let uid = service.uid();
+    let ns = service.namespace();
+    ctx.deployments
+        .state()
+        .iter()
+        .filter(|d| d.namespace() == ns)
+        .filter(|d| {
+            d.owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == uid.as_ref() && o.controller == Some(true))
+        })
+        .map(|d| (**d).clone())
+        .collect()
+}
+
+async fn create_rollout(
+    ctx: &Context,
+    service: &ChittyService,
+    revision: &str,
+    new: &NewRollout,
+) -> crate::Result<ChittyDeployment> {
+    let api: Api<ChittyDeployment> = ctx.api_for(service);
+    let rollout = ChittyDeployment {
+        metadata: ObjectMeta {
+            name: Some(new.name.clone()),
+            namespace: service.namespace(),
+            labels: Some(BTreeMap::from([
+                (labels::SERVICE.to_string(), service.name_any()),
+                (labels::REVISION.to_string(), revision.to_string()),
+                (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+            ])),
+            owner_references: service.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
+        },
+        spec: ChittyDeploymentSpec {
+            service_ref: LocalServiceRef {
+                name: service.name_any(),
+                uid: service.uid(),
+            },
+            revision: revision.to_string(),
+            snapshot: service.spec.clone(),
+            trigger: new.trigger,
+            strategy: new.strategy,
+        },
+        status: None,
+    };
+    match api.create(&PostParams::default(), &rollout).await {
+        Ok(created) => {
+            tracing::info!(service = %service.name_any(), rollout = %new.name, trigger = ?new.trigger, "created rollout");
+            let note = format!(
+                "rollout {} of revision {revision} ({:?})",
+                new.name, new.trigger
+            );
+            publish(ctx, service, EventType::Normal, "RolloutCreated", note).await;
+            Ok(created)
+        }
+        // Created by an earlier reconcile whose result the cache hasn't shown yet: the name is
+        // deterministic, so this is the same rollout.
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(api.get(&new.name).await?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn prune_history(
+    ctx: &Context,
+    service: &ChittyService,
+    owned: &[ChittyDeployment],
+) -> crate::Result<Vec<String>> {
+    let limit = service.spec.revision_history_limit.max(1) as usize;
+    let api: Api<ChittyDeployment> = ctx.api_for(service);
+    let prunable = rollout::prunable(owned, limit);
+    for name in &prunable {
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => tracing::debug!(rollout = %name, "pruned rollout history"),
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(prunable)
+}
+
+/// Events are best effort: a failure to record one never fails a reconcile.
+pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::debug!(%error, reason, "could not record event");
+    }
+}

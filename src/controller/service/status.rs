@@ -1,0 +1,367 @@
+//! The ChittyService's status as a pure function of what the controller observed.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::conditions::{self, Desired, reasons, types};
+use crate::api::{
+    ChittyDeployment, ChittyService, ChittyServiceStatus, DeploymentPhase, DeploymentStats,
+    ServicePhase, StrategyType, Target,
+};
+
+/// What the service controller saw of the world this reconcile.
+pub struct Observed<'a> {
+    pub revision: &'a str,
+    /// The newest rollout owned by the service.
+    pub current: Option<&'a ChittyDeployment>,
+    /// The newest rollout that succeeded.
+    pub last_successful: Option<&'a ChittyDeployment>,
+    /// Every rollout the service still owns.
+    pub owned: &'a [ChittyDeployment],
+    pub now: &'a Time,
+}
+
+fn phase_of(d: &ChittyDeployment) -> DeploymentPhase {
+    d.status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .unwrap_or(DeploymentPhase::Pending)
+}
+
+fn name_of(d: &ChittyDeployment) -> String {
+    d.metadata.name.clone().unwrap_or_default()
+}
+
+/// The whole status; fields owned by other steps (identity, health, routes) carry over.
+pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus {
+    let previous = service.status.clone().unwrap_or_default();
+    let (phase, mut desired) = readiness(service, seen);
+    if service.spec.strategy.strategy_type == StrategyType::Auto {
+        desired.push(Desired::new(
+            "StrategyResolved",
+            true,
+            "AutoMeansImmediate",
+            "strategy 'auto' runs as 'immediate' until the strategy advisor is available",
+        ));
+    }
+    let conditions = conditions::merge(
+        &previous.conditions,
+        &desired,
+        service.metadata.generation,
+        seen.now,
+    );
+    let last_ok = seen.last_successful;
+    ChittyServiceStatus {
+        observed_generation: service.metadata.generation,
+        phase: Some(phase),
+        chitty_id: previous.chitty_id.clone(),
+        url: last_ok.map(|_| url_of(service)),
+        revision: Some(seen.revision.to_string()),
+        current_deployment: seen.current.map(name_of),
+        last_successful_deployment: last_ok.map(name_of),
+        last_successful_revision: last_ok.map(|d| d.spec.revision.clone()),
+        health: previous.health.clone(),
+        routes: previous.routes.clone(),
+        deployments: Some(stats(seen.owned, last_ok)),
+        conditions,
+    }
+}
+
+/// Phase plus the kstatus conditions: Ready always; Reconciling and Stalled only while true.
+fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Desired>) {
+    let ready =
+        |status, reason: &str, message: String| Desired::new(types::READY, status, reason, message);
+    let reconciling =
+        |reason: &str, message: String| Desired::new(types::RECONCILING, true, reason, message);
+    let stalled =
+        |reason: &str, message: String| Desired::new(types::STALLED, true, reason, message);
+    let serving = seen.last_successful.map(name_of);
+
+    let Some(current) = seen.current.filter(|d| d.spec.revision == seen.revision) else {
+        if service.spec.suspend {
+            let msg = match &serving {
+                Some(s) => format!("rollouts are suspended; {s} keeps serving"),
+                None => "rollouts are suspended; nothing has been deployed".to_string(),
+            };
+            return (
+                ServicePhase::Suspended,
+                vec![ready(serving.is_some(), reasons::SUSPENDED, msg)],
+            );
+        }
+        let msg = format!("revision {} has no rollout yet", seen.revision);
+        return (
+            ServicePhase::Pending,
+            vec![
+                ready(false, reasons::ROLLOUT_PENDING, msg.clone()),
+                reconciling(reasons::NEW_REVISION, msg),
+            ],
+        );
+    };
+    let name = name_of(current);
+    let error = current.status.as_ref().and_then(|s| s.error.clone());
+    match phase_of(current) {
+        DeploymentPhase::Pending => {
+            let msg = format!("rollout {name} is waiting to start");
+            (
+                ServicePhase::Pending,
+                vec![
+                    ready(false, reasons::ROLLOUT_PENDING, msg.clone()),
+                    reconciling(reasons::ROLLOUT_PENDING, msg),
+                ],
+            )
+        }
+        DeploymentPhase::Running => {
+            let step = current
+                .status
+                .as_ref()
+                .and_then(|s| s.current_step.clone())
+                .unwrap_or_default();
+            let msg = format!("rollout {name} is running (step {step})");
+            (
+                ServicePhase::Progressing,
+                vec![
+                    ready(false, reasons::ROLLOUT_IN_PROGRESS, msg.clone()),
+                    reconciling(reasons::ROLLOUT_IN_PROGRESS, msg),
+                ],
+            )
+        }
+        DeploymentPhase::Succeeded => {
+            let msg = format!(
+                "rollout {name} succeeded; version {} is serving",
+                current.spec.snapshot.version
+            );
+            (
+                ServicePhase::Ready,
+                vec![ready(true, reasons::ROLLOUT_SUCCEEDED, msg)],
+            )
+        }
+        DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Superseded => {
+            let why = error.unwrap_or_else(|| "the rollout did not complete".into());
+            let (phase, msg) = match &serving {
+                Some(s) => (
+                    ServicePhase::Degraded,
+                    format!("rollout {name} failed: {why}; {s} keeps serving"),
+                ),
+                None => (
+                    ServicePhase::Failed,
+                    format!(
+                        "rollout {name} failed: {why}; there is no earlier successful revision to roll back to"
+                    ),
+                ),
+            };
+            (
+                phase,
+                vec![
+                    ready(false, reasons::ROLLOUT_FAILED, msg.clone()),
+                    stalled(
+                        reasons::ROLLOUT_FAILED,
+                        format!("{msg}; change the spec to try again"),
+                    ),
+                ],
+            )
+        }
+    }
+}
+
+fn url_of(service: &ChittyService) -> String {
+    if let Some(cf) = &service.spec.cloudflare
+        && service.spec.target == Target::Cloudflare
+    {
+        return cf.url.clone();
+    }
+    if let Some(route) = service.spec.routes.first() {
+        let scheme = if route.tls { "https" } else { "http" };
+        let host = route.host.trim_end_matches('.').to_ascii_lowercase();
+        if !host.starts_with("*.") {
+            let path = route.path.trim_end_matches('*').trim_end_matches('/');
+            return format!("{scheme}://{host}{path}");
+        }
+    }
+    let name = service.metadata.name.as_deref().unwrap_or_default();
+    let ns = service.metadata.namespace.as_deref().unwrap_or("default");
+    format!("http://{name}.{ns}.svc:{}", service.spec.port)
+}
+
+/// Rollout counts over the retained history (`revisionHistoryLimit`), as the seed's deployment
+/// metrics report them.
+fn stats(owned: &[ChittyDeployment], last_ok: Option<&ChittyDeployment>) -> DeploymentStats {
+    let count = |p: DeploymentPhase| owned.iter().filter(|d| phase_of(d) == p).count() as i32;
+    let finished: Vec<&ChittyDeployment> =
+        owned.iter().filter(|d| phase_of(d).is_finished()).collect();
+    let succeeded = count(DeploymentPhase::Succeeded);
+    let durations: Vec<i64> = finished
+        .iter()
+        .filter_map(|d| d.status.as_ref()?.duration_ms)
+        .collect();
+    let last_failure = owned
+        .iter()
+        .filter(|d| {
+            matches!(
+                phase_of(d),
+                DeploymentPhase::Failed | DeploymentPhase::RolledBack
+            )
+        })
+        .max_by_key(|d| {
+            (
+                d.metadata.creation_timestamp.clone().map(|t| t.0),
+                d.metadata.name.clone(),
+            )
+        })
+        .map(|d| {
+            let why = d
+                .status
+                .as_ref()
+                .and_then(|s| s.error.clone())
+                .unwrap_or_default();
+            format!("{}: {why}", name_of(d))
+        });
+    let last_status = last_ok.and_then(|d| d.status.as_ref());
+    DeploymentStats {
+        total: owned.len() as i32,
+        succeeded,
+        failed: count(DeploymentPhase::Failed),
+        rolled_back: count(DeploymentPhase::RolledBack),
+        success_rate: (!finished.is_empty()).then(|| succeeded * 100 / finished.len() as i32),
+        average_duration_ms: (!durations.is_empty())
+            .then(|| durations.iter().sum::<i64>() / durations.len() as i64),
+        last_deployed_at: last_status.and_then(|s| s.completed_at.clone()),
+        last_duration_ms: last_status.and_then(|s| s.duration_ms),
+        last_failure,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ChittyDeploymentSpec, ChittyDeploymentStatus, LocalServiceRef, Trigger};
+
+    fn service() -> ChittyService {
+        let mut s: ChittyService = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+            "metadata": {"name": "chittyrental", "namespace": "prop"},
+            "spec": {"type": "worker", "version": "1.0.0", "environment": "staging",
+                     "source": {"image": "registry.local/rental:1"}}
+        }))
+        .unwrap();
+        s.metadata.generation = Some(4);
+        s
+    }
+
+    fn rollout(revision: &str, phase: DeploymentPhase) -> ChittyDeployment {
+        let mut d = ChittyDeployment::new(
+            &format!("chittyrental-{revision}"),
+            ChittyDeploymentSpec {
+                service_ref: LocalServiceRef {
+                    name: "chittyrental".into(),
+                    uid: None,
+                },
+                revision: revision.into(),
+                snapshot: service().spec,
+                trigger: Trigger::Initial,
+                strategy: StrategyType::Immediate,
+            },
+        );
+        d.status = Some(ChittyDeploymentStatus {
+            phase: Some(phase),
+            error: Some("health check failed".into()),
+            ..Default::default()
+        });
+        d
+    }
+
+    fn now() -> Time {
+        Time("2026-11-22T00:00:00Z".parse().unwrap())
+    }
+
+    fn compute_with(
+        svc: &ChittyService,
+        current: Option<&ChittyDeployment>,
+        ok: Option<&ChittyDeployment>,
+    ) -> ChittyServiceStatus {
+        let owned: Vec<ChittyDeployment> = current.into_iter().chain(ok).cloned().collect();
+        compute(
+            svc,
+            &Observed {
+                revision: "rev2",
+                current,
+                last_successful: ok,
+                owned: &owned,
+                now: &now(),
+            },
+        )
+    }
+
+    #[test]
+    fn pending_rollout_is_not_ready_and_reconciling() {
+        let current = rollout("rev2", DeploymentPhase::Pending);
+        let status = compute_with(&service(), Some(&current), None);
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reasons::ROLLOUT_PENDING)
+        );
+        assert!(conditions::is_true(&status.conditions, types::RECONCILING));
+        assert_eq!(status.observed_generation, Some(4));
+        assert_eq!(
+            status.current_deployment.as_deref(),
+            Some("chittyrental-rev2")
+        );
+    }
+
+    #[test]
+    fn succeeded_rollout_is_ready_without_abnormal_conditions() {
+        let current = rollout("rev2", DeploymentPhase::Succeeded);
+        let status = compute_with(&service(), Some(&current), Some(&current));
+        assert!(conditions::is_true(&status.conditions, types::READY));
+        assert!(conditions::find(&status.conditions, types::RECONCILING).is_none());
+        assert!(conditions::find(&status.conditions, types::STALLED).is_none());
+        assert_eq!(
+            status.url.as_deref(),
+            Some("http://chittyrental.prop.svc:8080")
+        );
+    }
+
+    #[test]
+    fn failed_rollout_stalls_and_names_what_keeps_serving() {
+        let current = rollout("rev2", DeploymentPhase::RolledBack);
+        let old = rollout("rev1", DeploymentPhase::Succeeded);
+        let status = compute_with(&service(), Some(&current), Some(&old));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.reason, reasons::ROLLOUT_FAILED);
+        assert!(
+            ready.message.contains("chittyrental-rev1 keeps serving"),
+            "{}",
+            ready.message
+        );
+        assert!(conditions::is_true(&status.conditions, types::STALLED));
+        assert_eq!(status.phase, Some(ServicePhase::Degraded));
+    }
+
+    #[test]
+    fn first_failure_says_there_is_nothing_to_roll_back_to() {
+        let current = rollout("rev2", DeploymentPhase::Failed);
+        let status = compute_with(&service(), Some(&current), None);
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert!(ready.message.contains("no earlier successful revision"));
+        assert_eq!(status.phase, Some(ServicePhase::Failed));
+    }
+
+    #[test]
+    fn recomputing_an_unchanged_world_gives_an_equal_status() {
+        let current = rollout("rev2", DeploymentPhase::Running);
+        let mut svc = service();
+        svc.status = Some(compute_with(&svc, Some(&current), None));
+        let later = Time("2026-11-23T00:00:00Z".parse().unwrap());
+        let owned = vec![current.clone()];
+        let again = compute(
+            &svc,
+            &Observed {
+                revision: "rev2",
+                current: Some(&current),
+                last_successful: None,
+                owned: &owned,
+                now: &later,
+            },
+        );
+        assert_eq!(Some(again), svc.status);
+    }
+}

@@ -1,0 +1,27 @@
+//! chitty-operator: the ChittyOS deployment flow as Kubernetes resources.
+//!
+//! `api` holds the resource types; `controller` the reconcilers (I/O); `pipeline`, `routing` and
+//! `revision` the pure decisions they make; `clients` the external ChittyOS services; `sim` the
+//! stand-in for those services.
+
+pub mod api;
+pub mod clients;
+pub mod config;
+pub mod controller;
+pub mod crdgen;
+pub mod http;
+pub mod kube_client;
+pub mod labels;
+pub mod metrics;
+pub mod operator;
+pub mod pipeline;
+pub mod probe;
+pub mod revision;
+pub mod routing;
+pub mod sim;
+pub mod telemetry;
+pub mod tls;
+pub mod workload;
+
+pub use error::{Error, Result};
+mod error;

@@ -1,0 +1,122 @@
+//! Prometheus metrics: reconciles per controller, and the operator's own writes to the apiserver.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabel {
+    pub controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub controller: &'static str,
+    pub error: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerbLabel {
+    pub verb: String,
+}
+
+#[derive(Clone)]
+pub struct Metrics {
+    pub reconciles: Family<ControllerLabel, Counter>,
+    pub failures: Family<ErrorLabels, Counter>,
+    pub duration: Family<ControllerLabel, Histogram>,
+    /// Every mutating request the operator sends to the apiserver, by HTTP method: the number an
+    /// idle operator must keep still.
+    pub kube_writes: Family<VerbLabel, Counter>,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them.
+    pub fn register(registry: &mut Registry) -> Arc<Self> {
+        let metrics = Self {
+            reconciles: Family::default(),
+            failures: Family::default(),
+            duration: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+            }),
+            kube_writes: Family::default(),
+        };
+        let r = registry.sub_registry_with_prefix("chitty");
+        r.register(
+            "reconciliations",
+            "Reconciles started, by controller",
+            metrics.reconciles.clone(),
+        );
+        r.register(
+            "reconcile_failures",
+            "Reconciles that failed, by controller and error kind",
+            metrics.failures.clone(),
+        );
+        r.register(
+            "reconcile_duration_seconds",
+            "Time spent in one reconcile",
+            metrics.duration.clone(),
+        );
+        r.register(
+            "kube_write_requests",
+            "Mutating requests sent to the Kubernetes API",
+            metrics.kube_writes.clone(),
+        );
+        Arc::new(metrics)
+    }
+
+    /// Counts a reconcile and times it until the returned guard drops, so reconcilers hold no timing code.
+    pub fn reconcile(&self, controller: &'static str) -> ReconcileTimer {
+        self.reconciles
+            .get_or_create(&ControllerLabel { controller })
+            .inc();
+        ReconcileTimer {
+            started: Instant::now(),
+            histogram: self
+                .duration
+                .get_or_create(&ControllerLabel { controller })
+                .clone(),
+        }
+    }
+
+    pub fn failure(&self, controller: &'static str, error: &crate::Error) {
+        self.failures
+            .get_or_create(&ErrorLabels {
+                controller,
+                error: error.metric_label(),
+            })
+            .inc();
+    }
+
+    /// Sum of all mutating requests so far.
+    pub fn kube_write_total(&self) -> u64 {
+        ["POST", "PUT", "PATCH", "DELETE"]
+            .iter()
+            .map(|verb| {
+                self.kube_writes
+                    .get_or_create(&VerbLabel {
+                        verb: (*verb).to_string(),
+                    })
+                    .get()
+            })
+            .sum()
+    }
+}
+
+pub struct ReconcileTimer {
+    started: Instant,
+    histogram: Histogram,
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        self.histogram.observe(self.started.elapsed().as_secs_f64());
+    }
+}

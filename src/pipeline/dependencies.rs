@@ -1,0 +1,203 @@
+//! Whether a service's dependencies let its rollout start: all Ready, some not (named), some
+//! missing, or a cycle (spelled out), decided over a snapshot of the dependency graph.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `namespace/name` of a ChittyService.
+pub type Key = String;
+
+/// What is known of one service: its dependencies and whether it is Ready.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    pub depends_on: Vec<Key>,
+    pub ready: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Every dependency exists and is Ready.
+    Open,
+    /// Some dependencies are not Ready yet, or do not exist; both lists are sorted.
+    Waiting {
+        not_ready: Vec<Key>,
+        missing: Vec<Key>,
+    },
+    /// The service is part of a dependency cycle, spelled out from it back to it.
+    Cycle(Vec<Key>),
+}
+
+impl Gate {
+    /// The words a user reads in the condition message.
+    pub fn message(&self) -> String {
+        match self {
+            Gate::Open => "all dependencies are Ready".into(),
+            Gate::Waiting { not_ready, missing } => {
+                let mut parts = Vec::new();
+                if !not_ready.is_empty() {
+                    parts.push(format!(
+                        "waiting for {} to become Ready",
+                        not_ready.join(", ")
+                    ));
+                }
+                if !missing.is_empty() {
+                    parts.push(format!("dependency {} does not exist", missing.join(", ")));
+                }
+                parts.join("; ")
+            }
+            Gate::Cycle(path) => format!("dependency cycle: {}", path.join(" -> ")),
+        }
+    }
+}
+
+/// Decides the gate for `service` over the whole graph.
+pub fn gate(service: &Key, graph: &BTreeMap<Key, Node>) -> Gate {
+    if let Some(cycle) = cycle_through(service, graph) {
+        return Gate::Cycle(cycle);
+    }
+    let deps: BTreeSet<&Key> = graph
+        .get(service)
+        .map(|n| n.depends_on.iter().collect())
+        .unwrap_or_default();
+    let mut not_ready = Vec::new();
+    let mut missing = Vec::new();
+    for dep in deps {
+        match graph.get(dep) {
+            None => missing.push(dep.clone()),
+            Some(node) if !node.ready => not_ready.push(dep.clone()),
+            Some(_) => {}
+        }
+    }
+    if not_ready.is_empty() && missing.is_empty() {
+        Gate::Open
+    } else {
+        Gate::Waiting { not_ready, missing }
+    }
+}
+
+/// A cycle that leads from `start` back to `start`, if there is one: depth-first search that
+/// visits each node once, so it is linear in the size of the graph.
+pub fn cycle_through(start: &Key, graph: &BTreeMap<Key, Node>) -> Option<Vec<Key>> {
+    let mut visited = BTreeSet::new();
+    let mut path = vec![start.clone()];
+    dfs(start, start, graph, &mut visited, &mut path)
+}
+
+fn dfs(
+    start: &Key,
+    at: &Key,
+    graph: &BTreeMap<Key, Node>,
+    visited: &mut BTreeSet<Key>,
+    path: &mut Vec<Key>,
+) -> Option<Vec<Key>> {
+    let deps: BTreeSet<&Key> = graph
+        .get(at)
+        .map(|n| n.depends_on.iter().collect())
+        .unwrap_or_default();
+    for dep in deps {
+        if dep == start {
+            let mut cycle = path.clone();
+            cycle.push(start.clone());
+            return Some(cycle);
+        }
+        if visited.insert(dep.clone()) {
+            path.push(dep.clone());
+            if let Some(c) = dfs(start, dep, graph, visited, path) {
+                return Some(c);
+            }
+            path.pop();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph(edges: &[(&str, &[&str], bool)]) -> BTreeMap<Key, Node> {
+        edges
+            .iter()
+            .map(|(k, deps, ready)| {
+                (
+                    k.to_string(),
+                    Node {
+                        depends_on: deps.iter().map(|d| d.to_string()).collect(),
+                        ready: *ready,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ready_dependencies_open_the_gate() {
+        let g = graph(&[
+            ("p/charge", &["p/finance", "p/id"], false),
+            ("p/finance", &["p/id"], true),
+            ("p/id", &[], true),
+        ]);
+        assert_eq!(gate(&"p/charge".into(), &g), Gate::Open);
+    }
+
+    #[test]
+    fn an_unready_dependency_is_named() {
+        let g = graph(&[
+            ("p/charge", &["p/finance"], false),
+            ("p/finance", &[], false),
+        ]);
+        let gate = gate(&"p/charge".into(), &g);
+        assert_eq!(
+            gate,
+            Gate::Waiting {
+                not_ready: vec!["p/finance".into()],
+                missing: vec![]
+            }
+        );
+        assert_eq!(gate.message(), "waiting for p/finance to become Ready");
+    }
+
+    #[test]
+    fn a_missing_dependency_is_reported_as_missing() {
+        let g = graph(&[("p/charge", &["p/ledger"], false)]);
+        assert_eq!(
+            gate(&"p/charge".into(), &g).message(),
+            "dependency p/ledger does not exist"
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_spelled_out_on_every_member() {
+        let g = graph(&[
+            ("p/a", &["p/b"], false),
+            ("p/b", &["p/c"], false),
+            ("p/c", &["p/a"], false),
+        ]);
+        assert_eq!(
+            gate(&"p/a".into(), &g).message(),
+            "dependency cycle: p/a -> p/b -> p/c -> p/a"
+        );
+        assert_eq!(
+            gate(&"p/b".into(), &g).message(),
+            "dependency cycle: p/b -> p/c -> p/a -> p/b"
+        );
+    }
+
+    #[test]
+    fn depending_on_a_cycle_is_waiting_not_a_cycle() {
+        let g = graph(&[
+            ("p/x", &["p/a"], false),
+            ("p/a", &["p/b"], false),
+            ("p/b", &["p/a"], false),
+        ]);
+        assert!(matches!(gate(&"p/x".into(), &g), Gate::Waiting { .. }));
+    }
+
+    #[test]
+    fn self_dependency_is_a_cycle() {
+        let g = graph(&[("p/a", &["p/a"], false)]);
+        assert_eq!(
+            gate(&"p/a".into(), &g),
+            Gate::Cycle(vec!["p/a".into(), "p/a".into()])
+        );
+    }
+}

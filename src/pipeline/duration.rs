@@ -1,0 +1,62 @@
+//! Go-style durations (`500ms`, `30s`, `1h30m`) as manifests write them; the CRD schema has
+//! already checked the shape, so parsing failures fall back to a default rather than erroring.
+
+use std::time::Duration;
+
+pub fn parse(text: &str) -> Option<Duration> {
+    let mut total = Duration::ZERO;
+    let mut digits = String::new();
+    let mut chars = text.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let value: u64 = digits.parse().ok()?;
+        digits.clear();
+        let unit = match c {
+            'h' => Duration::from_secs(3600),
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                Duration::from_millis(1)
+            }
+            'm' => Duration::from_secs(60),
+            's' => Duration::from_secs(1),
+            _ => return None,
+        };
+        total += unit * value as u32;
+        any = true;
+    }
+    (digits.is_empty() && any).then_some(total)
+}
+
+/// Parses, or uses `default` for text the schema should have refused.
+pub fn parse_or(text: &str, default: Duration) -> Duration {
+    parse(text).unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_forms_manifests_use() {
+        assert_eq!(parse("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse("1m30s"), Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_duration() {
+        assert_eq!(parse(""), None);
+        assert_eq!(parse("5"), None);
+        assert_eq!(parse("five seconds"), None);
+        assert_eq!(
+            parse_or("x", Duration::from_secs(7)),
+            Duration::from_secs(7)
+        );
+    }
+}

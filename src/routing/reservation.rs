@@ -1,0 +1,197 @@
+//! Optional reservations from operator configuration: host patterns kept for some namespaces.
+//!
+//! A reservation is exact (`api.chitty.cc`) or a wildcard (`*.chitty.cc`). Unlike a routing
+//! wildcard, which covers one label, a reserved wildcard covers every name under its domain at
+//! any depth (`a.b.chitty.cc` too): a reservation is an ownership boundary, and it should fail
+//! closed rather than leave deeper names open to anyone.
+//!
+//! The most specific reservation governs a host: an exact one first, then the wildcard with the
+//! longest domain. That allows delegation (`*.chitty.cc` for `platform`, `api.chitty.cc` for
+//! `team-a`). A wildcard claim `*.d` is governed by the most specific wildcard reservation over
+//! `d`; exact reservations beneath it do not refuse it, because an exact host always takes
+//! precedence over a wildcard in routing, so the reserving namespace can still claim its host.
+//! Hosts no reservation governs are open to every namespace.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use super::normalize::{InvalidRoute, normalize_host};
+
+/// Host patterns and the namespaces allowed to claim under them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reservations {
+    /// Exact host → allowed namespaces.
+    exact: BTreeMap<String, BTreeSet<String>>,
+    /// Domain `d` of a `*.d` pattern → allowed namespaces.
+    wildcard: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// A claim outside the reservation that governs its host; its `Display` is the status message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The governing pattern, as normalised (`*.chitty.cc`).
+    pub pattern: String,
+    pub allowed: Vec<String>,
+    pub namespace: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let allowed = if self.allowed.is_empty() {
+            "no namespace".to_owned()
+        } else {
+            self.allowed.join(", ")
+        };
+        write!(
+            f,
+            "hosts matching {} are reserved by operator configuration for {}; this claim's namespace {} is not allowed",
+            self.pattern, allowed, self.namespace
+        )
+    }
+}
+
+impl Reservations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Build from `(pattern, namespaces)` pairs, as operator configuration lists them.
+    pub fn from_pairs<P, I, S>(
+        pairs: impl IntoIterator<Item = (P, I)>,
+    ) -> Result<Self, InvalidRoute>
+    where
+        P: AsRef<str>,
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut reservations = Self::new();
+        for (pattern, namespaces) in pairs {
+            reservations.reserve(pattern.as_ref(), namespaces)?;
+        }
+        Ok(reservations)
+    }
+
+    /// Reserve a pattern for namespaces; naming a pattern twice allows the union. An empty
+    /// namespace list closes the pattern to everyone.
+    pub fn reserve<S: Into<String>>(
+        &mut self,
+        pattern: &str,
+        namespaces: impl IntoIterator<Item = S>,
+    ) -> Result<(), InvalidRoute> {
+        let host = normalize_host(pattern)?;
+        let table = match host.strip_prefix("*.") {
+            Some(domain) => self.wildcard.entry(domain.to_owned()),
+            None => self.exact.entry(host),
+        };
+        table
+            .or_default()
+            .extend(namespaces.into_iter().map(Into::into));
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.wildcard.is_empty()
+    }
+
+    /// Whether `namespace` may claim the normalised `host`.
+    pub fn check(&self, host: &str, namespace: &str) -> Result<(), Refusal> {
+        match self.governing(host) {
+            Some((pattern, allowed)) if !allowed.contains(namespace) => Err(Refusal {
+                pattern,
+                allowed: allowed.iter().cloned().collect(),
+                namespace: namespace.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The most specific reservation over a normalised host, with its pattern spelled out.
+    fn governing(&self, host: &str) -> Option<(String, &BTreeSet<String>)> {
+        if self.is_empty() {
+            return None;
+        }
+        // `*.d` is governed from `d` upwards; an exact host by itself, then from its parent up.
+        let mut domain = match host.strip_prefix("*.") {
+            Some(domain) => Some(domain),
+            None => {
+                if let Some(allowed) = self.exact.get(host) {
+                    return Some((host.to_owned(), allowed));
+                }
+                parent(host)
+            }
+        };
+        while let Some(d) = domain {
+            if let Some(allowed) = self.wildcard.get(d) {
+                return Some((format!("*.{d}"), allowed));
+            }
+            domain = parent(d);
+        }
+        None
+    }
+}
+
+fn parent(host: &str) -> Option<&str> {
+    host.split_once('.').map(|(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reservations() -> Reservations {
+        Reservations::from_pairs([
+            ("*.chitty.cc", vec!["platform"]),
+            ("API.chitty.cc.", vec!["team-a"]),
+            ("*.internal.chitty.cc", vec!["ops", "platform"]),
+            ("closed.example.com", vec![]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn unreserved_hosts_are_open_to_everyone() {
+        assert!(reservations().check("example.org", "anyone").is_ok());
+        assert!(reservations().check("*.example.com", "anyone").is_ok());
+        assert!(Reservations::new().check("api.chitty.cc", "anyone").is_ok());
+    }
+
+    #[test]
+    fn the_most_specific_reservation_governs() {
+        let r = reservations();
+        assert!(r.check("api.chitty.cc", "team-a").is_ok());
+        assert!(r.check("api.chitty.cc", "platform").is_err());
+        assert!(r.check("mcp.chitty.cc", "platform").is_ok());
+        assert!(r.check("db.internal.chitty.cc", "ops").is_ok());
+        assert!(r.check("mcp.chitty.cc", "ops").is_err());
+    }
+
+    #[test]
+    fn reserved_wildcard_covers_every_depth_and_wildcard_claims_under_it() {
+        let r = reservations();
+        assert!(r.check("a.b.chitty.cc", "team-b").is_err());
+        assert!(r.check("*.chitty.cc", "team-b").is_err());
+        assert!(r.check("*.b.chitty.cc", "team-b").is_err());
+        assert!(r.check("*.chitty.cc", "platform").is_ok());
+        assert!(
+            r.check("chitty.cc", "team-b").is_ok(),
+            "the apex is not under *.chitty.cc"
+        );
+    }
+
+    #[test]
+    fn an_empty_namespace_list_closes_the_host() {
+        let refusal = reservations()
+            .check("closed.example.com", "platform")
+            .unwrap_err();
+        assert_eq!(
+            refusal.to_string(),
+            "hosts matching closed.example.com are reserved by operator configuration for no namespace; \
+             this claim's namespace platform is not allowed"
+        );
+    }
+
+    #[test]
+    fn invalid_patterns_are_refused() {
+        assert!(Reservations::from_pairs([("a.*.b", vec!["x"])]).is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! The build Job of a git-sourced rollout: the seed's clone, install and test steps as ordered
+//! init containers sharing one workspace, then a final container that builds and pushes the image.
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use kube::{Resource, ResourceExt};
+
+use super::{ROLLOUT_LABEL, common_labels};
+use crate::api::{ChittyDeployment, ChittyService, ServiceType, StepPhase, StepStatus};
+use crate::config::BuildDefaults;
+use crate::labels;
+
+/// The build's containers, in the order they run; each becomes a `build/<name>` sub-step.
+pub const STAGES: [&str; 4] = ["clone", "install", "test", "image"];
+
+pub fn job_name(rollout: &str) -> String {
+    format!("{rollout}-build")
+}
+
+/// Where the image of a revision goes. Tagged by revision, so a revision is built once.
+pub fn image_for(defaults: &BuildDefaults, service: &ChittyService, revision: &str) -> String {
+    format!(
+        "{}/{}/{}:{}",
+        defaults.registry.trim_end_matches('/'),
+        service.namespace().unwrap_or_else(|| "default".into()),
+        service.name_any(),
+        revision
+    )
+}
+
+fn default_build_command(kind: ServiceType) -> &'static str {
+    match kind {
+        ServiceType::Worker => "npm run build --if-present",
+        ServiceType::Frontend | ServiceType::Fullstack => "npm run build",
+    }
+}
+
+pub fn build(
+    defaults: &BuildDefaults,
+    service: &ChittyService,
+    rollout: &ChittyDeployment,
+    image: &str,
+) -> Job {
+    let snapshot = &rollout.spec.snapshot;
+    let git = snapshot
+        .source
+        .git
+        .as_ref()
+        .expect("build jobs are made only for git sources");
+    let overrides = snapshot.build.clone().unwrap_or_default();
+    let builder = overrides
+        .builder_image
+        .clone()
+        .unwrap_or_else(|| defaults.builder_image.clone());
+    let install = overrides
+        .install
+        .clone()
+        .unwrap_or_else(|| defaults.install_command.clone());
+    let test = overrides
+        .test
+        .clone()
+        .unwrap_or_else(|| defaults.test_command.clone());
+    let command = overrides
+        .command
+        .clone()
+        .unwrap_or_else(|| default_build_command(snapshot.service_type).into());
+    let step = |name: &str, script: String| {
+        serde_json::json!({
+            "name": name,
+            "image": builder,
+            "command": ["sh", "-ec", script],
+            "workingDir": "/workspace",
+            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "env": [{"name": "CHITTY_REVISION", "value": rollout.spec.revision},
+                    {"name": "CHITTY_ENVIRONMENT", "value": format!("{:?}", snapshot.environment).to_lowercase()}],
+        })
+    };
+    // The repository URL and revision travel as environment variables, never spliced into the
+    // script, so no manifest value is ever interpreted by the shell.
+    let mut clone = step(
+        "clone",
+        r#"git init -q . && git remote add origin "$GIT_URL" && git fetch -q --depth 1 origin "$GIT_REVISION" && git checkout -q FETCH_HEAD"#.into(),
+    );
+    clone["env"].as_array_mut().expect("env is a list").extend([
+        serde_json::json!({"name": "GIT_URL", "value": git.url}),
+        serde_json::json!({"name": "GIT_REVISION", "value": git.revision}),
+    ]);
+    let image_step = serde_json::json!({
+        "name": "image",
+        "image": defaults.image_builder,
+        "args": [format!("--context=dir:///workspace"), format!("--destination={image}"),
+                 "--build-arg".to_string(), format!("BUILD_COMMAND={command}")],
+        "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+    });
+    let mut pod_labels = common_labels(service);
+    pod_labels.insert(ROLLOUT_LABEL.into(), rollout.name_any());
+    let owner = rollout
+        .controller_owner_ref(&())
+        .map(|o| serde_json::to_value(vec![o]).expect("owner serializes"));
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(&rollout.name_any()),
+            "namespace": rollout.namespace(),
+            "labels": pod_labels,
+            "ownerReferences": owner,
+        },
+        "spec": {
+            // A failed build is reported, not retried: the same inputs would fail the same way.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": defaults.timeout_seconds,
+            "template": {
+                "metadata": {"labels": {labels::SERVICE: service.name_any(), ROLLOUT_LABEL: rollout.name_any()}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": false,
+                    "initContainers": [clone, step("install", install), step("test", test)],
+                    "containers": [image_step],
+                    "volumes": [{"name": "workspace", "emptyDir": {}}],
+                },
+            },
+        },
+    }))
+    .expect("Job is well-formed")
+}
+
+/// How the build stands, from the Job's conditions.
+pub enum JobState {
+    Running,
+    Succeeded,
+    Failed(String),
+}
+
+pub fn job_state(job: &Job) -> JobState {
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let is = |t: &str| {
+        conditions
+            .iter()
+            .any(|c| c.type_ == t && c.status == "True")
+    };
+    if is("Complete") || is("SuccessCriteriaMet") {
+        JobState::Succeeded
+    } else if is("Failed") || is("FailureTarget") {
+        let why = conditions
+            .iter()
+            .find(|c| (c.type_ == "Failed" || c.type_ == "FailureTarget") && c.status == "True")
+            .and_then(|c| c.message.clone().or(c.reason.clone()))
+            .unwrap_or_else(|| "the build Job failed".into());
+        JobState::Failed(why)
+    } else {
+        JobState::Running
+    }
+}
+
+/// One `build/<stage>` sub-step per container, with the timings and outcome the pod reports.
+pub fn substeps(pod: Option<&Pod>) -> Vec<StepStatus> {
+    let status = pod.and_then(|p| p.status.as_ref());
+    let all: Vec<ContainerStatus> = status
+        .map(|s| {
+            let mut v = s.init_container_statuses.clone().unwrap_or_default();
+            v.extend(s.container_statuses.clone().unwrap_or_default());
+            v
+        })
+        .unwrap_or_default();
+    STAGES
+        .iter()
+        .map(|stage| {
+            let found = all.iter().find(|c| c.name == *stage);
+            let state = found.and_then(|c| c.state.as_ref());
+            let mut step = StepStatus {
+                name: format!("build/{stage}"),
+                ..Default::default()
+            };
+            if let Some(t) = state.and_then(|s| s.terminated.as_ref()) {
+                step.phase = if t.exit_code == 0 {
+                    StepPhase::Succeeded
+                } else {
+                    StepPhase::Failed
+                };
+                step.started_at = t.started_at.clone();
+                step.finished_at = t.finished_at.clone();
+                step.duration_ms = match (&t.started_at, &t.finished_at) {
+                    (Some(a), Some(b)) => Some(b.0.duration_since(a.0).as_millis() as i64),
+                    _ => None,
+                };
+                if t.exit_code != 0 {
+                    step.message = Some(format!(
+                        "exited with code {}{}",
+                        t.exit_code,
+                        t.message
+                            .as_ref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    ));
+                }
+            } else if let Some(r) = state.and_then(|s| s.running.as_ref()) {
+                step.phase = StepPhase::Running;
+                step.started_at = r.started_at.clone();
+            }
+            step
+        })
+        .collect()
+}
+
+/// The first sub-step that failed, for the rollout's error message.
+pub fn failed_stage(steps: &[StepStatus]) -> Option<&StepStatus> {
+    steps.iter().find(|s| s.phase == StepPhase::Failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(statuses: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "status": statuses}))
+            .unwrap()
+    }
+
+    #[test]
+    fn each_container_becomes_a_sub_step_in_order() {
+        let p = pod(serde_json::json!({
+            "initContainerStatuses": [
+                {"name": "clone", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:02Z"}}},
+                {"name": "install", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 0, "startedAt": "2026-01-01T00:00:02Z", "finishedAt": "2026-01-01T00:00:05Z"}}},
+                {"name": "test", "ready": false, "restartCount": 0, "image": "i", "imageID": "",
+                 "state": {"terminated": {"exitCode": 1, "message": "2 tests failed", "startedAt": "2026-01-01T00:00:05Z", "finishedAt": "2026-01-01T00:00:09Z"}}}
+            ]
+        }));
+        let steps = substeps(Some(&p));
+        let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["build/clone", "build/install", "build/test", "build/image"]
+        );
+        assert_eq!(steps[1].duration_ms, Some(3000));
+        let failed = failed_stage(&steps).unwrap();
+        assert_eq!(failed.name, "build/test");
+        assert_eq!(
+            failed.message.as_deref(),
+            Some("exited with code 1: 2 tests failed")
+        );
+        assert_eq!(steps[3].phase, StepPhase::Pending);
+    }
+
+    #[test]
+    fn no_pod_yet_means_all_pending() {
+        assert!(substeps(None).iter().all(|s| s.phase == StepPhase::Pending));
+    }
+}

@@ -1,0 +1,569 @@
+//! The deploy pipeline against a real control plane, with kwok making pods ready and Jobs
+//! complete, and a health endpoint each test controls.
+
+mod common;
+
+use std::time::Duration;
+
+use chitty_operator::api::conditions::{self, types};
+use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase, StepPhase, Trigger};
+use common::health_server::HealthServer;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+
+struct Env {
+    client: Client,
+    ns: common::TestNamespace,
+    operator: Option<common::RunningOperator>,
+    services: Api<ChittyService>,
+    rollouts: Api<ChittyDeployment>,
+    deployments: Api<Deployment>,
+}
+
+impl Env {
+    async fn new(prefix: &str) -> Self {
+        let client = common::client().await;
+        let ns = common::TestNamespace::create(&client, prefix).await;
+        let operator = Some(common::RunningOperator::start(&ns.name).await);
+        Self {
+            services: Api::namespaced(client.clone(), &ns.name),
+            rollouts: Api::namespaced(client.clone(), &ns.name),
+            deployments: Api::namespaced(client.clone(), &ns.name),
+            client,
+            ns,
+            operator,
+        }
+    }
+
+    async fn apply(&self, manifest: serde_json::Value) {
+        let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+        self.services
+            .patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&manifest),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn wait_ready(&self, name: &str) -> ChittyService {
+        common::wait_for(
+            &self.services,
+            name,
+            "Ready=True for the current generation",
+            |s: &ChittyService| {
+                let st = s.status.as_ref();
+                st.is_some_and(|st| {
+                    st.observed_generation == s.metadata.generation
+                        && conditions::is_true(&st.conditions, types::READY)
+                })
+            },
+        )
+        .await
+    }
+
+    async fn current_rollout(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(&ChittyDeployment) -> bool,
+    ) -> ChittyDeployment {
+        let rollouts = self.rollouts.clone();
+        let services = self.services.clone();
+        let name = name.to_string();
+        common::eventually(
+            what,
+            || {
+                let (rollouts, services, name) = (rollouts.clone(), services.clone(), name.clone());
+                async move {
+                    let svc = services.get(&name).await.ok()?;
+                    let st = svc.status?;
+                    if st.observed_generation != svc.metadata.generation {
+                        return None;
+                    }
+                    rollouts.get(&st.current_deployment?).await.ok()
+                }
+            },
+            |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&done),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn image_of(&self, deployment: &str) -> Option<String> {
+        let d = self.deployments.get_opt(deployment).await.unwrap()?;
+        d.spec?.template.spec?.containers.first()?.image.clone()
+    }
+
+    async fn stop(mut self) {
+        if let Some(op) = self.operator.take() {
+            op.stop().await;
+        }
+    }
+}
+
+fn phase(d: &ChittyDeployment) -> Option<DeploymentPhase> {
+    d.status.as_ref().and_then(|s| s.phase)
+}
+
+fn manifest(name: &str, version: &str, health: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "worker", "version": version, "environment": "staging",
+            "source": {"image": format!("registry.local/{name}:{version}")},
+            "replicas": 2,
+            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
+        }
+    })
+}
+
+#[tokio::test]
+async fn image_source_rolls_out_to_ready() {
+    let env = Env::new("to-ready").await;
+    let health = HealthServer::start().await;
+    env.apply(manifest("chittyid", "2.1.0", &health.url)).await;
+    let svc = env.wait_ready("chittyid").await;
+
+    let out = common::kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "chittyservice/chittyid",
+        "-n",
+        &env.ns.name,
+        "--timeout=30s",
+    ]);
+    assert!(out.contains("condition met"), "{out}");
+    let status = svc.status.unwrap();
+    assert_eq!(status.phase.map(|p| p.as_str()), Some("Ready"));
+    assert!(status.url.is_some());
+    let rollout = env
+        .rollouts
+        .get(status.current_deployment.as_ref().unwrap())
+        .await
+        .unwrap();
+    let rs = rollout.status.unwrap();
+    assert_eq!(rs.phase, Some(DeploymentPhase::Succeeded));
+    assert_eq!(rs.progress, 100);
+    let by_name = |n: &str| rs.steps.iter().find(|s| s.name == n).unwrap().phase;
+    assert_eq!(by_name("build"), StepPhase::Skipped);
+    assert_eq!(by_name("deploy"), StepPhase::Succeeded);
+    assert_eq!(by_name("health"), StepPhase::Succeeded);
+    assert!(rs.duration_ms.is_some() && rs.completed_at.is_some());
+    assert_eq!(
+        env.image_of("chittyid").await.as_deref(),
+        Some("registry.local/chittyid:2.1.0")
+    );
+    assert!(health.hits() > 0, "the health endpoint was probed");
+    let svc_obj =
+        Api::<k8s_openapi::api::core::v1::Service>::namespaced(env.client.clone(), &env.ns.name)
+            .get("chittyid")
+            .await;
+    assert!(svc_obj.is_ok(), "a Service fronts the workload");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn failing_health_rolls_back_to_the_last_good_revision() {
+    let env = Env::new("rollback").await;
+    let health = HealthServer::start().await;
+    env.apply(manifest("chittycharge", "1.0.0", &health.url))
+        .await;
+    env.wait_ready("chittycharge").await;
+
+    health.set_status(503);
+    env.apply(manifest("chittycharge", "1.1.0", &health.url))
+        .await;
+    let failed = env
+        .current_rollout("chittycharge", "the 1.1.0 rollout rolled back", |d| {
+            d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::RolledBack)
+        })
+        .await;
+    let status = failed.status.unwrap();
+    assert!(
+        status.error.as_deref().unwrap().contains("returned 503"),
+        "{:?}",
+        status.error
+    );
+    assert!(status.rolled_back_to.is_some());
+    assert_eq!(
+        env.image_of("chittycharge").await.as_deref(),
+        Some("registry.local/chittycharge:1.0.0"),
+        "the old revision serves again"
+    );
+
+    let svc = common::wait_for(
+        &env.services,
+        "chittycharge",
+        "service reports the failure",
+        |s: &ChittyService| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| conditions::is_true(&st.conditions, types::STALLED))
+        },
+    )
+    .await;
+    let ready = conditions::find(&svc.status.as_ref().unwrap().conditions, types::READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "RolloutFailed")
+    );
+    assert!(ready.message.contains("keeps serving"), "{}", ready.message);
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_first_rollout_says_there_is_nothing_to_roll_back_to() {
+    let env = Env::new("first-fail").await;
+    let health = HealthServer::start().await;
+    health.set_status(500);
+    env.apply(manifest("chittyledger", "0.1.0", &health.url))
+        .await;
+    let failed = env
+        .current_rollout("chittyledger", "the rollout failed", |d| {
+            phase(d) == Some(DeploymentPhase::Failed)
+        })
+        .await;
+    assert!(
+        failed
+            .status
+            .unwrap()
+            .error
+            .unwrap()
+            .contains("nothing to roll back to")
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn git_source_builds_with_ordered_steps_then_deploys() {
+    let env = Env::new("build").await;
+    let health = HealthServer::start().await;
+    let mut m = manifest("chittyfinance", "1.2.0", &health.url);
+    m["spec"]["source"] = serde_json::json!({"git": {"url": "https://git.chitty.local/chittyfinance.git", "revision": "v1.2.0"}});
+    m["spec"]["build"] = serde_json::json!({"test": "npm test -- --ci"});
+    env.apply(m).await;
+    let svc = env.wait_ready("chittyfinance").await;
+
+    let rollout = env
+        .rollouts
+        .get(&svc.status.unwrap().current_deployment.unwrap())
+        .await
+        .unwrap();
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let job = jobs
+        .get(&format!("{}-build", rollout.name_any()))
+        .await
+        .unwrap();
+    let pod = job.spec.unwrap().template.spec.unwrap();
+    let init: Vec<String> = pod
+        .init_containers
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(init, ["clone", "install", "test"]);
+    assert_eq!(pod.containers[0].name, "image");
+    let test = pod
+        .init_containers
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|c| c.name == "test")
+        .unwrap();
+    let script = test.command.as_ref().unwrap().join(" ");
+    assert!(
+        script.contains("npm test -- --ci"),
+        "the service's test command overrides the default: {script}"
+    );
+    let status = rollout.status.unwrap();
+    let names: Vec<&str> = status.steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        &names[..5],
+        [
+            "build",
+            "build/clone",
+            "build/install",
+            "build/test",
+            "build/image"
+        ]
+    );
+    let image = status.image.unwrap();
+    assert!(
+        image.ends_with(&format!("/chittyfinance:{}", rollout.spec.revision)),
+        "{image}"
+    );
+    assert_eq!(env.image_of("chittyfinance").await, Some(image));
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn canary_is_promoted_after_a_healthy_monitor_window() {
+    let env = Env::new("canary-ok").await;
+    let health = HealthServer::start().await;
+    let mut m = manifest("chittyrental", "1.0.0", &health.url);
+    m["spec"]["replicas"] = 4.into();
+    m["spec"]["strategy"] =
+        serde_json::json!({"type": "canary", "canary": {"percent": 25, "monitorDuration": "3s"}});
+    env.apply(m.clone()).await;
+    env.wait_ready("chittyrental").await;
+
+    m["spec"]["version"] = "1.1.0".into();
+    m["spec"]["source"]["image"] = "registry.local/chittyrental:1.1.0".into();
+    env.apply(m).await;
+    let canary = common::eventually(
+        "a canary Deployment runs beside the stable one",
+        || async {
+            env.deployments
+                .get_opt("chittyrental-canary")
+                .await
+                .unwrap()
+        },
+        |d| d.is_some(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(canary.spec.as_ref().unwrap().replicas, Some(1));
+    let stable = env.deployments.get("chittyrental").await.unwrap();
+    assert_eq!(stable.spec.as_ref().unwrap().replicas, Some(3));
+
+    let done = env
+        .current_rollout("chittyrental", "the canary rollout succeeded", |d| {
+            d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::Succeeded)
+        })
+        .await;
+    assert_eq!(
+        done.status.unwrap().canary.unwrap().state.as_deref(),
+        Some("Promoted")
+    );
+    assert_eq!(
+        env.image_of("chittyrental").await.as_deref(),
+        Some("registry.local/chittyrental:1.1.0")
+    );
+    let stable = env.deployments.get("chittyrental").await.unwrap();
+    assert_eq!(stable.spec.unwrap().replicas, Some(4));
+    assert!(
+        env.deployments
+            .get_opt("chittyrental-canary")
+            .await
+            .unwrap()
+            .is_none(),
+        "canary removed"
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn unhealthy_canary_is_aborted_and_stable_is_untouched() {
+    let env = Env::new("canary-abort").await;
+    let health = HealthServer::start().await;
+    let mut m = manifest("chittyrental", "1.0.0", &health.url);
+    m["spec"]["replicas"] = 4.into();
+    m["spec"]["strategy"] =
+        serde_json::json!({"type": "canary", "canary": {"percent": 50, "monitorDuration": "30s"}});
+    env.apply(m.clone()).await;
+    env.wait_ready("chittyrental").await;
+
+    health.set_status(503);
+    m["spec"]["version"] = "2.0.0".into();
+    m["spec"]["source"]["image"] = "registry.local/chittyrental:2.0.0".into();
+    env.apply(m).await;
+    let aborted = env
+        .current_rollout("chittyrental", "the canary was aborted", |d| {
+            d.spec.snapshot.version == "2.0.0" && phase(d) == Some(DeploymentPhase::RolledBack)
+        })
+        .await;
+    assert_eq!(
+        aborted.status.unwrap().canary.unwrap().state.as_deref(),
+        Some("Aborted")
+    );
+    common::eventually(
+        "the canary Deployment is removed",
+        || async {
+            env.deployments
+                .get_opt("chittyrental-canary")
+                .await
+                .unwrap()
+        },
+        |d| d.is_none(),
+    )
+    .await;
+    let stable = env.deployments.get("chittyrental").await.unwrap();
+    assert_eq!(stable.spec.as_ref().unwrap().replicas, Some(4));
+    assert_eq!(
+        env.image_of("chittyrental").await.as_deref(),
+        Some("registry.local/chittyrental:1.0.0")
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn dependencies_gate_the_rollout_until_ready() {
+    let env = Env::new("deps").await;
+    let health = HealthServer::start().await;
+    let mut charge = manifest("chittycharge", "1.2.3", &health.url);
+    charge["spec"]["dependsOn"] = serde_json::json!([{"name": "chittyfinance"}]);
+    env.apply(charge).await;
+    let waiting = env
+        .current_rollout(
+            "chittycharge",
+            "the rollout waits on a missing dependency",
+            |d| {
+                d.status.as_ref().is_some_and(|s| {
+                    conditions::find(&s.conditions, types::DEPENDENCIES_READY)
+                        .is_some_and(|c| c.status == "False")
+                })
+            },
+        )
+        .await;
+    let gate = conditions::find(
+        &waiting.status.as_ref().unwrap().conditions,
+        types::DEPENDENCIES_READY,
+    )
+    .unwrap()
+    .clone();
+    assert_eq!(gate.reason, "DependencyNotReady");
+    assert!(
+        gate.message.contains("does not exist") && gate.message.contains("chittyfinance"),
+        "{}",
+        gate.message
+    );
+    assert_eq!(phase(&waiting), Some(DeploymentPhase::Pending));
+
+    env.apply(manifest("chittyfinance", "1.2.0", &health.url))
+        .await;
+    env.wait_ready("chittyfinance").await;
+    env.wait_ready("chittycharge").await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_dependency_cycle_is_reported_on_every_member() {
+    let env = Env::new("cycle").await;
+    let health = HealthServer::start().await;
+    for (name, dep) in [("svc-a", "svc-b"), ("svc-b", "svc-a")] {
+        let mut m = manifest(name, "1.0.0", &health.url);
+        m["spec"]["dependsOn"] = serde_json::json!([{"name": dep}]);
+        env.apply(m).await;
+    }
+    for name in ["svc-a", "svc-b"] {
+        let stalled = env
+            .current_rollout(name, "the cycle is reported", |d| {
+                d.status
+                    .as_ref()
+                    .is_some_and(|s| conditions::is_true(&s.conditions, types::STALLED))
+            })
+            .await;
+        let c = conditions::find(&stalled.status.as_ref().unwrap().conditions, types::STALLED)
+            .unwrap()
+            .clone();
+        assert_eq!(c.reason, "DependencyCycle");
+        assert!(
+            c.message.contains("svc-a") && c.message.contains("svc-b") && c.message.contains("->"),
+            "{}",
+            c.message
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn reverting_to_a_good_revision_is_recognised() {
+    let env = Env::new("revert").await;
+    let health = HealthServer::start().await;
+    env.apply(manifest("chittyid", "1.0.0", &health.url)).await;
+    env.wait_ready("chittyid").await;
+    env.apply(manifest("chittyid", "1.1.0", &health.url)).await;
+    env.current_rollout("chittyid", "1.1.0 succeeded", |d| {
+        d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::Succeeded)
+    })
+    .await;
+    env.apply(manifest("chittyid", "1.0.0", &health.url)).await;
+    let revert = env
+        .current_rollout("chittyid", "the revert succeeded", |d| {
+            d.spec.snapshot.version == "1.0.0" && phase(d) == Some(DeploymentPhase::Succeeded)
+        })
+        .await;
+    assert_eq!(revert.spec.trigger, Trigger::Revert);
+    assert_eq!(
+        env.image_of("chittyid").await.as_deref(),
+        Some("registry.local/chittyid:1.0.0")
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn history_is_pruned_to_the_limit() {
+    let env = Env::new("history").await;
+    let health = HealthServer::start().await;
+    for minor in 0..4 {
+        let mut m = manifest("chittyid", &format!("1.{minor}.0"), &health.url);
+        m["spec"]["revisionHistoryLimit"] = 2.into();
+        env.apply(m).await;
+        env.current_rollout("chittyid", "rollout succeeded", |d| {
+            d.spec.snapshot.version == format!("1.{minor}.0")
+                && phase(d) == Some(DeploymentPhase::Succeeded)
+        })
+        .await;
+    }
+    let rollouts = env.rollouts.clone();
+    common::eventually(
+        "old rollouts are pruned",
+        || async {
+            rollouts
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items
+                .len()
+        },
+        |n| *n <= 2,
+    )
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_restarted_operator_resumes_a_rollout_mid_flight() {
+    let mut env = Env::new("restart").await;
+    let health = HealthServer::start().await;
+    health.set_status(503);
+    let mut m = manifest("chittyregistry", "1.0.4", &health.url);
+    m["spec"]["health"]["failureThreshold"] = 100.into();
+    env.apply(m).await;
+    env.current_rollout("chittyregistry", "the rollout is in its health step", |d| {
+        d.status.as_ref().is_some_and(|s| {
+            s.current_step.as_deref() == Some("health") && s.phase == Some(DeploymentPhase::Running)
+        })
+    })
+    .await;
+    env.operator.take().unwrap().stop().await;
+
+    health.set_status(200);
+    env.operator = Some(common::RunningOperator::start(&env.ns.name).await);
+    env.wait_ready("chittyregistry").await;
+    let all = env
+        .rollouts
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), 1, "no second rollout was started");
+    let deploy_step = all[0]
+        .status
+        .as_ref()
+        .unwrap()
+        .steps
+        .iter()
+        .find(|s| s.name == "deploy")
+        .unwrap()
+        .clone();
+    assert_eq!(deploy_step.phase, StepPhase::Succeeded);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    env.stop().await;
+}
