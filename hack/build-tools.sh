@@ -50,8 +50,31 @@ build_tools() { # every `tool` of the module, named after its last path element
   go build -trimpath -ldflags "-s -w" -o "$OUT/" tool
 }
 
+# kwok's default Stages, as kwokctl writes them into a cluster given no Stage of its own (node-initialize,
+# node-heartbeat-with-lease, and pod-ready, pod-complete, pod-delete), taken from the pinned kwok module
+# into its versioned cache dir. scripts/cluster.sh passes them to kwokctl beside hack/kwok-stages.yaml:
+# a cluster given any Stage gets none of kwok's defaults.
+kwok_default_stages() {
+  local out="$cache/kwok-$(key kwok)" file=kwok-default-stages.yaml
+  if ! [ -s "$out/$file" ]; then
+    local src
+    src=$(cd "$here/tools/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+    [ -d "$src/kustomize/stage" ] || { echo "kwok module source not found (got '$src')" >&2; exit 1; }
+    local s
+    for s in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+      pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+      printf -- '---\n# %s\n' "sigs.k8s.io/kwok/kustomize/stage/$s.yaml"
+      cat "$src/kustomize/stage/$s.yaml"
+    done >"$out/$file.tmp"
+    mv "$out/$file.tmp" "$out/$file"
+  fi
+  mkdir -p "$cache/share"
+  ln -sf "$out/$file" "$cache/share/$file"
+}
+
 build_once etcd etcd -- bash -c 'go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3'
 build_once kwok kwok kwokctl -- bash -c "$(declare -f build_tools); build_tools"
+kwok_default_stages
 build_once helm helm -- bash -c "$(declare -f build_tools); build_tools"
 build_once kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
   bash -c "kube_version=$kube_version; $(declare -f kube_ldflags build_kube); build_kube"

@@ -31,6 +31,10 @@ nodes=${CHITTY_NODES:-2}
 apiserver_port=${CHITTY_APISERVER_PORT:-0}
 audit_policy=$repo/hack/audit-policy.yaml
 kwokctl_config=$repo/hack/kwokctl.yaml # static kwokctl options (bind address)
+# kwok Stages: kwok's defaults (extracted by hack/build-tools.sh) plus ours. Given any Stage, kwokctl
+# writes no defaults into the cluster, so both are passed.
+default_stages=$cache/share/kwok-default-stages.yaml
+kwok_stages=$repo/hack/kwok-stages.yaml
 
 # Layout of kwokctl's binary runtime (sigs.k8s.io/kwok v0.7.0, pkg/kwokctl/runtime).
 workdir=$kwok_workdir/clusters/$name
@@ -66,7 +70,8 @@ kube_version() { awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$rep
 kubectl() { "$bin/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 
 # Identifies what the running cluster was created from: the binaries (resolved to their versioned
-# cache dirs), the audit policy and the settings above. A change means the cluster is recreated.
+# cache dirs), the audit policy, the kwokctl options, the kwok Stages and the settings above. A change
+# means the cluster is recreated.
 config_stamp() {
   local b
   for b in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
@@ -74,6 +79,8 @@ config_stamp() {
   done
   sha256sum <"$audit_policy"
   sha256sum <"$kwokctl_config"
+  sha256sum <"$default_stages"
+  sha256sum <"$kwok_stages"
   echo "nodes=$nodes port=$apiserver_port"
 }
 
@@ -122,7 +129,7 @@ ready_nodes() {
 healthy() {
   if ! [ -f "$kubeconfig" ] || ! [ -f "$workdir/kwok.yaml" ]; then echo "no cluster"; return 1; fi
   if ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$(config_stamp 2>/dev/null)" ]; then
-    echo "created from other binaries, audit policy or settings"; return 1
+    echo "created from other binaries, audit policy, kwok config or settings"; return 1
   fi
   local want c live
   live=$(live_components | awk '{print $1}')
@@ -197,9 +204,12 @@ cmd_up() {
 
   log "creating cluster $name (Kubernetes $(kube_version)) in $workdir"
   # --kubeconfig "": don't add a context to ~/.kube/config; use the cluster's own kubeconfig.yaml.
-  # The default kwok stages (node-initialize, node-heartbeat-with-lease, pod-ready, pod-complete,
-  # pod-delete) are written into the cluster's kwok.yaml when no Stage config is given.
+  # The Stages given here (kwok's defaults: node-initialize, node-heartbeat-with-lease, pod-ready,
+  # pod-complete, pod-delete; and hack/kwok-stages.yaml's) are written into the cluster's kwok.yaml,
+  # which the kwok controller reads.
   kwokctl create cluster \
+    --config "$default_stages" \
+    --config "$kwok_stages" \
     --runtime binary \
     --kube-apiserver-port "$apiserver_port" \
     --kube-audit-policy "$audit_policy" \

@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 
+mod routing;
+pub use routing::{RouteReservation, RoutingConfig};
+
 #[derive(clap::Args, Clone, Debug)]
 pub struct OperatorConfig {
     /// Watch only this namespace; all namespaces when unset.
@@ -34,6 +37,108 @@ pub struct OperatorConfig {
 
     #[command(flatten)]
     pub build: BuildDefaults,
+
+    #[command(flatten)]
+    pub routing: RoutingConfig,
+
+    #[command(flatten)]
+    pub leader_election: crate::leader::LeaderElection,
+
+    #[command(flatten)]
+    pub ecosystem: EcosystemConfig,
+
+    /// The read API and dashboard (`crate::web`).
+    #[command(flatten)]
+    pub web: crate::web::WebConfig,
+}
+
+/// Where the external ChittyOS services are, and the tokens to call them with. Tokens come in
+/// through environment variables that the chart fills from Secrets (`secretKeyRef`), so the
+/// operator itself needs no permission to read Secrets; they are never logged.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct EcosystemConfig {
+    /// Base URL of the ChittyID authority (`https://id.chitty.cc`); the identity step is skipped without it.
+    #[arg(long = "chittyid-url", env = "CHITTY_ID_URL")]
+    pub chitty_id_url: Option<String>,
+    /// Bearer token for minting.
+    #[arg(
+        long = "chittyid-token",
+        env = "CHITTY_ID_TOKEN",
+        hide_env_values = true
+    )]
+    pub chitty_id_token: Option<crate::clients::SecretToken>,
+    /// Jurisdiction for services that don't set `spec.identity.jurisdiction`.
+    #[arg(
+        long = "default-jurisdiction",
+        env = "CHITTY_DEFAULT_JURISDICTION",
+        default_value = "USA"
+    )]
+    pub default_jurisdiction: String,
+    /// Region digit for services that don't set `spec.identity.region`.
+    #[arg(
+        long = "default-region",
+        env = "CHITTY_DEFAULT_REGION",
+        default_value_t = 1
+    )]
+    pub default_region: u8,
+    /// Mints allowed per minute, so applying a thousand services does not flood the authority.
+    #[arg(
+        long = "mint-rate-per-minute",
+        env = "CHITTY_MINT_RATE_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub mint_rate_per_minute: u32,
+    /// Mints allowed at once before the per-minute rate applies.
+    #[arg(long = "mint-burst", env = "CHITTY_MINT_BURST", default_value_t = 10)]
+    pub mint_burst: u32,
+    /// Per-call timeout for the external services.
+    #[arg(long = "ecosystem-timeout", env = "CHITTY_ECOSYSTEM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+
+    /// Base URL of ChittyRegistry (`https://registry.chitty.cc`); the register step is skipped without it.
+    #[arg(long = "registry-url", env = "CHITTY_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+    /// Service token for registry writes.
+    #[arg(
+        long = "registry-token",
+        env = "CHITTY_REGISTRY_TOKEN",
+        hide_env_values = true
+    )]
+    pub registry_token: Option<crate::clients::SecretToken>,
+    /// How long deletion of a ChittyService waits for the registry before it proceeds anyway.
+    #[arg(long = "registry-retire-timeout", env = "CHITTY_REGISTRY_RETIRE_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub retire_timeout: std::time::Duration,
+
+    /// Webhooks that receive deploy events, as `name=url` (ContextConsciousness and others);
+    /// repeat the flag or separate with commas.
+    #[arg(long = "notify-webhook", env = "CHITTY_NOTIFY_WEBHOOKS", value_delimiter = ',', value_parser = parse_webhook)]
+    pub notify_webhooks: Vec<Webhook>,
+    /// Bearer token sent to every webhook, if they require one.
+    #[arg(
+        long = "notify-token",
+        env = "CHITTY_NOTIFY_TOKEN",
+        hide_env_values = true
+    )]
+    pub notify_token: Option<crate::clients::SecretToken>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub name: String,
+    pub url: String,
+}
+
+fn parse_webhook(text: &str) -> Result<Webhook, String> {
+    let (name, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not name=url"))?;
+    if name.is_empty() || !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(format!("'{text}' is not name=http(s)://..."));
+    }
+    Ok(Webhook {
+        name: name.to_string(),
+        url: url.to_string(),
+    })
 }
 
 /// How git sources are built, unless a service's `spec.build` says otherwise.

@@ -1,6 +1,5 @@
 //! The operator's HTTP port: probes and metrics.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,14 +14,28 @@ pub struct HttpState {
     pub registry: Registry,
     /// Set once the controllers' caches have synced.
     pub ready: AtomicBool,
+    /// Route ownership as the running controllers see it, for `/api/admin/routes`.
+    pub routes: crate::controller::route_claim::CurrentTable,
+    /// The read API and dashboard (`crate::web`), when served on this port.
+    pub web: Option<Arc<crate::web::WebState>>,
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
+    let web = state.web.clone();
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .route(
+            "/api/admin/routes",
+            get(crate::controller::route_claim::view::fleet),
+        )
+        .with_state(state);
+    // Added last so that its bearer-token check covers every `/api/` path above as well.
+    match web {
+        Some(web) => crate::web::mount(app, web),
+        None => app,
+    }
 }
 
 async fn readyz(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
@@ -52,14 +65,14 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves on a bound listener until `shutdown` resolves.
 pub async fn serve(
-    addr: SocketAddr,
+    listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving probes and metrics");
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving probes, metrics and the read API");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

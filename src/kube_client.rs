@@ -21,15 +21,13 @@ pub fn from_config(mut config: Config, metrics: &Metrics) -> crate::Result<Clien
     config
         .headers
         .push((USER_AGENT, HeaderValue::from_static(AGENT)));
-    let writes = metrics.kube_writes.clone();
+    let requests = metrics.kube_requests.clone();
     let count_writes = MapRequestLayer::new(move |request: http::Request<Body>| {
-        if request.method() != http::Method::GET {
-            writes
-                .get_or_create(&VerbLabel {
-                    verb: request.method().to_string(),
-                })
-                .inc();
-        }
+        requests
+            .get_or_create(&VerbLabel {
+                verb: request.method().to_string(),
+            })
+            .inc();
         request
     });
     Ok(ClientBuilder::try_from(config)?

@@ -10,8 +10,10 @@ pub mod config;
 pub mod controller;
 pub mod crdgen;
 pub mod http;
+pub mod integrations;
 pub mod kube_client;
 pub mod labels;
+pub mod leader;
 pub mod metrics;
 pub mod operator;
 pub mod pipeline;
@@ -21,6 +23,7 @@ pub mod routing;
 pub mod sim;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
 pub mod workload;
 
 pub use error::{Error, Result};

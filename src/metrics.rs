@@ -30,9 +30,19 @@ pub struct Metrics {
     pub reconciles: Family<ControllerLabel, Counter>,
     pub failures: Family<ErrorLabels, Counter>,
     pub duration: Family<ControllerLabel, Histogram>,
-    /// Every mutating request the operator sends to the apiserver, by HTTP method: the number an
-    /// idle operator must keep still.
-    pub kube_writes: Family<VerbLabel, Counter>,
+    /// Every request the operator sends to the apiserver, by HTTP method (a watch counts once,
+    /// when it opens). The mutating ones are the number an idle operator must keep still.
+    pub kube_requests: Family<VerbLabel, Counter>,
+    /// 1 while this replica runs the controllers (holds the leader Lease, or runs without
+    /// election), else 0.
+    pub leading: prometheus_client::metrics::gauge::Gauge,
+    /// Health probes after rollout, by outcome; the latency lives here, not in status.
+    pub probes: Family<OutcomeLabel, Histogram>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
 }
 
 impl Metrics {
@@ -46,7 +56,11 @@ impl Metrics {
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
             }),
-            kube_writes: Family::default(),
+            kube_requests: Family::default(),
+            leading: Default::default(),
+            probes: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+            }),
         };
         let r = registry.sub_registry_with_prefix("chitty");
         r.register(
@@ -65,9 +79,19 @@ impl Metrics {
             metrics.duration.clone(),
         );
         r.register(
-            "kube_write_requests",
-            "Mutating requests sent to the Kubernetes API",
-            metrics.kube_writes.clone(),
+            "kube_requests",
+            "Requests sent to the Kubernetes API, by HTTP method",
+            metrics.kube_requests.clone(),
+        );
+        r.register(
+            "leader",
+            "1 while this replica runs the controllers (holds the leader Lease), else 0",
+            metrics.leading.clone(),
+        );
+        r.register(
+            "health_probe_duration_seconds",
+            "Health probes of running services, by outcome",
+            metrics.probes.clone(),
         );
         Arc::new(metrics)
     }
@@ -95,12 +119,19 @@ impl Metrics {
             .inc();
     }
 
+    pub fn observe_probe(&self, healthy: bool, latency: std::time::Duration) {
+        let outcome = if healthy { "healthy" } else { "unhealthy" };
+        self.probes
+            .get_or_create(&OutcomeLabel { outcome })
+            .observe(latency.as_secs_f64());
+    }
+
     /// Sum of all mutating requests so far.
     pub fn kube_write_total(&self) -> u64 {
         ["POST", "PUT", "PATCH", "DELETE"]
             .iter()
             .map(|verb| {
-                self.kube_writes
+                self.kube_requests
                     .get_or_create(&VerbLabel {
                         verb: (*verb).to_string(),
                     })

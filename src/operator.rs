@@ -14,13 +14,14 @@ use prometheus_client::registry::Registry;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::networking::v1::Ingress;
 use kube::ResourceExt;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 
-use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
+use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase, RouteClaim};
 use crate::config::OperatorConfig;
-use crate::controller::{self, Context, deployment, service};
+use crate::controller::{self, Context, deployment, route_claim, service};
 use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
@@ -72,7 +73,87 @@ pub async fn serve(
     registry: Registry,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    serve_on(listener, client, config, metrics, registry, shutdown).await
+}
+
+/// As [`serve`], on an HTTP port the caller has bound (tests bind `127.0.0.1:0` and read it).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    registry: Registry,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
+    let mut registry = registry;
+    let client_metrics = crate::clients::ClientMetrics::register(&mut registry);
+    let http_state = Arc::new(HttpState {
+        registry,
+        ready: Default::default(),
+        routes: Default::default(),
+        web: Some(Arc::new(crate::web::WebState::new(&config.web)?)),
+    });
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        http_state.clone(),
+        shutdown.clone(),
+    ));
+
+    // Everything the controllers need is made afresh for each run: a new leader starts from a
+    // full list of the cluster, not from a cache that stood still while it was on standby.
+    let controllers = || {
+        run_controllers(
+            client.clone(),
+            config.clone(),
+            metrics.clone(),
+            client_metrics.clone(),
+            http_state.clone(),
+            shutdown.clone(),
+        )
+    };
+    let result = if config.leader_election.enabled {
+        let state = http_state.clone();
+        // A replica on standby is ready (it does its job: waiting); a new leader is ready once
+        // its caches have synced; one that cannot reach its Lease is not.
+        let on_role = move |role| {
+            state
+                .ready
+                .store(role == crate::leader::Role::Standby, Ordering::Relaxed)
+        };
+        crate::leader::run_elected(
+            client.clone(),
+            &config.leader_election,
+            metrics.leading.clone(),
+            on_role,
+            controllers,
+            shutdown.clone(),
+        )
+        .await
+    } else {
+        metrics.leading.set(1);
+        controllers().await
+    };
+    if result.is_err() {
+        // The controllers could not run (e.g. bad configuration): stop serving probes too.
+        http.abort();
+        return result;
+    }
+    http.await??;
+    result
+}
+
+/// The reflectors and both controllers, until `shutdown` (graceful) or until the caller drops
+/// this future (at once: a replica that lost the leader Lease).
+async fn run_controllers(
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    client_metrics: crate::clients::ClientMetrics,
+    http_state: Arc<HttpState>,
+    shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
+) -> anyhow::Result<()> {
     let watch = watcher::Config::default().any_semantic();
 
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
@@ -86,14 +167,49 @@ pub async fn serve(
         reflector::store_shared::<ChittyService>(SUBSCRIBER_BUFFER);
     let (rollout_store, rollout_writer) =
         reflector::store_shared::<ChittyDeployment>(SUBSCRIBER_BUFFER);
+    // The read API answers from these caches for as long as this run (leadership term) lasts.
+    let _serving = http_state
+        .web
+        .as_ref()
+        .map(|web| web.serve_from(service_store.clone(), rollout_store.clone()));
     let (services_for_services, services_for_rollouts) =
         (subscribe(&service_writer), subscribe(&service_writer));
     let (rollouts_for_rollouts, rollouts_for_services) =
         (subscribe(&rollout_writer), subscribe(&rollout_writer));
+    let (claim_store, claim_writer) = reflector::store_shared::<RouteClaim>(SUBSCRIBER_BUFFER);
+    let claims_for_services = subscribe(&claim_writer);
+    // Route ownership is decided in memory from every claim and service event, deletions
+    // included, which the shared subscriptions do not carry: the table reads the watch streams.
+    let (routes, route_triggers) = route_claim::RouteTable::new(
+        config.routing.reservations(),
+        claim_store.clone(),
+        service_store.clone(),
+    );
+    http_state.routes.set(routes.clone());
     let service_reflector = watcher(api::<ChittyService>(&client, &config), watch.clone())
         .default_backoff()
         .reflect_shared(service_writer)
-        .for_each(|_| futures::future::ready(()));
+        .for_each({
+            let routes = routes.clone();
+            move |event| {
+                if let Ok(event) = &event {
+                    routes.on_service_event(event);
+                }
+                futures::future::ready(())
+            }
+        });
+    let claim_reflector = watcher(api::<RouteClaim>(&client, &config), watch.clone())
+        .default_backoff()
+        .reflect_shared(claim_writer)
+        .for_each({
+            let routes = routes.clone();
+            move |event| {
+                if let Ok(event) = &event {
+                    routes.on_claim_event(event);
+                }
+                futures::future::ready(())
+            }
+        });
     let rollout_reflector = watcher(api::<ChittyDeployment>(&client, &config), watch.clone())
         .default_backoff()
         .reflect_shared(rollout_writer)
@@ -101,7 +217,17 @@ pub async fn serve(
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
+        .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
+        .owns(api::<Ingress>(&client, &config), ours.clone())
+        .reconcile_on(route_triggers.services)
         .with_config(concurrency.clone());
+    // Triggered by the route table only, once it has taken a change in (see `route_claim`).
+    let claims = Controller::for_shared_stream(
+        futures::stream::pending::<Arc<RouteClaim>>(),
+        claim_store.clone(),
+    )
+    .reconcile_on(route_triggers.claims)
+    .with_config(concurrency.clone());
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
         .watches(
@@ -115,37 +241,33 @@ pub async fn serve(
         })
         .with_config(concurrency);
 
-    let ctx = Arc::new(Context::new(
+    let mut context = Context::new(
         client.clone(),
         config.clone(),
         metrics,
         rollout_store.clone(),
         service_store.clone(),
-    ));
-    let http_state = Arc::new(HttpState {
-        registry,
-        ready: Default::default(),
-    });
+    );
+    context.integrations =
+        crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
+    context.claims = claim_store.clone();
+    context.routes = routes;
+    let ctx = Arc::new(context);
 
-    let http = tokio::spawn(crate::http::serve(
-        config.http_addr,
-        http_state.clone(),
-        shutdown.clone(),
-    ));
     let readiness = {
         let state = http_state.clone();
         async move {
-            let (a, b) = futures::join!(
+            let (a, b, c) = futures::join!(
                 rollout_store.wait_until_ready(),
-                service_store.wait_until_ready()
+                service_store.wait_until_ready(),
+                claim_store.wait_until_ready()
             );
-            if a.is_ok() && b.is_ok() {
+            if a.is_ok() && b.is_ok() && c.is_ok() {
                 state.ready.store(true, Ordering::Relaxed);
                 tracing::info!("caches synced; ready");
             }
         }
     };
-    tokio::spawn(readiness);
 
     let run_services = services
         .graceful_shutdown_on(shutdown.clone())
@@ -163,14 +285,28 @@ pub async fn serve(
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
+    let run_claims = claims
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            route_claim::reconcile,
+            controller::error_policy(route_claim::NAME),
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
     tracing::info!(namespace = ?config.namespace, concurrency = config.concurrency, "controllers starting");
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
-    let reflectors = futures::future::join(service_reflector, rollout_reflector);
+    // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease
+    // cannot report ready afterwards.
+    let reflectors = futures::future::join4(
+        service_reflector,
+        rollout_reflector,
+        claim_reflector,
+        readiness,
+    );
     futures::pin_mut!(reflectors);
-    let controllers = futures::future::join(run_services, run_rollouts);
+    let controllers = futures::future::join3(run_services, run_rollouts, run_claims);
     futures::pin_mut!(controllers);
     futures::future::select(controllers, reflectors).await;
-    http.await??;
     Ok(())
 }
 

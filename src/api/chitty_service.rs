@@ -457,7 +457,8 @@ pub struct ChittyServiceStatus {
     /// Result of the latest health probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthSummary>,
-    /// One entry per spec route: whether this service holds it.
+    /// One entry per route claimed for this service: its spec routes in order, then RouteClaims
+    /// made by hand in its namespace that name it. Whether the service holds each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub routes: Vec<RouteSummary>,
     /// Counts of rollouts by outcome.
@@ -539,9 +540,12 @@ pub struct RouteSummary {
     pub claim: String,
     /// Whether this service holds the route.
     pub accepted: bool,
-    /// Why, in one word (Accepted, Conflicted, NotAllowed, Pending).
+    /// Why, in one word (Accepted, Conflicted, NotAllowed, ServiceNotFound, Invalid, Pending).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `namespace/name` of the claim that holds the route, when this service does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Default)]

@@ -73,9 +73,15 @@ pub struct RouteClaimStatus {
     /// `namespace/name` of the claim that holds this host and path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
-    /// `namespace/name` of every other claim on the same host and path.
+    /// `namespace/name` of every other claim on the same host and path (at most 32 are listed;
+    /// the holder always is).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts_with: Vec<String>,
+    /// The normalised route this claim was accepted for (`mcp.chitty.cc/*`), present while it
+    /// holds it. The claim keeps the route as incumbent only while its spec still normalises to
+    /// this, so editing `spec.host` or `spec.path` cannot carry incumbency to another route.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_route: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

@@ -1,6 +1,7 @@
 //! The controllers and what they share.
 
 pub mod deployment;
+pub mod route_claim;
 pub mod service;
 
 use std::sync::Arc;
@@ -30,6 +31,15 @@ pub struct Context {
     pub services: Store<ChittyService>,
     /// HTTP client for health probes.
     pub probe: reqwest::Client,
+    /// The external ChittyOS services the operator is configured for.
+    pub integrations: crate::integrations::Integrations,
+    /// Consecutive failed probes per service since its health state last changed; kept in
+    /// memory because writing every count would make a failing service a stream of writes.
+    pub probe_failures: std::sync::Mutex<std::collections::HashMap<String, i32>>,
+    /// Every RouteClaim the operator can see; empty unless the route controller is wired.
+    pub claims: Store<crate::api::RouteClaim>,
+    /// Who holds which route, decided in memory (see `route_claim::RouteTable`).
+    pub routes: route_claim::RouteTable,
 }
 
 impl Context {
@@ -53,6 +63,10 @@ impl Context {
             deployments,
             services,
             probe: crate::probe::client(),
+            integrations: Default::default(),
+            probe_failures: Default::default(),
+            claims: kube::runtime::reflector::store::Writer::default().as_reader(),
+            routes: Default::default(),
         }
     }
 

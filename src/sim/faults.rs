@@ -40,6 +40,9 @@ pub enum FaultMode {
     Outage,
     /// Delay by `latencyMs` (default 2000), then answer normally.
     Latency,
+    /// Do the work at once, then hold the answer for `latencyMs` (default 2000): a client that
+    /// gives up or dies meanwhile has had its request carried out (ChittyID mints only).
+    Slowreply,
     /// Mint an `ERR` fallback ID with `fallback: true` (ChittyID only).
     Fallback,
     /// Mint an ID with wrong check digits (ChittyID only).
@@ -83,8 +86,10 @@ impl FaultSpec {
 
     /// Rejects combinations that make no sense, before they are stored.
     pub fn check(&self, service: FaultService) -> Result<(), String> {
-        if matches!(self.mode, FaultMode::Fallback | FaultMode::Invalid)
-            && service != FaultService::Id
+        if matches!(
+            self.mode,
+            FaultMode::Fallback | FaultMode::Invalid | FaultMode::Slowreply
+        ) && service != FaultService::Id
         {
             return Err("modes fallback and invalid apply to the id service only".into());
         }
@@ -128,7 +133,11 @@ impl FaultTable {
     /// is not spent.
     pub fn take(&mut self, service: FaultService, minting: bool) -> Option<FaultSpec> {
         let spec = self.active.get_mut(&service)?;
-        if matches!(spec.mode, FaultMode::Fallback | FaultMode::Invalid) && !minting {
+        if matches!(
+            spec.mode,
+            FaultMode::Fallback | FaultMode::Invalid | FaultMode::Slowreply
+        ) && !minting
+        {
             return None;
         }
         if spec.rate.is_some_and(|r| fastrand::f64() >= r) {
@@ -153,6 +162,8 @@ pub enum Injected {
     Fallback,
     /// Answer the mint with a malformed ID.
     Invalid,
+    /// Mint, then hold the answer this long.
+    SlowReply(Duration),
 }
 
 /// Carries out `spec`. Latency sleeps and lets the call proceed (`None`); the others replace it.
@@ -168,6 +179,9 @@ pub async fn apply(spec: FaultSpec) -> Option<Injected> {
             tokio::time::sleep(Duration::from_millis(spec.latency_ms.unwrap_or(2000))).await;
             None
         }
+        FaultMode::Slowreply => Some(Injected::SlowReply(Duration::from_millis(
+            spec.latency_ms.unwrap_or(2000),
+        ))),
         FaultMode::Outage => {
             // Never answer in any useful time: the client's timeout is what is under test.
             tokio::time::sleep(Duration::from_millis(spec.latency_ms.unwrap_or(600_000))).await;

@@ -147,13 +147,20 @@ pub async fn mint(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
         }
         (Minted::New(body), true)
     });
+    // Counted when the work is done, not when the answer leaves: a lost answer still minted.
+    match &outcome {
+        Minted::New(_) => sim.stats().id.ids_minted += 1,
+        Minted::Replay(_) => sim.stats().id.idempotent_replays += 1,
+        Minted::Exhausted => {}
+    }
+    if let Some(Injected::SlowReply(delay)) = injected {
+        // The mint is stored; only the answer is late. Dropped connections lose the answer,
+        // not the ID: what a client that crashed mid-call faces.
+        tokio::time::sleep(delay).await;
+    }
     match outcome {
-        Minted::New(body) => {
-            sim.stats().id.ids_minted += 1;
-            reply::json(StatusCode::OK, body)
-        }
+        Minted::New(body) => reply::json(StatusCode::OK, body),
         Minted::Replay(body) => {
-            sim.stats().id.idempotent_replays += 1;
             let mut r = reply::json(StatusCode::OK, body);
             r.headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));

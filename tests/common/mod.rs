@@ -86,6 +86,12 @@ fn kubectl_bin() -> PathBuf {
     PathBuf::from(dir).join("kubectl")
 }
 
+/// A binary from the project's tool cache (kubectl, helm, ...): what `scripts/cluster.sh env`
+/// puts first on PATH. Needs no running cluster.
+pub fn tool(name: &str) -> PathBuf {
+    kubectl_bin().with_file_name(name)
+}
+
 fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> String {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(kubectl_bin);
@@ -165,6 +171,8 @@ impl Drop for TestNamespace {
 /// The operator running in-process for one namespace.
 pub struct RunningOperator {
     pub metrics: Arc<Metrics>,
+    /// Where its HTTP port (probes, metrics, read API, dashboard) listens.
+    pub http: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -176,10 +184,19 @@ impl RunningOperator {
 
     /// Starts with the test's own changes to the default configuration.
     pub async fn start_with(namespace: &str, adjust: impl FnOnce(&mut OperatorConfig)) -> Self {
+        Self::start_with_config(namespace, kube_config().await, adjust).await
+    }
+
+    /// Starts with a kube config of the test's own (e.g. one that impersonates a ServiceAccount).
+    pub async fn start_with_config(
+        namespace: &str,
+        kube_config: Config,
+        adjust: impl FnOnce(&mut OperatorConfig),
+    ) -> Self {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        let client = chitty_operator::kube_client::from_config(kube_config().await, &metrics)
-            .expect("client");
+        let client =
+            chitty_operator::kube_client::from_config(kube_config, &metrics).expect("client");
         let mut config = OperatorConfig::defaults();
         config.namespace = Some(namespace.to_string());
         config.http_addr = "127.0.0.1:0".parse().unwrap();
@@ -189,7 +206,13 @@ impl RunningOperator {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let handle = tokio::spawn(chitty_operator::operator::serve(
+        // Bound here, so the test knows the port before the operator starts serving on it.
+        let listener = tokio::net::TcpListener::bind(config.http_addr)
+            .await
+            .expect("the HTTP port binds");
+        let http = listener.local_addr().unwrap();
+        let handle = tokio::spawn(chitty_operator::operator::serve_on(
+            listener,
             client,
             config,
             metrics.clone(),
@@ -198,9 +221,15 @@ impl RunningOperator {
         ));
         Self {
             metrics,
+            http,
             stop: Some(stop),
             handle: Some(handle),
         }
+    }
+
+    /// `http://127.0.0.1:<port><path>` on the operator's HTTP port.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
     }
 
     /// Stops the operator gracefully and waits for it to finish.

@@ -104,6 +104,9 @@ async fn advance(
         rollout,
         status,
         now,
+        chitty_id: service.status.as_ref().and_then(|s| s.chitty_id.clone()),
+        conditions: vec![],
+        retry_after: None,
     };
     let owned = steps::deploy::owned_by_service(&input);
     if newest(&owned).is_some_and(|n| n.name_any() != rollout.name_any()) {
@@ -148,7 +151,10 @@ async fn advance(
     loop {
         let Some(step) = machine::next_step(input.status) else {
             machine::finish(input.status, DeploymentPhase::Succeeded, now);
-            return Ok((Action::await_change(), gate_condition));
+            return Ok((
+                Action::await_change(),
+                with_step_conditions(gate_condition, input),
+            ));
         };
         machine::start(input.status, step, now);
         let outcome = steps::run(step, &mut input).await?;
@@ -156,13 +162,46 @@ async fn advance(
             continue;
         }
         return match outcome {
-            Outcome::Waiting(_) => Ok((Action::requeue(wait_interval(rollout)), gate_condition)),
+            Outcome::Waiting(_) => {
+                let again = input.retry_after.unwrap_or_else(|| wait_interval(rollout));
+                Ok((
+                    Action::requeue(again),
+                    with_step_conditions(gate_condition, input),
+                ))
+            }
             _ => {
                 fail(&mut input, step).await?;
-                Ok((Action::await_change(), gate_condition))
+                Ok((
+                    Action::await_change(),
+                    with_step_conditions(gate_condition, input),
+                ))
             }
         };
     }
+}
+
+/// The conditions steps reported, this reconcile or an earlier one (a step that finished long
+/// ago keeps its last word), after the gate's.
+fn with_step_conditions(mut gate: Vec<Desired>, input: StepInput) -> Vec<Desired> {
+    let previous = input
+        .rollout
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    for type_ in steps::STEP_CONDITIONS {
+        let fresh = input.conditions.iter().find(|c| c.type_ == type_).cloned();
+        let kept = previous.iter().find(|c| c.type_ == type_).map(|c| {
+            Desired::new(
+                type_,
+                c.status == "True",
+                c.reason.clone(),
+                c.message.clone(),
+            )
+        });
+        gate.extend(fresh.or(kept));
+    }
+    gate
 }
 
 /// Ends a failed rollout: rolled back to the last success where there is one and the failure
@@ -174,6 +213,8 @@ async fn fail(input: &mut StepInput<'_>, step: plan::Step) -> crate::Result<()> 
         Some(to) if machine::rolls_back(step) => {
             rollback::roll_back(input, &to).await?;
             machine::finish(input.status, DeploymentPhase::RolledBack, &now);
+            steps::integrations::send_event(input, crate::clients::EventType::ServiceRolledBack)
+                .await;
         }
         Some(_) => machine::finish(input.status, DeploymentPhase::Failed, &now),
         None => {

@@ -1,7 +1,10 @@
 //! The ChittyService controller: one ChittyDeployment per new revision, pruned history, and a
 //! truthful status.
 
+pub mod finalizer;
+pub mod health;
 pub mod rollout;
+pub mod routes;
 pub mod status;
 
 use std::sync::Arc;
@@ -13,7 +16,9 @@ use kube::{Api, Resource, ResourceExt};
 use std::collections::BTreeMap;
 
 use super::{Context, apply_status, now};
-use crate::api::{ChittyDeployment, ChittyDeploymentSpec, ChittyService, LocalServiceRef};
+use crate::api::{
+    ChittyDeployment, ChittyDeploymentSpec, ChittyService, DeploymentPhase, LocalServiceRef,
+};
 use crate::labels;
 use rollout::{NewRollout, RolloutAction};
 
@@ -22,8 +27,9 @@ pub const NAME: &str = "chittyservice";
 pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate::Result<Action> {
     let _timer = ctx.metrics.reconcile(NAME);
     if service.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+        return finalizer::on_delete(&ctx, &service).await;
     }
+    finalizer::ensure(&ctx, &service).await?;
     let revision = crate::revision::of(&service.spec);
     let mut owned = owned_rollouts(&ctx, &service);
 
@@ -33,18 +39,54 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     }
     let pruned = prune_history(&ctx, &service, &owned).await?;
     owned.retain(|d| !pruned.contains(&d.name_any()));
+    let routing = routes::reconcile(&ctx, &service).await?;
 
+    let now = now();
+    let current = rollout::newest(&owned);
+    let serving = current.is_some_and(|d| {
+        d.spec.revision == revision
+            && d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::Succeeded)
+    });
+    // Only a service whose current revision rolled out is watched: during a rollout the health
+    // step does the probing.
+    let probed = if serving {
+        Some(health::probe_service(&ctx, &service, &now).await)
+    } else {
+        None
+    };
     let seen = status::Observed {
         revision: &revision,
-        current: rollout::newest(&owned),
+        current,
         last_successful: rollout::last_successful(&owned),
         owned: &owned,
-        now: &now(),
+        routing: &routing,
+        now: &now,
     };
-    let desired = status::compute(&service, &seen);
+    let mut desired = status::compute(&service, &seen);
+    if let Some(p) = &probed {
+        desired.health = Some(p.summary.clone());
+        status::apply_health(&mut desired, &service, &now);
+    }
     let api: Api<ChittyService> = ctx.api_for(&*service);
-    apply_status(&api, &*service, service.status.as_ref(), &desired).await?;
-    Ok(Action::await_change())
+    if apply_status(&api, &*service, service.status.as_ref(), &desired).await? {
+        let previous = service.status.as_ref().map(|s| s.conditions.as_slice());
+        routes::announce(
+            &ctx,
+            &service,
+            previous.unwrap_or_default(),
+            &desired.conditions,
+        )
+        .await;
+    }
+    let again = probed.as_ref().map(|p| p.again);
+    if let Some(p) = probed.filter(|p| p.changed) {
+        let mut seen_service = (*service).clone();
+        seen_service.status = Some(desired.clone());
+        health::on_change(&ctx, &seen_service, &p.summary, &owned).await?;
+    }
+    Ok(again
+        .map(Action::requeue)
+        .unwrap_or_else(Action::await_change))
 }
 
 /// The service's rollouts from the cache: same namespace, and owned by this very object (a

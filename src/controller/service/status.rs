@@ -2,10 +2,11 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::routes::{Routing, gate_readiness};
 use crate::api::conditions::{self, Desired, reasons, types};
 use crate::api::{
     ChittyDeployment, ChittyService, ChittyServiceStatus, DeploymentPhase, DeploymentStats,
-    ServicePhase, StrategyType, Target,
+    HealthState, ServicePhase, StrategyType, Target,
 };
 
 /// What the service controller saw of the world this reconcile.
@@ -17,6 +18,8 @@ pub struct Observed<'a> {
     pub last_successful: Option<&'a ChittyDeployment>,
     /// Every rollout the service still owns.
     pub owned: &'a [ChittyDeployment],
+    /// Its routes as their claims' decisions say.
+    pub routing: &'a Routing,
     pub now: &'a Time,
 }
 
@@ -35,6 +38,7 @@ fn name_of(d: &ChittyDeployment) -> String {
 pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus {
     let previous = service.status.clone().unwrap_or_default();
     let (phase, mut desired) = readiness(service, seen);
+    let phase = gate_readiness(seen.routing, phase, &mut desired);
     if service.spec.strategy.strategy_type == StrategyType::Auto {
         desired.push(Desired::new(
             "StrategyResolved",
@@ -43,6 +47,7 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
             "strategy 'auto' runs as 'immediate' until the strategy advisor is available",
         ));
     }
+    desired.extend(step_conditions(&previous, seen));
     let conditions = conditions::merge(
         &previous.conditions,
         &desired,
@@ -54,16 +59,102 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
         observed_generation: service.metadata.generation,
         phase: Some(phase),
         chitty_id: previous.chitty_id.clone(),
-        url: last_ok.map(|_| url_of(service)),
+        url: last_ok.map(|_| service_url(service)),
         revision: Some(seen.revision.to_string()),
         current_deployment: seen.current.map(name_of),
         last_successful_deployment: last_ok.map(name_of),
         last_successful_revision: last_ok.map(|d| d.spec.revision.clone()),
         health: previous.health.clone(),
-        routes: previous.routes.clone(),
+        routes: seen.routing.summaries.clone(),
         deployments: Some(stats(seen.owned, last_ok)),
         conditions,
     }
+}
+
+/// A service whose probes say it is down is not Ready, whatever its last rollout did; a
+/// degraded one stays Ready and says so in `status.health`.
+pub fn apply_health(status: &mut ChittyServiceStatus, service: &ChittyService, now: &Time) {
+    let Some(health) = &status.health else { return };
+    if health.status != HealthState::Down || status.phase != Some(ServicePhase::Ready) {
+        return;
+    }
+    status.phase = Some(ServicePhase::Degraded);
+    let message = format!(
+        "the service is down: {}",
+        health.message.clone().unwrap_or_default()
+    );
+    let desired: Vec<Desired> = status
+        .conditions
+        .iter()
+        .map(|c| {
+            if c.type_ == types::READY {
+                Desired::new(types::READY, false, "HealthCheckFailing", message.clone())
+            } else {
+                let type_ = known_type(&c.type_);
+                Desired::new(
+                    type_,
+                    c.status == "True",
+                    c.reason.clone(),
+                    c.message.clone(),
+                )
+            }
+        })
+        .collect();
+    status.conditions = conditions::merge(
+        &status.conditions,
+        &desired,
+        service.metadata.generation,
+        now,
+    );
+}
+
+fn known_type(name: &str) -> &'static str {
+    [
+        types::READY,
+        types::RECONCILING,
+        types::STALLED,
+        types::IDENTITY_READY,
+        types::REGISTERED,
+        types::ROUTED,
+        types::DEPENDENCIES_READY,
+        "StrategyResolved",
+    ]
+    .into_iter()
+    .find(|t| *t == name)
+    .unwrap_or("Unknown")
+}
+
+/// `IdentityReady` and `Registered` as the newest rollout that reported them last said; once a
+/// ChittyID exists the identity is ready whatever a rollout says.
+fn step_conditions(previous: &ChittyServiceStatus, seen: &Observed) -> Vec<Desired> {
+    let reported = |type_: &str| {
+        seen.current
+            .and_then(|d| d.status.as_ref())
+            .and_then(|s| conditions::find(&s.conditions, type_).cloned())
+            .or_else(|| conditions::find(&previous.conditions, type_).cloned())
+    };
+    let mut out = Vec::new();
+    match &previous.chitty_id {
+        Some(id) => out.push(Desired::new(
+            types::IDENTITY_READY,
+            true,
+            "Minted",
+            format!("ChittyID {id}"),
+        )),
+        None => out.extend(reported(types::IDENTITY_READY).map(|c| {
+            Desired::new(
+                types::IDENTITY_READY,
+                c.status == "True",
+                c.reason,
+                c.message,
+            )
+        })),
+    }
+    out.extend(
+        reported(types::REGISTERED)
+            .map(|c| Desired::new(types::REGISTERED, c.status == "True", c.reason, c.message)),
+    );
+    out
 }
 
 /// Phase plus the kstatus conditions: Ready always; Reconciling and Stalled only while true.
@@ -162,7 +253,8 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
     }
 }
 
-fn url_of(service: &ChittyService) -> String {
+/// Where the service answers: its Cloudflare URL, its first exact route, or its in-cluster Service.
+pub fn service_url(service: &ChittyService) -> String {
     if let Some(cf) = &service.spec.cloudflare
         && service.spec.target == Target::Cloudflare
     {
@@ -285,6 +377,7 @@ mod tests {
                 current,
                 last_successful: ok,
                 owned: &owned,
+                routing: &Routing::default(),
                 now: &now(),
             },
         )
@@ -359,6 +452,7 @@ mod tests {
                 current: Some(&current),
                 last_successful: None,
                 owned: &owned,
+                routing: &Routing::default(),
                 now: &later,
             },
         );

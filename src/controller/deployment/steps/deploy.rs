@@ -158,6 +158,10 @@ async fn cloudflare(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let job = match get_opt(&jobs, &name).await? {
         Some(job) => job,
         None => {
+            // The Worker is bound to the routes it holds, so those must be decided first.
+            if let Some(waiting) = super::routes::wait_for_decisions(input) {
+                return Ok(Outcome::Waiting(waiting));
+            }
             apply(
                 &jobs,
                 &cloudflare_job::build(

@@ -22,6 +22,12 @@ pub struct StepInput<'a> {
     pub rollout: &'a ChittyDeployment,
     pub status: &'a mut ChittyDeploymentStatus,
     pub now: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    /// The service's ChittyID, once known (from status, or minted in this reconcile).
+    pub chitty_id: Option<String>,
+    /// Conditions a step reports about itself (`IdentityReady`, `Registered`).
+    pub conditions: Vec<crate::api::conditions::Desired>,
+    /// When a waiting step wants to be looked at again, if it knows better than the default.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl StepInput<'_> {
@@ -29,6 +35,12 @@ impl StepInput<'_> {
         self.rollout.namespace().unwrap_or_else(|| "default".into())
     }
 }
+
+/// Condition types that steps report on the rollout, and the service mirrors.
+pub const STEP_CONDITIONS: [&str; 2] = [
+    crate::api::conditions::types::IDENTITY_READY,
+    crate::api::conditions::types::REGISTERED,
+];
 
 pub async fn run(step: Step, input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     match step {

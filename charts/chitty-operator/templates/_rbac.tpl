@@ -1,0 +1,52 @@
+{{/*
+What the controllers do, and nothing more. Kept equal to config/rbac/role.yaml by
+tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
+*/}}
+{{- define "chitty-operator.rules" -}}
+# The three kinds: watched, ChittyDeployments made and pruned per revision, RouteClaims per route.
+- apiGroups: ["chitty.cc"]
+  resources: ["chittyservices"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["chitty.cc"]
+  resources: ["chittydeployments", "routeclaims"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["chitty.cc"]
+  resources: ["chittyservices/status", "chittydeployments/status", "routeclaims/status"]
+  verbs: ["patch"]
+# Owner references with blockOwnerDeletion need this where OwnerReferencesPermissionEnforcement runs.
+- apiGroups: ["chitty.cc"]
+  resources: ["chittyservices/finalizers", "chittydeployments/finalizers", "routeclaims/finalizers"]
+  verbs: ["update"]
+# The workloads a rollout applies (server-side apply: create + patch) and watches.
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "create", "patch", "delete"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "create", "patch", "delete"]
+# Which build sub-step a build Job's pod is in.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
+# kube-runtime's Recorder writes events.k8s.io/v1 Events (patch: repeated events become series).
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* The leader Lease, in the release namespace only, and only the one named. */}}
+{{- define "chitty-operator.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ include "chitty-operator.leaseName" . | quote }}]
+  verbs: ["get", "patch"]
+{{- end }}

@@ -1,0 +1,148 @@
+//! Operator settings for routes: host reservations, and how routing objects are made.
+
+use crate::routing::Reservations;
+
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct RoutingConfig {
+    /// Keep hosts for some namespaces: `pattern=ns1,ns2` (`api.chitty.cc=team-a,team-b`, or a
+    /// wildcard `*.internal.chitty.cc=ops` covering every name under it). A RouteClaim from another
+    /// namespace is refused (`NotAllowed`); `pattern=` closes a host to everyone. Repeat the flag,
+    /// or separate entries with `;` (the environment variable's form).
+    #[arg(
+        long = "route-reservation",
+        env = "CHITTY_ROUTE_RESERVATIONS",
+        value_delimiter = ';',
+        value_parser = parse_reservation
+    )]
+    pub reservations: Vec<RouteReservation>,
+
+    /// `ingressClassName` of the Ingresses made for cluster services; the cluster's default
+    /// class when unset.
+    #[arg(long = "ingress-class", env = "CHITTY_INGRESS_CLASS")]
+    pub ingress_class: Option<String>,
+
+    /// cert-manager ClusterIssuer that issues certificates for routes with `tls: true`; when set,
+    /// their Ingress carries the `cert-manager.io/cluster-issuer` annotation.
+    #[arg(long = "cert-manager-issuer", env = "CHITTY_CERT_MANAGER_ISSUER")]
+    pub cert_manager_issuer: Option<String>,
+}
+
+/// One `--route-reservation` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteReservation {
+    pub pattern: String,
+    pub namespaces: Vec<String>,
+}
+
+impl RoutingConfig {
+    /// The reservations as the routing rule reads them. Every entry was validated when parsed.
+    pub fn reservations(&self) -> Reservations {
+        let pairs = self
+            .reservations
+            .iter()
+            .map(|r| (r.pattern.as_str(), r.namespaces.iter().cloned()));
+        Reservations::from_pairs(pairs).expect("reservations are validated when parsed")
+    }
+}
+
+fn parse_reservation(text: &str) -> Result<RouteReservation, String> {
+    let (pattern, namespaces) = text.trim().split_once('=').ok_or_else(|| {
+        format!("'{text}' is not pattern=namespace,... (e.g. api.chitty.cc=team-a,team-b)")
+    })?;
+    let namespaces: Vec<String> = namespaces
+        .split(',')
+        .map(str::trim)
+        .filter(|ns| !ns.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = namespaces.iter().find(|ns| !is_namespace_name(ns)) {
+        return Err(format!("'{bad}' in '{text}' is not a namespace name"));
+    }
+    let pattern = pattern.trim().to_owned();
+    Reservations::new()
+        .reserve(&pattern, namespaces.iter().cloned())
+        .map_err(|e| format!("'{text}': {e}"))?;
+    Ok(RouteReservation {
+        pattern,
+        namespaces,
+    })
+}
+
+/// RFC 1123 label, as Kubernetes requires of namespace names.
+fn is_namespace_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        routing: RoutingConfig,
+    }
+
+    fn parse(args: &[&str]) -> Result<RoutingConfig, clap::Error> {
+        Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|c| c.routing)
+    }
+
+    #[test]
+    fn reservations_repeat_and_split_on_semicolons() {
+        let config = parse(&[
+            "--route-reservation",
+            "api.chitty.cc=team-a,team-b",
+            "--route-reservation",
+            "*.internal.chitty.cc=ops;closed.chitty.cc=",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.reservations,
+            [
+                RouteReservation {
+                    pattern: "api.chitty.cc".into(),
+                    namespaces: vec!["team-a".into(), "team-b".into()]
+                },
+                RouteReservation {
+                    pattern: "*.internal.chitty.cc".into(),
+                    namespaces: vec!["ops".into()]
+                },
+                RouteReservation {
+                    pattern: "closed.chitty.cc".into(),
+                    namespaces: vec![]
+                },
+            ]
+        );
+        let reservations = config.reservations();
+        assert!(reservations.check("api.chitty.cc", "team-b").is_ok());
+        assert!(reservations.check("api.chitty.cc", "team-c").is_err());
+        assert!(reservations.check("db.internal.chitty.cc", "ops").is_ok());
+        assert!(reservations.check("closed.chitty.cc", "ops").is_err());
+        assert!(reservations.check("open.chitty.cc", "anyone").is_ok());
+    }
+
+    #[test]
+    fn malformed_reservations_are_refused_at_startup() {
+        for bad in ["api.chitty.cc", "a.*.chitty.cc=x", "api.chitty.cc=Team_A"] {
+            assert!(
+                parse(&["--route-reservation", bad]).is_err(),
+                "{bad} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn ingress_settings_are_unset_by_default() {
+        let config = parse(&[]).unwrap();
+        assert!(config.reservations.is_empty());
+        assert_eq!(config.ingress_class, None);
+        assert_eq!(config.cert_manager_issuer, None);
+    }
+}

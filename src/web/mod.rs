@@ -1,0 +1,134 @@
+//! The operator's read surface, on the same port as its probes: the discovery document ChittyOS
+//! clients bootstrap from, the deploy status API, the fleet list, their OpenAPI description and
+//! a dashboard. Everything is answered from the reflector caches the controllers already keep
+//! (`fleet`), so a request never reaches the API server.
+
+pub mod auth;
+pub mod config;
+pub mod dashboard;
+pub mod deploy_status;
+pub mod discovery;
+pub mod fleet;
+pub mod openapi;
+pub mod problem;
+pub mod query;
+pub mod services;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kube::runtime::reflector::Store;
+use serde::Serialize;
+
+pub use config::WebConfig;
+
+use crate::api::{ChittyDeployment, ChittyService};
+
+/// The JSON paths this module serves (the OpenAPI document lists exactly these, plus
+/// [`ROUTES_VIEW`]).
+pub const API_PATHS: &[&str] = &[
+    "/.well-known/chitty.json",
+    "/api/deploy/status",
+    "/api/deploy/status/{namespace}/{service}",
+    "/api/services",
+    "/openapi.json",
+];
+
+/// The RouteClaims view, served by the routing module; documented here with the rest of the API
+/// and read by the dashboard, which copes with its absence.
+pub const ROUTES_VIEW: &str = "/api/admin/routes";
+
+pub struct WebState {
+    pub fleet: fleet::FleetCache,
+    pub auth: auth::ApiAuth,
+    pub public_url: Option<String>,
+    /// When this process started: `updated_at` of an empty discovery document.
+    pub started: jiff::Timestamp,
+}
+
+impl WebState {
+    /// Fails when a token is configured but unusable, so the API is never open by mistake.
+    pub fn new(config: &WebConfig) -> anyhow::Result<Self> {
+        Ok(Self::with_auth(
+            auth::ApiAuth::from_config(config)?,
+            config.public_url.clone(),
+        ))
+    }
+
+    pub fn with_auth(auth: auth::ApiAuth, public_url: Option<String>) -> Self {
+        let now = jiff::Timestamp::now();
+        Self {
+            fleet: fleet::FleetCache::default(),
+            auth,
+            public_url,
+            started: jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
+        }
+    }
+
+    /// Serves the fleet from these caches for as long as the returned guard lives: the
+    /// controllers of one leadership term hold it, so a replica that loses its Lease stops
+    /// answering from caches nobody updates any more.
+    pub fn serve_from(
+        self: &Arc<Self>,
+        services: Store<ChittyService>,
+        rollouts: Store<ChittyDeployment>,
+    ) -> Serving {
+        Serving {
+            term: self.fleet.attach(services, rollouts),
+            state: self.clone(),
+        }
+    }
+}
+
+/// See [`WebState::serve_from`].
+#[must_use = "the fleet is served only while this lives"]
+pub struct Serving {
+    state: Arc<WebState>,
+    term: u64,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.state.fleet.detach(self.term);
+    }
+}
+
+/// This module's routes, without the token check.
+pub fn routes(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route(API_PATHS[0], get(discovery::handler))
+        .route(API_PATHS[1], get(deploy_status::list))
+        .route(API_PATHS[2], get(deploy_status::history))
+        .route(API_PATHS[3], get(services::list))
+        .route(API_PATHS[4], get(openapi::handler))
+        .route("/", get(dashboard::page))
+        .route("/assets/{file}", get(dashboard::file))
+        .with_state(state)
+}
+
+/// `app` with this module's routes added, and the token check over every `/api/` path of the
+/// result, whichever module serves it.
+pub fn mount(app: Router, state: Arc<WebState>) -> Router {
+    app.merge(routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::require_token,
+        ))
+}
+
+/// A JSON response from a body that borrows the snapshot, serialized before the borrow ends.
+pub(crate) fn json<T: Serialize>(body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => problem::ApiError {
+            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            error: format!("response did not serialize: {e}"),
+            code: "INTERNAL",
+            parameter: None,
+        }
+        .into_response(),
+    }
+}

@@ -1,0 +1,394 @@
+//! The identity, register and notify steps against the chitty-sim stand-in over real HTTP,
+//! with the operator running against the local control plane.
+
+mod common;
+
+use std::time::Duration;
+
+use chitty_operator::api::conditions::{self, types};
+use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase};
+use chitty_operator::clients::SecretToken;
+use chitty_operator::clients::chitty_id::format::ChittyId;
+use chitty_operator::config::{OperatorConfig, Webhook};
+use chitty_operator::sim::{self, SimConfig, SimHandle};
+use common::health_server::HealthServer;
+use k8s_openapi::api::core::v1::Event;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "sim-token";
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn stats(sim: &SimHandle) -> Value {
+    http()
+        .get(format!("{}/_sim/stats", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn fault(sim: &SimHandle, service: &str, spec: Value) {
+    let r = http()
+        .put(format!("{}/_sim/faults/{service}", sim.base_url()))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "fault accepted: {}", r.status());
+}
+
+fn wire(config: &mut OperatorConfig, sim: &SimHandle, registry_token: &str) {
+    let eco = &mut config.ecosystem;
+    eco.chitty_id_url = Some(sim.base_url());
+    eco.chitty_id_token = Some(SecretToken::new(TOKEN));
+    eco.registry_url = Some(sim.base_url());
+    eco.registry_token = Some(SecretToken::new(registry_token));
+    eco.notify_webhooks = vec![
+        Webhook {
+            name: "contextconsciousness".into(),
+            url: format!("{}/notify/contextconsciousness", sim.base_url()),
+        },
+        // A receiver that is not there: it must never hold or fail a rollout.
+        Webhook {
+            name: "gone".into(),
+            url: "http://127.0.0.1:9/notify".into(),
+        },
+    ];
+    eco.timeout = Duration::from_secs(2);
+    eco.retire_timeout = Duration::from_secs(3);
+}
+
+struct Env {
+    client: Client,
+    ns: common::TestNamespace,
+    services: Api<ChittyService>,
+    health: HealthServer,
+}
+
+impl Env {
+    async fn new(prefix: &str) -> Self {
+        let client = common::client().await;
+        let ns = common::TestNamespace::create(&client, prefix).await;
+        Self {
+            services: Api::namespaced(client.clone(), &ns.name),
+            client,
+            ns,
+            health: HealthServer::start().await,
+        }
+    }
+
+    async fn operator(&self, sim: &SimHandle, registry_token: &str) -> common::RunningOperator {
+        common::RunningOperator::start_with(&self.ns.name, |c| wire(c, sim, registry_token)).await
+    }
+
+    async fn apply(&self, name: &str, version: &str) {
+        let m = json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService", "metadata": {"name": name},
+            "spec": {"type": "worker", "version": version, "environment": "production",
+                     "source": {"image": format!("registry.local/{name}:{version}")},
+                     "capabilities": ["payments"],
+                     "identity": {"jurisdiction": "USA", "region": 1},
+                     "health": {"url": self.health.url, "interval": "500ms", "timeout": "1s"}}
+        });
+        self.services
+            .patch(name, &PatchParams::apply("test").force(), &Patch::Apply(&m))
+            .await
+            .unwrap();
+    }
+
+    async fn ready_at(&self, name: &str, version: &str) -> ChittyService {
+        common::wait_for(
+            &self.services,
+            name,
+            &format!("Ready at {version}"),
+            |s: &ChittyService| {
+                s.spec.version == version
+                    && s.status.as_ref().is_some_and(|st| {
+                        st.observed_generation == s.metadata.generation
+                            && conditions::is_true(&st.conditions, types::READY)
+                    })
+            },
+        )
+        .await
+    }
+}
+
+fn chitty_id(s: &ChittyService) -> String {
+    s.status
+        .as_ref()
+        .and_then(|st| st.chitty_id.clone())
+        .expect("a ChittyID is recorded")
+}
+
+#[tokio::test]
+async fn a_service_gets_one_valid_chittyid_for_life() {
+    let env = Env::new("identity").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittycharge", "1.2.3").await;
+    let first = chitty_id(&env.ready_at("chittycharge", "1.2.3").await);
+    let parsed: ChittyId = first
+        .parse()
+        .expect("the recorded ID validates (format and mod-97)");
+    assert_eq!(
+        parsed.entity_type(),
+        chitty_operator::clients::chitty_id::format::EntityType::Thing
+    );
+
+    env.apply("chittycharge", "1.3.0").await;
+    let second = chitty_id(&env.ready_at("chittycharge", "1.3.0").await);
+    assert_eq!(first, second, "later rollouts reuse the ID");
+    assert_eq!(stats(&sim).await["id"]["idsMinted"], 1);
+    let svc = env.services.get("chittycharge").await.unwrap();
+    assert!(conditions::is_true(
+        &svc.status.unwrap().conditions,
+        types::IDENTITY_READY
+    ));
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_crash_between_mint_and_record_mints_no_second_id() {
+    let env = Env::new("mint-crash").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    // The authority mints at once but answers late, so the operator dies after the ID exists
+    // and before it could record it.
+    fault(
+        &sim,
+        "id",
+        json!({"mode": "slowreply", "latencyMs": 1500, "count": 1}),
+    )
+    .await;
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittyfinance", "1.2.0").await;
+    common::eventually(
+        "the mint call reached the authority",
+        || stats(&sim),
+        |s| s["id"]["mintCalls"].as_u64() >= Some(1),
+    )
+    .await;
+    drop(operator); // killed mid-call: the result is never recorded
+
+    let svc = env.services.get("chittyfinance").await.unwrap();
+    assert!(
+        svc.status.and_then(|s| s.chitty_id).is_none(),
+        "nothing was recorded before the kill"
+    );
+    let operator = env.operator(&sim, TOKEN).await;
+    let id = chitty_id(&env.ready_at("chittyfinance", "1.2.0").await);
+    let s = stats(&sim).await;
+    assert_eq!(
+        s["id"]["idsMinted"], 1,
+        "one identity, however often the mint was sent: {s}"
+    );
+    assert!(
+        s["id"]["idempotentReplays"].as_u64() >= Some(1),
+        "the retry replayed the same key: {s}"
+    );
+    id.parse::<ChittyId>().unwrap();
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn fallback_ids_are_never_recorded_and_the_condition_says_why() {
+    let env = Env::new("fallback").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    fault(&sim, "id", json!({"mode": "fallback", "count": 1000})).await;
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittyrental", "0.9.0").await;
+    let waiting = common::wait_for(
+        &env.services,
+        "chittyrental",
+        "IdentityReady=False",
+        |s: &ChittyService| {
+            s.status.as_ref().is_some_and(|st| {
+                conditions::find(&st.conditions, types::IDENTITY_READY)
+                    .is_some_and(|c| c.status == "False")
+            })
+        },
+    )
+    .await;
+    let st = waiting.status.unwrap();
+    assert!(st.chitty_id.is_none(), "an error ID is not an identity");
+    let c = conditions::find(&st.conditions, types::IDENTITY_READY).unwrap();
+    assert_eq!(c.reason, "AuthorityUnavailable", "{c:?}");
+
+    fault(&sim, "id", json!({"mode": "none"})).await;
+    let id = chitty_id(&env.ready_at("chittyrental", "0.9.0").await);
+    assert!(!id.contains("ERR"));
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn the_registry_record_follows_the_service_and_is_retired_on_delete() {
+    let env = Env::new("registry").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittyregistry", "1.0.4").await;
+    let id = chitty_id(&env.ready_at("chittyregistry", "1.0.4").await);
+    let record = |id: String| {
+        let url = format!("{}/api/v1/tools/{id}", sim.base_url());
+        async move { http().get(url).send().await.unwrap() }
+    };
+    let body: Value = record(id.clone()).await.json().await.unwrap();
+    let tool = if body.get("tool").is_some() {
+        body["tool"].clone()
+    } else {
+        body.clone()
+    };
+    assert_eq!(tool["version"], "1.0.4", "{body}");
+    assert_eq!(tool["subtype"], "service");
+    assert!(
+        tool["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().ends_with("/health"))
+    );
+
+    env.apply("chittyregistry", "1.0.5").await;
+    env.ready_at("chittyregistry", "1.0.5").await;
+    let body: Value = record(id.clone()).await.json().await.unwrap();
+    let tool = if body.get("tool").is_some() {
+        body["tool"].clone()
+    } else {
+        body.clone()
+    };
+    assert_eq!(tool["version"], "1.0.5");
+
+    env.services
+        .delete("chittyregistry", &DeleteParams::default())
+        .await
+        .unwrap();
+    let _gone = common::eventually(
+        "the service is gone",
+        || env.services.get_opt("chittyregistry"),
+        |r| matches!(r, Ok(None)),
+    )
+    .await;
+    assert_eq!(record(id).await.status(), 404, "the record was retired");
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn deletion_does_not_hang_on_an_unreachable_registry() {
+    let env = Env::new("orphan").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittyverify", "1.0.0").await;
+    env.ready_at("chittyverify", "1.0.0").await;
+    fault(&sim, "registry", json!({"mode": "error", "status": 503})).await;
+    env.services
+        .delete("chittyverify", &DeleteParams::default())
+        .await
+        .unwrap();
+    let _gone = common::eventually(
+        "deletion completes after the bounded wait",
+        || env.services.get_opt("chittyverify"),
+        |r| matches!(r, Ok(None)),
+    )
+    .await;
+    let events: Api<Event> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let all = events.list(&ListParams::default()).await.unwrap().items;
+    assert!(
+        all.iter()
+            .any(|e| e.reason.as_deref() == Some("RegistryRecordOrphaned")),
+        "an Event records the orphan"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_only_registry_token_is_reported_and_does_not_block_forever() {
+    let env = Env::new("readonly").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let operator = env.operator(&sim, "wrong-token").await;
+    env.apply("chittyauth", "3.0.0").await;
+    let svc = common::wait_for(
+        &env.services,
+        "chittyauth",
+        "Registered=False",
+        |s: &ChittyService| {
+            s.status.as_ref().is_some_and(|st| {
+                conditions::find(&st.conditions, types::REGISTERED)
+                    .is_some_and(|c| c.status == "False")
+            })
+        },
+    )
+    .await;
+    let c = conditions::find(&svc.status.unwrap().conditions, types::REGISTERED)
+        .unwrap()
+        .clone();
+    assert!(
+        ["RegistryReadOnly", "RegistryUnauthorized"].contains(&c.reason.as_str()),
+        "{c:?}"
+    );
+    assert!(
+        !c.message.contains("wrong-token"),
+        "the token never appears in status"
+    );
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn deploys_are_announced_once_per_event_and_a_dead_receiver_blocks_nothing() {
+    let env = Env::new("notify").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let operator = env.operator(&sim, TOKEN).await;
+    env.apply("chittychronicle", "2.0.0").await;
+    let svc = env.ready_at("chittychronicle", "2.0.0").await;
+    let received: Value = http()
+        .get(format!("{}/notify/contextconsciousness", sim.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = received.get("events").cloned().unwrap_or(received.clone());
+    let list = events.as_array().expect("a list of events");
+    let deployed: Vec<&Value> = list
+        .iter()
+        .map(|e| e.get("event").filter(|v| v.is_object()).unwrap_or(e))
+        .filter(|e| e["event"] == "service_deployed")
+        .collect();
+    assert_eq!(deployed.len(), 1, "{received}");
+    let e = deployed[0];
+    assert_eq!(e["name"], "chittychronicle");
+    assert_eq!(e["version"], "2.0.0");
+    assert_eq!(e["environment"], "production");
+    assert_eq!(e["chittyId"], json!(chitty_id(&svc)));
+    let rollouts: Api<ChittyDeployment> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let r = rollouts
+        .get(
+            svc.status
+                .as_ref()
+                .unwrap()
+                .current_deployment
+                .as_ref()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status.as_ref().unwrap().phase,
+        Some(DeploymentPhase::Succeeded)
+    );
+    let notify = r
+        .status
+        .unwrap()
+        .steps
+        .into_iter()
+        .find(|s| s.name == "notify")
+        .unwrap();
+    assert_eq!(notify.message.as_deref(), Some("notified 1 of 2 receivers"));
+    operator.stop().await;
+}

@@ -1,0 +1,274 @@
+//! Least privilege, for real: the chart is installed into the local cluster, the operator runs
+//! in-process as the chart's ServiceAccount (impersonated), a full scenario converges, no write of
+//! it is refused, and what the account may do equals tests/rbac/expected-can-i.txt.
+
+mod common;
+#[path = "packaging/support.rs"]
+mod support;
+
+use std::io::BufRead;
+
+use chitty_operator::api::ChittyService;
+use chitty_operator::api::conditions::{self, types};
+use common::health_server::HealthServer;
+use common::{RunningOperator, TestNamespace};
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use support::*;
+
+/// A fixed release name: ClusterRole names and the Lease name in the expected list derive from it.
+const RELEASE: &str = "chitty-rbac-test";
+
+/// The chart's full name for RELEASE: its ServiceAccount, ClusterRole and Lease are so named.
+const FULLNAME: &str = "chitty-rbac-test-chitty-operator";
+
+/// Deletes the cluster-scoped objects of the test install (its namespace goes with TestNamespace).
+struct ClusterScopedCleanup;
+
+impl Drop for ClusterScopedCleanup {
+    fn drop(&mut self) {
+        let _ = common::kubectl_try(&[
+            "delete",
+            "clusterrole,clusterrolebinding",
+            FULLNAME,
+            "--ignore-not-found",
+        ]);
+    }
+}
+
+/// `kubectl auth can-i --list` as the account in `namespace`, one normalised line per row
+/// (whitespace collapsed, rows sorted), header first.
+fn can_i(account: &str, namespace: &str) -> Vec<String> {
+    let out = common::kubectl(&["auth", "can-i", "--list", "--as", account, "-n", namespace]);
+    let mut lines = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    let header = lines.next().expect("a header row");
+    let mut rows: Vec<String> = lines.filter(|l| !l.is_empty()).collect();
+    rows.sort();
+    std::iter::once(header).chain(rows).collect()
+}
+
+/// The expected list's sections (`# <name>` lines, then rows).
+fn expected_sections() -> Vec<(String, Vec<String>)> {
+    let path = common::repo().join("tests/rbac/expected-can-i.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("## ") {
+            sections.push((name.trim().to_string(), Vec::new()));
+        } else if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        } else {
+            let row = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            sections.last_mut().expect("a section first").1.push(row);
+        }
+    }
+    sections
+}
+
+/// Lines the audit log got after `from` (a line count) for requests made as `account` and
+/// refused (403).
+fn refused_writes(account: &str, from: usize) -> Vec<String> {
+    let path = common::repo().join("scripts/cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(path)
+        .arg("audit-log")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let file = std::fs::File::open(&log).unwrap();
+    std::io::BufReader::new(file)
+        .lines()
+        .skip(from)
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .filter(|e| e["impersonatedUser"]["username"] == account)
+        .filter(|e| e["responseStatus"]["code"] == 403)
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["verb"], e["objectRef"]["resource"], e["objectRef"]["subresource"]
+            )
+        })
+        .collect()
+}
+
+fn audit_lines() -> usize {
+    let path = common::repo().join("scripts/cluster.sh");
+    let out = std::process::Command::new("bash")
+        .arg(path)
+        .arg("audit-log")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::read_to_string(log)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// The service at `version`: from an image, or (`from_git`) built from git by a build Job.
+fn service(version: &str, from_git: bool, health: &str, host: &str) -> serde_json::Value {
+    let source = if from_git {
+        serde_json::json!({"git": {"url": "https://git.chitty.local/chittyrental.git", "revision": format!("v{version}")}})
+    } else {
+        serde_json::json!({"image": format!("registry.local/chittyrental:{version}")})
+    };
+    serde_json::json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+        "metadata": {"name": "chittyrental"},
+        "spec": {
+            "type": "worker", "version": version, "environment": "staging",
+            "source": source,
+            "replicas": 1,
+            "routes": [{"host": host}],
+            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
+        }
+    })
+}
+
+async fn converge(services: &Api<ChittyService>, manifest: serde_json::Value) {
+    let version = manifest["spec"]["version"].as_str().unwrap().to_string();
+    services
+        .patch(
+            "chittyrental",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&manifest),
+        )
+        .await
+        .unwrap();
+    common::wait_for(
+        services,
+        "chittyrental",
+        "Ready at the current generation",
+        |s: &ChittyService| {
+            s.spec.version == version
+                && s.status.as_ref().is_some_and(|st| {
+                    st.observed_generation == s.metadata.generation
+                        && conditions::is_true(&st.conditions, types::READY)
+                })
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_operator_runs_on_exactly_the_charts_permissions() {
+    let client = common::client().await;
+    let release_ns = TestNamespace::create(&client, "rbac-operator").await;
+    let apps_ns = TestNamespace::create(&client, "rbac-apps").await;
+    let account = format!("system:serviceaccount:{}:{FULLNAME}", release_ns.name);
+
+    // The whole chart (not only its RBAC): the pods must pass the restricted Pod Security level.
+    common::kubectl(&[
+        "label",
+        "namespace",
+        &release_ns.name,
+        "pod-security.kubernetes.io/enforce=restricted",
+    ]);
+    let rendered = helm_template(RELEASE, &release_ns.name, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("chart.yaml");
+    std::fs::write(&manifest, &rendered).unwrap();
+    let _cleanup = ClusterScopedCleanup;
+    common::kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=chitty-rbac-test",
+        "-f",
+        manifest.to_str().unwrap(),
+    ]);
+    common::kubectl(&[
+        "-n",
+        &release_ns.name,
+        "wait",
+        "--for=condition=Available",
+        &format!("deployment/{FULLNAME}"),
+        "--timeout=120s",
+    ]);
+
+    // What the account may do, next to the checked-in list.
+    let sections = expected_sections();
+    let expected = |name: &str| {
+        sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("section '{name}' in tests/rbac/expected-can-i.txt"))
+            .1
+            .clone()
+    };
+    let mut in_apps = expected("in a watched namespace");
+    let mut in_release = expected("in the release namespace");
+    in_apps[1..].sort();
+    in_release[1..].sort();
+    assert_eq!(
+        can_i(&account, &apps_ns.name),
+        in_apps,
+        "permissions in a watched namespace; update tests/rbac/expected-can-i.txt only with the RBAC"
+    );
+    assert_eq!(
+        can_i(&account, &release_ns.name),
+        in_release,
+        "permissions in the release namespace (adds the leader Lease)"
+    );
+
+    // The operator, as that account, with leader election on the chart's Lease.
+    let from_line = audit_lines();
+    let mut config = common::kube_config().await;
+    config.auth_info.impersonate = Some(account.clone());
+    let lease_namespace = release_ns.name.clone();
+    let operator = RunningOperator::start_with_config(&apps_ns.name, config, move |c| {
+        c.leader_election.enabled = true;
+        c.leader_election.lease_name = FULLNAME.into();
+        c.leader_election.lease_namespace = Some(lease_namespace);
+    })
+    .await;
+
+    let health = HealthServer::start().await;
+    let services: Api<ChittyService> = Api::namespaced(client.clone(), &apps_ns.name);
+    let host = format!("{}.rbac.chitty.cc", apps_ns.name);
+    // Deployment, Service, RouteClaim, Ingress, status, events; then a build Job and its pods.
+    converge(&services, service("1.0.0", false, &health.url, &host)).await;
+    converge(&services, service("1.1.0", true, &health.url, &host)).await;
+    services
+        .delete("chittyrental", &Default::default())
+        .await
+        .unwrap();
+    common::eventually(
+        "the service's finalizer ran and it is gone",
+        || {
+            let services = services.clone();
+            async move { services.get_opt("chittyrental").await.unwrap().is_none() }
+        },
+        |gone| *gone,
+    )
+    .await;
+
+    assert!(operator.metrics.leading.get() == 1, "it held the Lease");
+    let failures = operator
+        .metrics
+        .failures
+        .get_or_create(&chitty_operator::metrics::ErrorLabels {
+            controller: "chittyservice",
+            error: "kube",
+        })
+        .get()
+        + operator
+            .metrics
+            .failures
+            .get_or_create(&chitty_operator::metrics::ErrorLabels {
+                controller: "chittydeployment",
+                error: "kube",
+            })
+            .get();
+    assert_eq!(
+        failures, 0,
+        "no reconcile failed on an API error (a refused read would)"
+    );
+    let refused = refused_writes(&account, from_line);
+    assert!(
+        refused.is_empty(),
+        "writes the chart's RBAC refused: {refused:?}"
+    );
+    operator.stop().await;
+}

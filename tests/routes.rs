@@ -1,0 +1,747 @@
+//! Route ownership against a real control plane: RouteClaims made from service specs and by hand,
+//! decided by the written rule, mirrored into the services, routed by Ingresses only for winners,
+//! and listed by the fleet view.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use chitty_operator::api::conditions::{self, types};
+use chitty_operator::api::{ChittyService, Route, RouteClaim};
+use chitty_operator::config::{OperatorConfig, RouteReservation};
+use chitty_operator::controller::service::routes::claim_name;
+use chitty_operator::metrics::ControllerLabel;
+use common::health_server::HealthServer;
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client, ResourceExt};
+use serde_json::{Value, json};
+
+struct Env {
+    client: Client,
+    ns: common::TestNamespace,
+    operator: Option<common::RunningOperator>,
+    http: SocketAddr,
+    configure: fn(&mut OperatorConfig, &str),
+    services: Api<ChittyService>,
+    claims: Api<RouteClaim>,
+    ingresses: Api<Ingress>,
+}
+
+impl Env {
+    async fn new(prefix: &str) -> Self {
+        Self::with(prefix, |_, _| {}).await
+    }
+
+    /// `configure` gets the configuration and the test's namespace, and is applied again on restart.
+    async fn with(prefix: &str, configure: fn(&mut OperatorConfig, &str)) -> Self {
+        let client = common::client().await;
+        let ns = common::TestNamespace::create(&client, prefix).await;
+        let mut env = Self {
+            services: Api::namespaced(client.clone(), &ns.name),
+            claims: Api::namespaced(client.clone(), &ns.name),
+            ingresses: Api::namespaced(client.clone(), &ns.name),
+            client,
+            ns,
+            operator: None,
+            http: free_port(),
+            configure,
+        };
+        env.start().await;
+        env
+    }
+
+    async fn start(&mut self) {
+        let (http, configure, ns) = (self.http, self.configure, self.ns.name.clone());
+        let for_config = ns.clone();
+        self.operator = Some(
+            common::RunningOperator::start_with(&ns, move |config| {
+                config.http_addr = http;
+                configure(config, &for_config);
+            })
+            .await,
+        );
+    }
+
+    async fn stop(&mut self) {
+        if let Some(operator) = self.operator.take() {
+            operator.stop().await;
+        }
+    }
+
+    fn ns(&self) -> &str {
+        &self.ns.name
+    }
+
+    /// `ns/name`, as claim status and the fleet view name claims.
+    fn id(&self, claim: &str) -> String {
+        format!("{}/{claim}", self.ns())
+    }
+
+    async fn apply_service(&self, manifest: Value) {
+        let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+        self.services
+            .patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&manifest),
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn apply_claim(&self, name: &str, host: &str, service: &str) {
+        let manifest = json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "RouteClaim",
+            "metadata": {"name": name},
+            "spec": {"host": host, "path": "/*", "serviceRef": {"name": service}},
+        });
+        self.claims
+            .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the claim's `Accepted` condition has this reason for its current generation.
+    async fn claim_decided(&self, name: &str, reason: &str) -> RouteClaim {
+        common::wait_for(
+            &self.claims,
+            name,
+            &format!("Accepted reason {reason}"),
+            |c: &RouteClaim| accepted_reason(c).as_deref() == Some(reason),
+        )
+        .await
+    }
+
+    async fn service_where(
+        &self,
+        name: &str,
+        what: &str,
+        check: impl Fn(&ChittyService) -> bool,
+    ) -> ChittyService {
+        common::wait_for(&self.services, name, what, |s: &ChittyService| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.observed_generation == s.metadata.generation)
+                && check(s)
+        })
+        .await
+    }
+
+    async fn fleet(&self) -> Value {
+        let url = format!("http://{}/api/admin/routes", self.http);
+        common::eventually(
+            "the fleet view answers",
+            || {
+                let url = url.clone();
+                async move {
+                    let response = http().get(&url).send().await.ok()?;
+                    if !response.status().is_success() {
+                        return None;
+                    }
+                    response.json::<Value>().await.ok()
+                }
+            },
+            Option::is_some,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The fleet view once it satisfies `check`.
+    async fn fleet_where(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+        loop {
+            let fleet = self.fleet().await;
+            if check(&fleet) {
+                return fleet;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for the fleet view: {what}; last: {fleet:#}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn ingress_rules(&self, name: &str) -> Option<Vec<(String, String, String, i32)>> {
+        let ingress = self.ingresses.get_opt(name).await.unwrap()?;
+        Some(rules(&ingress))
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// A service as a user writes it. Suspended unless it needs to roll out: routes are claimed,
+/// decided and routed whether or not a rollout has run, and idle services keep the tests light.
+fn service(name: &str, routes: Value) -> Value {
+    json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+        "metadata": {"name": name},
+        "spec": {"type": "worker", "version": "1.0.0", "environment": "staging",
+                 "source": {"image": format!("registry.local/{name}:1")},
+                 "port": 3000, "suspend": true, "routes": routes}
+    })
+}
+
+/// A service that rolls out and becomes Ready against the given health endpoint.
+fn running_service(name: &str, routes: Value, health: &str) -> Value {
+    let mut manifest = service(name, routes);
+    manifest["spec"]["suspend"] = false.into();
+    manifest["spec"]["health"] = json!({"url": health, "interval": "500ms", "timeout": "1s",
+                                        "failureThreshold": 2, "progressDeadline": "60s"});
+    manifest
+}
+
+/// The name the operator gives the claim for a spec route.
+fn claim_for(service: &str, host: &str, path: &str) -> String {
+    claim_name(
+        service,
+        &Route {
+            host: host.into(),
+            path: path.into(),
+            tls: false,
+            tls_secret_name: None,
+        },
+    )
+}
+
+fn condition(c: &RouteClaim) -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    let status = c.status.as_ref()?;
+    if status.observed_generation != c.metadata.generation {
+        return None;
+    }
+    conditions::find(&status.conditions, types::ACCEPTED).cloned()
+}
+
+fn accepted_reason(c: &RouteClaim) -> Option<String> {
+    condition(c).map(|c| c.reason)
+}
+
+fn holder(c: &RouteClaim) -> Option<String> {
+    c.status.as_ref()?.holder.clone()
+}
+
+fn service_condition(s: &ChittyService, type_: &str) -> Option<(String, String, String)> {
+    let c = conditions::find(&s.status.as_ref()?.conditions, type_)?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// (host, path, service, port) of every rule, in order.
+fn rules(ingress: &Ingress) -> Vec<(String, String, String, i32)> {
+    let spec = ingress.spec.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for rule in spec.rules.unwrap_or_default() {
+        for path in rule.http.map(|h| h.paths).unwrap_or_default() {
+            assert_eq!(path.path_type, "Prefix");
+            let backend = path.backend.service.unwrap();
+            out.push((
+                rule.host.clone().unwrap_or_default(),
+                path.path.unwrap_or_default(),
+                backend.name,
+                backend.port.and_then(|p| p.number).unwrap_or_default(),
+            ));
+        }
+    }
+    out
+}
+
+fn rule(host: &str, path: &str, service: &str) -> (String, String, String, i32) {
+    (host.into(), path.into(), service.into(), 3000)
+}
+
+#[tokio::test]
+async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goes() {
+    let mut env = Env::new("routes-seed").await;
+    let health = HealthServer::start().await;
+    let mcp_route = json!([{"host": "mcp.chitty.cc", "path": "/*"}]);
+    let connect_claim = claim_for("chittyconnect", "mcp.chitty.cc", "/*");
+    let mcp_claim = claim_for("chittymcp", "mcp.chitty.cc", "/*");
+
+    env.apply_service(running_service(
+        "chittyconnect",
+        mcp_route.clone(),
+        &health.url,
+    ))
+    .await;
+    env.claim_decided(&connect_claim, "Accepted").await;
+    env.apply_service(running_service("chittymcp", mcp_route.clone(), &health.url))
+        .await;
+
+    // The loser's claim says who holds the route and why.
+    let lost = env.claim_decided(&mcp_claim, "Conflicted").await;
+    assert_eq!(holder(&lost), Some(env.id(&connect_claim)));
+    assert_eq!(
+        lost.status.as_ref().unwrap().conflicts_with,
+        [env.id(&connect_claim)]
+    );
+    let message = condition(&lost).unwrap().message;
+    assert!(
+        message.starts_with(&format!(
+            "mcp.chitty.cc/* is held by {}, which already held it (incumbent)",
+            env.id(&connect_claim)
+        )),
+        "{message}"
+    );
+
+    // The loser service rolls out but is not Ready, and says why and who holds the route.
+    let loser = env
+        .service_where("chittymcp", "not Ready because of the route", |s| {
+            service_condition(s, types::READY)
+                .is_some_and(|(_, reason, _)| reason == "RouteConflict")
+        })
+        .await;
+    let (ready, _, why) = service_condition(&loser, types::READY).unwrap();
+    assert_eq!(ready, "False");
+    assert!(
+        why.contains(&format!("held by {}", env.id(&connect_claim))),
+        "{why}"
+    );
+    let (routed, reason, _) = service_condition(&loser, types::ROUTED).unwrap();
+    assert_eq!(
+        (routed.as_str(), reason.as_str()),
+        ("False", "RouteConflict")
+    );
+    let summary = &loser.status.as_ref().unwrap().routes[0];
+    assert_eq!(
+        (
+            summary.accepted,
+            summary.reason.as_deref(),
+            summary.holder.clone()
+        ),
+        (false, Some("Conflicted"), Some(env.id(&connect_claim)))
+    );
+    let winner = env
+        .service_where("chittyconnect", "Ready and routed", |s| {
+            service_condition(s, types::READY).is_some_and(|(status, _, _)| status == "True")
+        })
+        .await;
+    assert_eq!(
+        service_condition(&winner, types::ROUTED).unwrap().1,
+        "RoutesHeld"
+    );
+
+    // Only the winner is routed.
+    assert_eq!(
+        env.ingress_rules("chittyconnect").await,
+        Some(vec![rule("mcp.chitty.cc", "/", "chittyconnect")])
+    );
+    assert_eq!(env.ingress_rules("chittymcp").await, None);
+
+    // The fleet view lists the conflict.
+    let fleet = env
+        .fleet_where("the mcp conflict", |f| {
+            f["conflicts"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .await;
+    assert_eq!(
+        fleet["conflicts"],
+        json!([{"host": "mcp.chitty.cc", "path": "/", "holder": env.id(&connect_claim),
+                "losers": [env.id(&mcp_claim)]}])
+    );
+    assert_eq!(fleet["claims"].as_array().unwrap().len(), 2);
+
+    // The transition was announced on the claim.
+    let events: Api<Event> = Api::namespaced(env.client.clone(), env.ns());
+    let selector = format!("involvedObject.name={mcp_claim}");
+    common::eventually(
+        "a Conflicted event on the losing claim",
+        || {
+            let (events, selector) = (events.clone(), selector.clone());
+            async move {
+                events
+                    .list(&ListParams::default().fields(&selector))
+                    .await
+                    .map(|l| {
+                        l.items
+                            .iter()
+                            .map(|e| (e.type_.clone(), e.reason.clone()))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            }
+        },
+        |seen: &Vec<(Option<String>, Option<String>)>| {
+            seen.contains(&(Some("Warning".into()), Some("Conflicted".into())))
+        },
+    )
+    .await;
+
+    // The holder goes: the next claim in line takes over without a restart, and is routed.
+    env.services
+        .delete("chittyconnect", &DeleteParams::default())
+        .await
+        .unwrap();
+    let taken = env.claim_decided(&mcp_claim, "Accepted").await;
+    assert_eq!(
+        taken.status.unwrap().held_route.as_deref(),
+        Some("mcp.chitty.cc/*")
+    );
+    common::eventually(
+        "chittymcp routed",
+        || env.ingress_rules("chittymcp"),
+        |r| *r == Some(vec![rule("mcp.chitty.cc", "/", "chittymcp")]),
+    )
+    .await;
+    env.service_where("chittymcp", "Ready once it holds its route", |s| {
+        service_condition(s, types::READY).is_some_and(|(status, _, _)| status == "True")
+    })
+    .await;
+
+    // The first service comes back (once its old claim is gone): it does not steal the route back.
+    common::eventually(
+        "the deleted service's claim is garbage-collected",
+        || env.claims.get_opt(&connect_claim),
+        |c| c.as_ref().is_ok_and(Option::is_none),
+    )
+    .await
+    .unwrap();
+    env.apply_service(running_service("chittyconnect", mcp_route, &health.url))
+        .await;
+    let back = env.claim_decided(&connect_claim, "Conflicted").await;
+    assert_eq!(holder(&back), Some(env.id(&mcp_claim)));
+    assert!(
+        condition(&back)
+            .unwrap()
+            .message
+            .contains("already held it (incumbent)")
+    );
+    assert_eq!(
+        accepted_reason(&env.claims.get(&mcp_claim).await.unwrap()).as_deref(),
+        Some("Accepted")
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_keeps_the_incumbent_and_a_new_claim_does_not_steal() {
+    let mut env = Env::new("routes-restart").await;
+    let holder_claim = claim_for("holder", "shared.chitty.cc", "/*");
+
+    // The oldest claim cannot compete at first: its service does not exist yet.
+    env.apply_claim("early", "shared.chitty.cc", "late").await;
+    env.claim_decided("early", "ServiceNotFound").await;
+    // Creation timestamps have one-second resolution: make the holder unambiguously newer.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    env.apply_service(service("holder", json!([{"host": "shared.chitty.cc"}])))
+        .await;
+    env.claim_decided(&holder_claim, "Accepted").await;
+    env.apply_service(service("late", json!([]))).await;
+
+    // Older, but the holder is the incumbent.
+    let early = env.claim_decided("early", "Conflicted").await;
+    assert_eq!(holder(&early), Some(env.id(&holder_claim)));
+    assert!(
+        condition(&early)
+            .unwrap()
+            .message
+            .contains("it keeps it although this claim is older"),
+        "{:?}",
+        condition(&early)
+    );
+    let held = env.claims.get(&holder_claim).await.unwrap();
+    let early = env.claims.get("early").await.unwrap();
+
+    // Restart: incumbency is read back from status, so nothing changes and nothing is written.
+    env.stop().await;
+    env.start().await;
+    let reconciled = || {
+        env.operator
+            .as_ref()
+            .unwrap()
+            .metrics
+            .reconciles
+            .get_or_create(&ControllerLabel {
+                controller: "routeclaim",
+            })
+            .get()
+    };
+    common::eventually(
+        "both claims reconciled after the restart",
+        || async { reconciled() },
+        |n| *n >= 2,
+    )
+    .await;
+    let held_after = env.claims.get(&holder_claim).await.unwrap();
+    assert_eq!(accepted_reason(&held_after).as_deref(), Some("Accepted"));
+    assert_eq!(held_after.resource_version(), held.resource_version());
+    assert_eq!(
+        env.claims.get("early").await.unwrap().resource_version(),
+        early.resource_version()
+    );
+
+    // A claim created now is newer than the holder and steals nothing either.
+    env.apply_claim("newcomer", "shared.chitty.cc", "late")
+        .await;
+    let newcomer = env.claim_decided("newcomer", "Conflicted").await;
+    assert_eq!(holder(&newcomer), Some(env.id(&holder_claim)));
+    assert_eq!(
+        accepted_reason(&env.claims.get(&holder_claim).await.unwrap()).as_deref(),
+        Some("Accepted")
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_claim_made_ahead_of_its_service_is_accepted_when_the_service_appears() {
+    let mut env = Env::new("routes-ahead").await;
+    env.apply_claim("reserved", "future.chitty.cc", "future")
+        .await;
+    let waiting = env.claim_decided("reserved", "ServiceNotFound").await;
+    assert!(
+        condition(&waiting)
+            .unwrap()
+            .message
+            .contains("was not found")
+    );
+
+    env.apply_service(service("future", json!([]))).await;
+    env.claim_decided("reserved", "Accepted").await;
+    // A claim made by hand in the service's namespace routes to it like its own.
+    let svc = env
+        .service_where("future", "the hand-made claim mirrored", |s| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.routes.iter().any(|r| r.accepted))
+        })
+        .await;
+    let summary = &svc.status.as_ref().unwrap().routes[0];
+    assert_eq!(
+        (summary.claim.as_str(), summary.host.as_str()),
+        ("reserved", "future.chitty.cc")
+    );
+    assert_eq!(service_condition(&svc, types::ROUTED).unwrap().0, "True");
+    common::eventually(
+        "the Ingress routes the hand-made claim",
+        || env.ingress_rules("future"),
+        |r| *r == Some(vec![rule("future.chitty.cc", "/", "future")]),
+    )
+    .await;
+
+    // The service goes: the claim stops competing, and holds nothing.
+    env.services
+        .delete("future", &DeleteParams::default())
+        .await
+        .unwrap();
+    env.claim_decided("reserved", "ServiceNotFound").await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn reservations_refuse_claims_from_other_namespaces() {
+    let mut env = Env::with("routes-reserved", |config, ns| {
+        config.routing.reservations = vec![
+            RouteReservation {
+                pattern: "reserved.chitty.cc".into(),
+                namespaces: vec!["platform".into()],
+            },
+            RouteReservation {
+                pattern: "*.ours.chitty.cc".into(),
+                namespaces: vec![ns.to_owned()],
+            },
+        ];
+    })
+    .await;
+    env.apply_service(service(
+        "api",
+        json!([{"host": "reserved.chitty.cc"}, {"host": "api.ours.chitty.cc"}]),
+    ))
+    .await;
+    let refused = env
+        .claim_decided(&claim_for("api", "reserved.chitty.cc", "/"), "NotAllowed")
+        .await;
+    let message = condition(&refused).unwrap().message;
+    assert!(
+        message.starts_with(&format!(
+            "hosts matching reserved.chitty.cc are reserved by operator configuration for platform; \
+             this claim's namespace {} is not allowed",
+            env.ns()
+        )),
+        "{message}"
+    );
+    env.claim_decided(&claim_for("api", "api.ours.chitty.cc", "/"), "Accepted")
+        .await;
+    let svc = env
+        .service_where("api", "Routed=False", |s| {
+            service_condition(s, types::ROUTED).is_some_and(|(_, r, _)| r == "RouteNotAllowed")
+        })
+        .await;
+    assert_eq!(
+        env.ingress_rules("api").await,
+        Some(vec![rule("api.ours.chitty.cc", "/", "api")])
+    );
+    assert!(
+        svc.status
+            .unwrap()
+            .routes
+            .iter()
+            .any(|r| r.reason.as_deref() == Some("NotAllowed"))
+    );
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
+    let mut env = Env::with("routes-ingress", |config, _| {
+        config.routing.ingress_class = Some("nginx".into());
+        config.routing.cert_manager_issuer = Some("letsencrypt-prod".into());
+    })
+    .await;
+    // Someone else holds taken.chitty.cc first.
+    env.apply_service(service("other", json!([]))).await;
+    env.apply_claim("squatter", "taken.chitty.cc", "other")
+        .await;
+    env.claim_decided("squatter", "Accepted").await;
+
+    let routes = json!([
+        {"host": "web.chitty.cc", "path": "/", "tls": true, "tlsSecretName": "web-cert"},
+        {"host": "api.web.chitty.cc", "path": "/v1/*", "tls": true},
+        {"host": "taken.chitty.cc", "path": "/*"},
+        {"host": "*.apps.chitty.cc"},
+    ]);
+    env.apply_service(service("web", routes)).await;
+    env.claim_decided(&claim_for("web", "taken.chitty.cc", "/*"), "Conflicted")
+        .await;
+    let held = vec![
+        rule("*.apps.chitty.cc", "/", "web"),
+        rule("api.web.chitty.cc", "/v1", "web"),
+        rule("web.chitty.cc", "/", "web"),
+    ];
+    common::eventually(
+        "the Ingress has the three held routes",
+        || env.ingress_rules("web"),
+        |r| r.as_ref() == Some(&held),
+    )
+    .await;
+    let ingress = env.ingresses.get("web").await.unwrap();
+    let spec = serde_json::to_value(ingress.spec.as_ref().unwrap()).unwrap();
+    assert_eq!(spec["ingressClassName"], "nginx");
+    assert_eq!(
+        spec["tls"],
+        json!([
+            {"hosts": ["api.web.chitty.cc"], "secretName": "api-web-chitty-cc-tls"},
+            {"hosts": ["web.chitty.cc"], "secretName": "web-cert"},
+        ])
+    );
+    assert_eq!(
+        ingress
+            .annotations()
+            .get("cert-manager.io/cluster-issuer")
+            .map(String::as_str),
+        Some("letsencrypt-prod")
+    );
+    assert_eq!(ingress.owner_references()[0].name, "web");
+
+    // Level-triggered: an Ingress deleted by hand comes back.
+    env.ingresses
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    common::eventually(
+        "the Ingress is recreated",
+        || env.ingress_rules("web"),
+        |r| r.as_ref() == Some(&held),
+    )
+    .await;
+
+    // The squatter leaves: the route passes to web and into its Ingress.
+    env.claims
+        .delete("squatter", &DeleteParams::default())
+        .await
+        .unwrap();
+    common::eventually(
+        "taken.chitty.cc routed to web",
+        || env.ingress_rules("web"),
+        |r| {
+            r.as_ref()
+                .is_some_and(|r| r.contains(&rule("taken.chitty.cc", "/", "web")))
+        },
+    )
+    .await;
+
+    // A route leaving the spec leaves the Ingress, and its claim goes.
+    let fewer =
+        json!([{"host": "web.chitty.cc", "path": "/", "tls": true, "tlsSecretName": "web-cert"}]);
+    env.apply_service(service("web", fewer)).await;
+    common::eventually(
+        "only web.chitty.cc left",
+        || env.ingress_rules("web"),
+        |r| *r == Some(vec![rule("web.chitty.cc", "/", "web")]),
+    )
+    .await;
+    common::eventually(
+        "one claim left for web",
+        || {
+            let claims = env.claims.clone();
+            async move {
+                claims
+                    .list(&ListParams::default().labels("chitty.cc/service=web"))
+                    .await
+                    .map(|l| l.items.iter().map(|c| c.name_any()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            }
+        },
+        |names| *names == [claim_for("web", "web.chitty.cc", "/")],
+    )
+    .await;
+
+    // No routes held, no Ingress.
+    env.apply_service(service("web", json!([]))).await;
+    common::eventually(
+        "the Ingress is deleted",
+        || env.ingresses.get_opt("web"),
+        |i| i.as_ref().is_ok_and(Option::is_none),
+    )
+    .await
+    .unwrap();
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
+    let mut env = Env::new("routes-wildcard").await;
+    env.apply_service(service("wild", json!([{"host": "*.wild.chitty.cc"}])))
+        .await;
+    env.apply_service(service("exact", json!([{"host": "api.wild.chitty.cc"}])))
+        .await;
+    env.apply_service(service(
+        "versioned",
+        json!([{"host": "api.wild.chitty.cc", "path": "/v2/*"}]),
+    ))
+    .await;
+    for claim in [
+        claim_for("wild", "*.wild.chitty.cc", "/"),
+        claim_for("exact", "api.wild.chitty.cc", "/"),
+        claim_for("versioned", "api.wild.chitty.cc", "/v2/*"),
+    ] {
+        let decided = env.claim_decided(&claim, "Accepted").await;
+        assert!(decided.status.unwrap().conflicts_with.is_empty());
+    }
+    let fleet = env
+        .fleet_where("all three claims", |f| {
+            f["claims"].as_array().is_some_and(|c| c.len() == 3)
+        })
+        .await;
+    assert_eq!(fleet["conflicts"], json!([]));
+    assert_eq!(
+        fleet["overlaps"],
+        json!([{"wildcard": "*.wild.chitty.cc", "exact": "api.wild.chitty.cc"}])
+    );
+    assert!(
+        fleet["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["accepted"] == true)
+    );
+    env.stop().await;
+}
