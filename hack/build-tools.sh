@@ -55,7 +55,8 @@ build_tools() { # every `tool` of the module, named after its last path element
 # into its versioned cache dir. scripts/cluster.sh passes them to kwokctl beside hack/kwok-stages.yaml:
 # a cluster given any Stage gets none of kwok's defaults.
 kwok_default_stages() {
-  local out="$cache/kwok-$(key kwok)" file=kwok-default-stages.yaml
+  local out file=kwok-default-stages.yaml
+  out="$cache/kwok-$(key kwok)"
   if ! [ -s "$out/$file" ]; then
     local src
     src=$(cd "$here/tools/kwok" && go mod download sigs.k8s.io/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)

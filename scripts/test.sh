@@ -15,7 +15,19 @@ echo "== control plane (cold: builds kube-apiserver and friends from the Go modu
 scripts/cluster.sh up
 echo "   control plane ready after $((SECONDS - start)) s"
 
+# tests/dashboard_browser.rs drives Debian's headless Chromium through chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  echo "== headless Chromium for the dashboard test (Debian's chromium, chromium-driver)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+echo "== formatting and lints"
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+
 echo "== cargo test"
-# One test binary at a time keeps memory and the apiserver load predictable on two cores.
-cargo test --all-targets --locked -- --test-threads "${CHITTY_TEST_THREADS:-4}"
+# Benchmarks are not tests: they run with `cargo bench` and write reports (see README).
+cargo test --locked --lib --bins --tests -- --test-threads "${CHITTY_TEST_THREADS:-4}"
 echo "== done in $((SECONDS - start)) s"

@@ -392,3 +392,175 @@ async fn deploys_are_announced_once_per_event_and_a_dead_receiver_blocks_nothing
     assert_eq!(notify.message.as_deref(), Some("notified 1 of 2 receivers"));
     operator.stop().await;
 }
+
+#[tokio::test]
+async fn a_registry_failing_half_its_calls_still_converges() {
+    let env = Env::new("flaky-registry").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    fault(
+        &sim,
+        "registry",
+        json!({"mode": "error", "status": 503, "rate": 0.5}),
+    )
+    .await;
+    let operator = env.operator(&sim, TOKEN).await;
+    for name in ["chittyledger", "chittycases", "chittyevidence"] {
+        env.apply(name, "1.0.0").await;
+    }
+    let mut ids = Vec::new();
+    for name in ["chittyledger", "chittycases", "chittyevidence"] {
+        let svc = common::wait_for(
+            &env.services,
+            name,
+            "Ready and Registered",
+            |s: &ChittyService| {
+                s.status.as_ref().is_some_and(|st| {
+                    conditions::is_true(&st.conditions, types::READY)
+                        && conditions::is_true(&st.conditions, types::REGISTERED)
+                })
+            },
+        )
+        .await;
+        ids.push((name, chitty_id(&svc)));
+    }
+    fault(&sim, "registry", json!({"mode": "none"})).await; // so the test's own reads are not refused
+    for (name, id) in ids {
+        let r = http()
+            .get(format!("{}/api/v1/tools/{id}", sim.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name} is in the registry");
+    }
+    assert_eq!(stats(&sim).await["id"]["idsMinted"], 3);
+    operator.stop().await;
+}
+
+#[tokio::test]
+async fn the_mint_rate_limit_holds_when_two_hundred_services_arrive_at_once() {
+    let env = Env::new("mint-rate").await;
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let (per_minute, burst) = (30u64, 5u64);
+    let operator = common::RunningOperator::start_with(&env.ns.name, |c| {
+        wire(c, &sim, TOKEN);
+        c.ecosystem.mint_rate_per_minute = per_minute as u32;
+        c.ecosystem.mint_burst = burst as u32;
+        c.ecosystem.notify_webhooks.clear();
+        c.concurrency = 16;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let manifests: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                "---\napiVersion: chitty.cc/v1alpha1\nkind: ChittyService\nmetadata: {{name: svc-{i:03}}}\nspec: {{type: worker, version: 1.0.0, environment: staging, source: {{image: registry.local/s:{i}}}, health: {{url: \"{}\", interval: 1s}}}}\n",
+                env.health.url
+            )
+        })
+        .collect();
+    let file = std::env::temp_dir().join(format!("mint-rate-{}.yaml", env.ns.name));
+    std::fs::write(&file, manifests.concat()).unwrap();
+    common::kubectl(&["apply", "-n", &env.ns.name, "-f", &file.to_string_lossy()]);
+    let first = common::eventually(
+        "mints begin",
+        || stats(&sim),
+        |s| s["id"]["idsMinted"].as_u64() >= Some(1),
+    )
+    .await;
+    drop(first);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let minted = stats(&sim).await["id"]["idsMinted"].as_u64().unwrap();
+    let allowed =
+        burst + (started.elapsed().as_secs_f64() * per_minute as f64 / 60.0).ceil() as u64;
+    assert!(minted >= burst, "the burst is used: {minted}");
+    assert!(
+        minted <= allowed,
+        "{minted} mints in {:?}, the limit allows {allowed}",
+        started.elapsed()
+    );
+    let waiting = env
+        .services
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    let limited = waiting
+        .iter()
+        .filter(|s| {
+            s.status.as_ref().is_some_and(|st| {
+                conditions::find(&st.conditions, types::IDENTITY_READY)
+                    .is_some_and(|c| c.reason == "RateLimited")
+            })
+        })
+        .count();
+    assert!(limited > 0, "services waiting on the limit say so");
+    operator.stop().await;
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_logs_status_or_events() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let env = Env::new("no-token").await;
+    let sim = sim::spawn_local(SimConfig {
+        token: SecretToken::new("tok-9f8e7d6c5b4a"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+        .args([
+            "run",
+            "--namespace",
+            &env.ns.name,
+            "--http-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("KUBECONFIG", common::kubeconfig())
+        .env("RUST_LOG", "debug")
+        .env("CHITTY_ID_URL", sim.base_url())
+        .env("CHITTY_ID_TOKEN", "tok-9f8e7d6c5b4a")
+        .env("CHITTY_REGISTRY_URL", sim.base_url())
+        .env("CHITTY_REGISTRY_TOKEN", "tok-9f8e7d6c5b4a")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = stdout.read_to_string(&mut logs);
+        logs
+    });
+    env.apply("chittycanon", "1.0.0").await;
+    let svc = env.ready_at("chittycanon", "1.0.0").await;
+    assert!(svc.status.as_ref().unwrap().chitty_id.is_some());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let logs = reader.join().unwrap();
+    assert!(logs.len() > 1000, "debug logs were captured");
+    assert!(
+        !logs.contains("tok-9f8e7d6c5b4a"),
+        "a token leaked into the logs"
+    );
+    let everything = common::kubectl(&[
+        "get",
+        "chittyservices,chittydeployments,events",
+        "-n",
+        &env.ns.name,
+        "-o",
+        "yaml",
+    ]);
+    assert!(
+        !everything.contains("tok-9f8e7d6c5b4a"),
+        "a token leaked into status or events"
+    );
+}

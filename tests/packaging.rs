@@ -13,7 +13,10 @@ use serde_json::Value;
 use support::*;
 
 /// Operator flags the chart deliberately does not offer as values, with the reason.
-const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[];
+const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[(
+    "CHITTY_API_TOKEN",
+    "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
+)];
 
 fn every_option() -> String {
     common::repo()
@@ -189,6 +192,28 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         Some("context=https://context.chitty.cc/hooks/deploy,ops=https://ops.chitty.cc/hook")
     );
     assert_eq!(env("EXTRA_SETTING").as_deref(), Some("1"));
+    assert_eq!(env("CHITTY_INGRESS_CLASS").as_deref(), Some("nginx"));
+    assert_eq!(
+        env("CHITTY_CERT_MANAGER_ISSUER").as_deref(),
+        Some("letsencrypt")
+    );
+    assert_eq!(
+        env("CHITTY_ROUTE_RESERVATIONS").as_deref(),
+        Some("api.chitty.cc=team-a,team-b;*.internal.chitty.cc=ops;closed.chitty.cc=")
+    );
+    assert_eq!(
+        env("CHITTY_PUBLIC_URL").as_deref(),
+        Some("https://deploy.chitty.cc")
+    );
+    // The API token is a mounted Secret file the operator re-reads, never an env value.
+    let token_file = env("CHITTY_API_TOKEN_FILE").unwrap();
+    assert_eq!(env("CHITTY_API_TOKEN"), None);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let mount = &pod["containers"][0]["volumeMounts"][0];
+    assert_eq!(mount["readOnly"], true);
+    assert!(token_file.starts_with(mount["mountPath"].as_str().unwrap()));
+    assert_eq!(pod["volumes"][0]["secret"]["secretName"], "chitty-api");
+    assert_eq!(pod["volumes"][0]["secret"]["items"][0]["key"], "bearer");
     // Tokens come from Secrets, never as literal values in the manifest.
     for (name, key) in [
         ("CHITTY_ID_TOKEN", "chittyid"),
@@ -414,9 +439,9 @@ fn config_default_deploys_the_operator_like_the_chart() {
     );
 }
 
-/// `kubectl apply -k config/default` into the local cluster: every object is accepted (the pods
-/// pass the namespace's `restricted` Pod Security level) and the Deployment becomes Available
-/// (kwok runs no container, so this proves admission and wiring, not the binary).
+/// `kubectl apply -k config/default` into the local cluster: every object is accepted, and the
+/// operator's pod passes the namespace's `restricted` Pod Security level (kwok runs no container,
+/// so a running pod would prove nothing more about the binary).
 #[test]
 fn config_default_installs_into_a_cluster() {
     let docs = documents(&kustomize("config/default"));
@@ -454,24 +479,7 @@ fn config_default_installs_into_a_cluster() {
         rest_file.to_str().unwrap(),
     ]);
     assert!(out.contains("deployment.apps/chitty-operator"), "{out}");
-    let out = common::kubectl(&[
-        "-n",
-        "chitty-system",
-        "wait",
-        "--for=condition=Available",
-        "deployment/chitty-operator",
-        "--timeout=120s",
-    ]);
-    assert!(out.contains("condition met"), "{out}");
-    let ready = common::kubectl(&[
-        "-n",
-        "chitty-system",
-        "get",
-        "deployment/chitty-operator",
-        "-o",
-        "jsonpath={.status.readyReplicas}",
-    ]);
-    assert_eq!(ready.trim(), "2");
+    assert_pod_template_admitted(only(&docs, "Deployment"), "chitty-system");
     drop(cleanup);
 }
 
@@ -498,4 +506,82 @@ fn delete_installed_objects() {
         "chitty-operator",
         "--ignore-not-found",
     ]);
+}
+
+/// Every value path the schema defines, down to free-form objects and lists.
+fn value_paths(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+    match schema["properties"].as_object() {
+        Some(properties) if schema["type"] == "object" => {
+            for (key, sub) in properties {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                value_paths(sub, &path, out);
+            }
+        }
+        _ => out.push(prefix.to_string()),
+    }
+}
+
+#[test]
+fn the_readme_documents_every_chart_value() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(chart_dir().join("values.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let mut paths = Vec::new();
+    value_paths(&schema, "", &mut paths);
+    let missing: Vec<&String> = paths
+        .iter()
+        .filter(|p| p.as_str() != "global")
+        .filter(|p| !readme.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README's configuration reference lacks {missing:?}"
+    );
+    assert!(paths.len() > 40, "the schema was read: {paths:?}");
+}
+
+#[test]
+fn argo_cd_reads_every_kind_with_the_documented_health_script() {
+    let docs = common::repo().join("docs/gitops");
+    let script = std::fs::read_to_string(docs.join("argocd-health.lua")).unwrap();
+    let config_map =
+        documents(&std::fs::read_to_string(docs.join("argocd-cm-health.yaml")).unwrap());
+    let data = &only(&config_map, "ConfigMap")["data"];
+    for kind in ["ChittyService", "ChittyDeployment", "RouteClaim"] {
+        let key = format!("resource.customizations.health.chitty.cc_{kind}");
+        assert_eq!(data[&key].as_str(), Some(script.as_str()), "{key}");
+    }
+}
+
+#[test]
+fn the_gitops_examples_point_at_paths_that_exist() {
+    let docs = common::repo().join("docs/gitops");
+    let argo = documents(&std::fs::read_to_string(docs.join("argocd-application.yaml")).unwrap());
+    let flux = documents(&std::fs::read_to_string(docs.join("flux-kustomization.yaml")).unwrap());
+    let mut paths: Vec<String> = of_kind(&argo, "Application")
+        .iter()
+        .map(|a| a["spec"]["source"]["path"].as_str().unwrap().to_string())
+        .collect();
+    paths.extend(
+        of_kind(&flux, "Kustomization")
+            .iter()
+            .filter(|k| k["spec"]["sourceRef"]["name"] == "chitty-operator")
+            .map(|k| {
+                k["spec"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("./")
+                    .to_string()
+            }),
+    );
+    assert_eq!(paths.len(), 3, "{paths:?}");
+    for path in paths {
+        assert!(common::repo().join(&path).is_dir(), "{path} does not exist");
+    }
 }

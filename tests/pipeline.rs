@@ -567,3 +567,121 @@ async fn a_restarted_operator_resumes_a_rollout_mid_flight() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     env.stop().await;
 }
+
+#[tokio::test]
+async fn suspending_a_service_pauses_new_rollouts() {
+    let env = Env::new("suspend").await;
+    let health = HealthServer::start().await;
+    env.apply(manifest("chittygov", "1.0.0", &health.url)).await;
+    env.wait_ready("chittygov").await;
+
+    let mut m = manifest("chittygov", "1.1.0", &health.url);
+    m["spec"]["suspend"] = true.into();
+    env.apply(m.clone()).await;
+    let svc = common::wait_for(
+        &env.services,
+        "chittygov",
+        "suspended",
+        |s: &ChittyService| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.observed_generation == s.metadata.generation)
+                && s.status
+                    .as_ref()
+                    .and_then(|st| st.phase)
+                    .map(|p| p.as_str())
+                    == Some("Suspended")
+        },
+    )
+    .await;
+    assert_eq!(
+        env.rollouts
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "no rollout while suspended"
+    );
+    let ready = conditions::find(&svc.status.unwrap().conditions, types::READY)
+        .unwrap()
+        .clone();
+    assert_eq!(ready.reason, "Suspended");
+    assert!(ready.message.contains("keeps serving"), "{}", ready.message);
+    assert_eq!(
+        env.image_of("chittygov").await.as_deref(),
+        Some("registry.local/chittygov:1.0.0")
+    );
+
+    m["spec"]["suspend"] = false.into();
+    env.apply(m).await;
+    env.current_rollout("chittygov", "1.1.0 rolls out once resumed", |d| {
+        d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::Succeeded)
+    })
+    .await;
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn a_cloudflare_worker_deploys_with_wrangler_using_its_secret() {
+    let env = Env::new("cloudflare").await;
+    let health = HealthServer::start().await;
+    let mut m = manifest("chittyrouter", "3.1.0", &health.url);
+    m["spec"]["target"] = "cloudflare".into();
+    m["spec"]["environment"] = "production".into();
+    m["spec"]["cloudflare"] =
+        serde_json::json!({"credentialsSecret": "cloudflare-chittyrouter", "url": health.url});
+    m["spec"]["health"].as_object_mut().unwrap().remove("url");
+    env.apply(m).await;
+    let svc = env.wait_ready("chittyrouter").await;
+    let status = svc.status.unwrap();
+    assert_eq!(
+        status.url.as_deref(),
+        Some(health.url.as_str()),
+        "the URL comes from the spec"
+    );
+
+    let rollout = status.current_deployment.unwrap();
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
+    let container = job
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .remove(0);
+    let script = container.command.unwrap().join(" ");
+    assert!(
+        script.contains("npx wrangler deploy --env production"),
+        "{script}"
+    );
+    let env_vars = container.env.unwrap();
+    let token = env_vars
+        .iter()
+        .find(|e| e.name == "CLOUDFLARE_API_TOKEN")
+        .unwrap();
+    assert!(
+        token.value.is_none(),
+        "the token is a reference, never a value"
+    );
+    let secret = token
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(secret.name, "cloudflare-chittyrouter");
+    assert!(
+        env.deployments
+            .get_opt("chittyrouter")
+            .await
+            .unwrap()
+            .is_none(),
+        "no cluster workload for a Worker"
+    );
+    env.stop().await;
+}

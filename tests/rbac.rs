@@ -178,14 +178,8 @@ async fn the_operator_runs_on_exactly_the_charts_permissions() {
         "-f",
         manifest.to_str().unwrap(),
     ]);
-    common::kubectl(&[
-        "-n",
-        &release_ns.name,
-        "wait",
-        "--for=condition=Available",
-        &format!("deployment/{FULLNAME}"),
-        "--timeout=120s",
-    ]);
+    let docs = documents(&rendered);
+    assert_pod_template_admitted(only(&docs, "Deployment"), &release_ns.name);
 
     // What the account may do, next to the checked-in list.
     let sections = expected_sections();

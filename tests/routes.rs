@@ -743,5 +743,50 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
             .iter()
             .all(|c| c["accepted"] == true)
     );
+
+    // Settled: an idle operator writes nothing (statuses are written only when they change).
+    for name in ["wild", "exact", "versioned"] {
+        env.service_where(name, "Routed=True", |s| {
+            service_condition(s, types::ROUTED).is_some_and(|(status, _, _)| status == "True")
+        })
+        .await;
+    }
+    let writes = || env.operator.as_ref().unwrap().metrics.kube_write_total();
+    let before = writes();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(writes(), before, "an idle operator wrote");
+
+    // A reconcile with nothing to change (an annotation only) writes nothing either: the claims,
+    // the Ingress and the status it would write are all compared with what is there first.
+    let reconciles = || {
+        env.operator
+            .as_ref()
+            .unwrap()
+            .metrics
+            .reconciles
+            .get_or_create(&ControllerLabel {
+                controller: "chittyservice",
+            })
+            .get()
+    };
+    let reconciled = reconciles();
+    env.services
+        .patch(
+            "exact",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    common::eventually(
+        "the service reconciled again",
+        || async { reconciles() },
+        |n| *n > reconciled,
+    )
+    .await;
+    // The counter moves when the reconcile starts; give it time to finish (and write, if it would).
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(env.ingresses.get_opt("exact").await.unwrap().is_some());
+    assert_eq!(writes(), before, "a reconcile with nothing to change wrote");
     env.stop().await;
 }

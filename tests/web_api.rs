@@ -3,6 +3,8 @@
 //! against the live /openapi.json; 400s for bad input; the bearer token.
 
 mod common;
+#[path = "web/undecided_health.rs"]
+mod undecided_health;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use undecided_health::UndecidedHealth;
 
 const TOKEN: &str = "web-api-test-token";
 
@@ -150,7 +153,7 @@ impl Contract {
     }
 }
 
-fn manifest(name: &str, version: &str, environment: &str, health: &HealthServer) -> Value {
+fn manifest(name: &str, version: &str, environment: &str, health: &str) -> Value {
     json!({
         "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
         "metadata": {"name": name},
@@ -159,7 +162,7 @@ fn manifest(name: &str, version: &str, environment: &str, health: &HealthServer)
             "source": {"image": format!("registry.local/{name}:{version}")},
             "capabilities": ["deploy-status-test"],
             "identity": {"jurisdiction": "USA", "region": 1},
-            "health": {"url": health.url, "interval": "500ms", "timeout": "1s",
+            "health": {"url": health, "interval": "500ms", "timeout": "1s",
                        "failureThreshold": 2, "progressDeadline": "5m"}
         }
     })
@@ -229,20 +232,21 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     let claims: Api<RouteClaim> = Api::namespaced(client.clone(), &ns.name);
     let n = &ns.name;
 
-    let (ok, stuck, flaky) = (
-        HealthServer::start().await,
-        HealthServer::start().await,
-        HealthServer::start().await,
-    );
-    stuck.set_status(503);
-    apply(&services, &manifest("chittyid", "2.1.0", "production", &ok)).await;
-    let mut rolling = manifest("chittyrental", "1.0.0", "staging", &stuck);
-    // Fails its health checks, but may for a long time: the rollout stays at its health step.
-    rolling["spec"]["health"]["failureThreshold"] = 100.into();
+    let (ok, flaky) = (HealthServer::start().await, HealthServer::start().await);
+    let undecided = UndecidedHealth::start().await;
+    apply(
+        &services,
+        &manifest("chittyid", "2.1.0", "production", &ok.url),
+    )
+    .await;
+    let mut rolling = manifest("chittyrental", "1.0.0", "staging", &undecided.url);
+    // Never two probes alike in a row: the rollout stays at its health step.
+    rolling["spec"]["health"]["successThreshold"] = 4.into();
+    rolling["spec"]["health"]["failureThreshold"] = 4.into();
     apply(&services, &rolling).await;
     apply(
         &services,
-        &manifest("chittycharge", "1.0.0", "staging", &flaky),
+        &manifest("chittycharge", "1.0.0", "staging", &flaky.url),
     )
     .await;
     let summary = format!("/api/deploy/status?namespace={n}");
@@ -253,7 +257,7 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     flaky.set_status(503);
     apply(
         &services,
-        &manifest("chittycharge", "1.1.0", "staging", &flaky),
+        &manifest("chittycharge", "1.1.0", "staging", &flaky.url),
     )
     .await;
     // Claims on services whose phase the test does not pin: a claim holds its service's Ready
@@ -474,7 +478,7 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
         .unwrap();
     assert_eq!(
         conflict["holder"],
-        format!("{n}/id-on-mcp"),
+        format!("{n}/charge-on-mcp"),
         "the older claim holds"
     );
     assert_eq!(conflict["losers"], json!([format!("{n}/rental-on-mcp")]));
@@ -518,7 +522,7 @@ async fn the_discovery_document_revalidates_with_its_etag() {
 
     apply(
         &services,
-        &manifest("chittyauth", "1.0.0", "production", &health),
+        &manifest("chittyauth", "1.0.0", "production", &health.url),
     )
     .await;
     let n = ns.name.clone();

@@ -141,3 +141,26 @@ pub fn env_value(deployment: &Value, name: &str) -> Option<String> {
         .find(|(n, _)| n == name)
         .map(|(_, v)| v)
 }
+
+/// Creates (server-side dry run) a Pod from the Deployment's template in `namespace`, so the
+/// namespace's Pod Security admission judges it now, whatever the scheduler is doing.
+pub fn assert_pod_template_admitted(deployment: &Value, namespace: &str) {
+    let mut template = deployment["spec"]["template"].clone();
+    let pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "admission-check-",
+            "namespace": namespace,
+            "labels": template["metadata"]["labels"].take(),
+        },
+        "spec": template["spec"].take(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pod.json");
+    std::fs::write(&file, serde_json::to_string(&pod).unwrap()).unwrap();
+    let (ok, out) =
+        common::kubectl_try(&["create", "--dry-run=server", "-f", file.to_str().unwrap()]);
+    assert!(ok, "the operator pod is refused in {namespace}: {out}");
+    assert!(!out.contains("Warning"), "admission warned: {out}");
+}

@@ -55,7 +55,7 @@ pub fn to_claim(claim: &RouteClaim, service_found: bool) -> Claim {
         host: claim.spec.host.clone(),
         path: claim.spec.path.clone(),
         created: created(claim),
-        incumbent: false && is_incumbent(claim),
+        incumbent: is_incumbent(claim),
         service_found,
     }
 }

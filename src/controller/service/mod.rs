@@ -65,7 +65,12 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let mut desired = status::compute(&service, &seen);
     if let Some(p) = &probed {
         desired.health = Some(p.summary.clone());
-        status::apply_health(&mut desired, &service, &now);
+        let stored = service
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        status::apply_health(&mut desired, &stored, &now);
     }
     let api: Api<ChittyService> = ctx.api_for(&*service);
     if apply_status(&api, &*service, service.status.as_ref(), &desired).await? {

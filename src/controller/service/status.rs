@@ -1,6 +1,6 @@
 //! The ChittyService's status as a pure function of what the controller observed.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::routes::{Routing, gate_readiness};
 use crate::api::conditions::{self, Desired, reasons, types};
@@ -34,7 +34,8 @@ fn name_of(d: &ChittyDeployment) -> String {
     d.metadata.name.clone().unwrap_or_default()
 }
 
-/// The whole status; fields owned by other steps (identity, health, routes) carry over.
+/// The whole status; fields owned by other steps (identity, health) carry over, and the routes
+/// come from their claims (`seen.routing`).
 pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus {
     let previous = service.status.clone().unwrap_or_default();
     let (phase, mut desired) = readiness(service, seen);
@@ -73,7 +74,7 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
 
 /// A service whose probes say it is down is not Ready, whatever its last rollout did; a
 /// degraded one stays Ready and says so in `status.health`.
-pub fn apply_health(status: &mut ChittyServiceStatus, service: &ChittyService, now: &Time) {
+pub fn apply_health(status: &mut ChittyServiceStatus, previous: &[Condition], now: &Time) {
     let Some(health) = &status.health else { return };
     if health.status != HealthState::Down || status.phase != Some(ServicePhase::Ready) {
         return;
@@ -83,45 +84,21 @@ pub fn apply_health(status: &mut ChittyServiceStatus, service: &ChittyService, n
         "the service is down: {}",
         health.message.clone().unwrap_or_default()
     );
-    let desired: Vec<Desired> = status
+    // Measured against what is stored, so a service that stays down keeps one transition time.
+    let since = conditions::find(previous, types::READY)
+        .filter(|c| c.status == "False")
+        .map(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| now.clone());
+    if let Some(ready) = status
         .conditions
-        .iter()
-        .map(|c| {
-            if c.type_ == types::READY {
-                Desired::new(types::READY, false, "HealthCheckFailing", message.clone())
-            } else {
-                let type_ = known_type(&c.type_);
-                Desired::new(
-                    type_,
-                    c.status == "True",
-                    c.reason.clone(),
-                    c.message.clone(),
-                )
-            }
-        })
-        .collect();
-    status.conditions = conditions::merge(
-        &status.conditions,
-        &desired,
-        service.metadata.generation,
-        now,
-    );
-}
-
-fn known_type(name: &str) -> &'static str {
-    [
-        types::READY,
-        types::RECONCILING,
-        types::STALLED,
-        types::IDENTITY_READY,
-        types::REGISTERED,
-        types::ROUTED,
-        types::DEPENDENCIES_READY,
-        "StrategyResolved",
-    ]
-    .into_iter()
-    .find(|t| *t == name)
-    .unwrap_or("Unknown")
+        .iter_mut()
+        .find(|c| c.type_ == types::READY)
+    {
+        ready.last_transition_time = since;
+        ready.status = "False".into();
+        ready.reason = "HealthCheckFailing".into();
+        ready.message = message;
+    }
 }
 
 /// `IdentityReady` and `Registered` as the newest rollout that reported them last said; once a

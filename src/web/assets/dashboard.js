@@ -23,9 +23,9 @@
   };
   const STEP_SYMBOL = { Succeeded: "✓", Running: "●", Pending: "○", Failed: "✗", Skipped: "–" };
   const OUTCOME = {
-    failed: { tone: "bad", text: "✗ Failed" },
-    rolled_back: { tone: "bad", text: "↩ Rolled back" },
-    recovered: { tone: "warn", text: "▲ Failed earlier" },
+    failed: { tone: "bad", symbol: "✗", word: "Failed" },
+    rolled_back: { tone: "bad", symbol: "↩", word: "Rolled back" },
+    recovered: { tone: "warn", symbol: "▲", word: "Failed earlier" },
   };
 
   class AuthNeeded extends Error {}
@@ -240,7 +240,7 @@
     }
     body("failures").replaceChildren(...items.map((i) =>
       el("article", { class: `failure${i.outcome === "recovered" ? " recovered" : ""}`, "data-failure": i.key },
-        el("div", {}, badge(OUTCOME[i.outcome], OUTCOME[i.outcome].text.slice(2)), " ", el("strong", { text: i.service }),
+        el("div", {}, badge(OUTCOME[i.outcome], OUTCOME[i.outcome].word), " ", el("strong", { text: i.service }),
           el("span", { class: "sub", text: ` ${i.namespace} · ${i.deployment || ""}${i.rolledBackTo ? ` → back to ${i.rolledBackTo}` : ""}` })),
         el("p", { class: "reason", text: i.reason }),
         i.when ? el("span", { class: "when", title: i.when, text: ago(i.when) }) : null)));

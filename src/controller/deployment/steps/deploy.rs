@@ -109,7 +109,13 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                 }),
             )
             .await?;
-            delete_if_present(&deployments, &deployment_name(&name, Track::Canary)).await?;
+            // A canary can only be left over from an earlier canary rollout of this service.
+            if owned_by_service(input)
+                .iter()
+                .any(|d| d.status.as_ref().is_some_and(|s| s.canary.is_some()))
+            {
+                delete_if_present(&deployments, &deployment_name(&name, Track::Canary)).await?;
+            }
             if strategy == StrategyType::Canary {
                 format!(
                     "applied {image}; no stable revision yet, so the first rollout replaces directly"

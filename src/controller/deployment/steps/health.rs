@@ -97,11 +97,11 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
 
     let monitor = monitor.unwrap_or(Duration::from_secs(300));
     let now = input.now.clone();
-    let state = input
-        .status
-        .canary
-        .as_mut()
-        .expect("canary status set by deploy");
+    let Some(state) = input.status.canary.as_mut() else {
+        return Ok(Outcome::Failed(
+            "the canary's state is missing from status".into(),
+        ));
+    };
     let since = state.monitoring_since.get_or_insert(now.clone()).clone();
     state.state = Some("Monitoring".into());
     let watched = now.0.duration_since(since.0).unsigned_abs();

@@ -1,0 +1,292 @@
+//! The dashboard in a real browser: headless Chromium (Debian's package, through chromedriver)
+//! loads `GET /` from an operator running in-process against the local control plane, and the
+//! test reads what a person would: the services with their phase, a rollout's step moving on
+//! without a reload, failures with their reasons, a route conflict, the filters. A screenshot
+//! is saved to `target/artifacts/dashboard.png`.
+
+mod common;
+#[path = "web/undecided_health.rs"]
+mod undecided_health;
+#[path = "web/webdriver.rs"]
+mod webdriver;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chitty_operator::api::{ChittyService, RouteClaim};
+use chitty_operator::clients::SecretToken;
+use chitty_operator::sim::{self, SimConfig};
+use common::health_server::HealthServer;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+use undecided_health::UndecidedHealth;
+use webdriver::Browser;
+
+fn manifest(name: &str, version: &str, environment: &str, health: &str) -> Value {
+    json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "worker", "version": version, "environment": environment,
+            "source": {"image": format!("registry.local/{name}:{version}")},
+            "identity": {"jurisdiction": "USA", "region": 1},
+            "health": {"url": health, "interval": "500ms", "timeout": "1s",
+                       "failureThreshold": 2, "progressDeadline": "5m"}
+        }
+    })
+}
+
+async fn apply(services: &Api<ChittyService>, manifest: &Value) {
+    let name = manifest["metadata"]["name"].as_str().unwrap();
+    services
+        .patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(manifest),
+        )
+        .await
+        .unwrap();
+}
+
+async fn claim(claims: &Api<RouteClaim>, name: &str, service: &str) {
+    let manifest = json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "RouteClaim",
+        "metadata": {"name": name},
+        "spec": {"host": "mcp.chitty.cc", "path": "/*", "serviceRef": {"name": service}},
+    });
+    claims
+        .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
+        .await
+        .unwrap();
+}
+
+/// Waits until the rendered text of `css` satisfies `check`; on timeout, fails with what the
+/// whole page showed.
+async fn until_text(
+    browser: &Browser,
+    css: &str,
+    what: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(text) = browser.text(css).await
+            && check(&text)
+        {
+            return text;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let page = browser.run("return document.body.innerText").await;
+            panic!(
+                "timed out waiting for {what} ({css}); the page showed:\n{}",
+                page.as_str().unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn artifacts() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("target"))
+        .join("artifacts")
+}
+
+#[tokio::test]
+async fn a_person_sees_the_fleet_live_in_the_dashboard() {
+    assert!(
+        std::path::Path::new(webdriver::CHROMIUM).exists(),
+        "Debian's chromium is needed: apt-get install chromium chromium-driver (scripts/test.sh does)"
+    );
+    let client = common::client().await;
+    let ns = common::TestNamespace::create(&client, "dashboard").await;
+    let n = ns.name.clone();
+    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
+    let sim_url = sim.base_url();
+    let operator = common::RunningOperator::start_with(&n, move |config| {
+        config.ecosystem.chitty_id_url = Some(sim_url);
+        config.ecosystem.chitty_id_token = Some(SecretToken::new("sim-token"));
+        config.ecosystem.timeout = Duration::from_secs(2);
+    })
+    .await;
+    let services: Api<ChittyService> = Api::namespaced(client.clone(), &n);
+    let claims: Api<RouteClaim> = Api::namespaced(client.clone(), &n);
+
+    let (ok, broken, flaky) = (
+        HealthServer::start().await,
+        HealthServer::start().await,
+        HealthServer::start().await,
+    );
+    let undecided = UndecidedHealth::start().await;
+    broken.set_status(500);
+    apply(
+        &services,
+        &manifest("chittyid", "2.1.0", "production", &ok.url),
+    )
+    .await;
+    let mut rolling = manifest("chittyrental", "1.3.0", "staging", &undecided.url);
+    rolling["spec"]["health"]["successThreshold"] = 4.into();
+    rolling["spec"]["health"]["failureThreshold"] = 4.into();
+    apply(&services, &rolling).await;
+    apply(
+        &services,
+        &manifest("chittyledger", "0.1.0", "staging", &broken.url),
+    )
+    .await;
+    apply(
+        &services,
+        &manifest("chittycharge", "1.0.0", "staging", &flaky.url),
+    )
+    .await;
+
+    let browser = Browser::launch().await;
+    browser.goto(&operator.url("/")).await;
+    let row = |name: &str| format!("tr[data-service='{n}/{name}']");
+
+    until_text(&browser, &row("chittycharge"), "chittycharge Ready", |t| {
+        t.contains("Ready")
+    })
+    .await;
+    flaky.set_status(503);
+    apply(
+        &services,
+        &manifest("chittycharge", "1.1.0", "staging", &flaky.url),
+    )
+    .await;
+    claim(&claims, "charge-on-mcp", "chittycharge").await;
+    claim(&claims, "ledger-on-mcp", "chittyledger").await;
+
+    // Every service, its phase in words (and colour), version, environment, ChittyID and URL.
+    let id_row = until_text(
+        &browser,
+        &row("chittyid"),
+        "chittyid Ready with an ID",
+        |t| t.contains("✓ Ready") && t.contains("03-1-USA-"),
+    )
+    .await;
+    for expected in ["2.1.0", "production", "healthy", "http://chittyid."] {
+        assert!(id_row.contains(expected), "{expected} in: {id_row}");
+    }
+    until_text(&browser, &row("chittyledger"), "chittyledger Failed", |t| {
+        t.contains("✗ Failed")
+    })
+    .await;
+    until_text(
+        &browser,
+        &row("chittycharge"),
+        "chittycharge Degraded",
+        |t| t.contains("▲ Degraded") && t.contains("keeps serving"),
+    )
+    .await;
+    let rental_row = until_text(
+        &browser,
+        &row("chittyrental"),
+        "chittyrental rolling",
+        |t| t.contains("↻ Progressing"),
+    )
+    .await;
+    assert!(rental_row.contains("no URL yet"), "{rental_row}");
+
+    // The rollout in progress, at its health step.
+    let card = format!("[data-rollout='{n}/chittyrental']");
+    let rollout = until_text(&browser, &card, "the chittyrental rollout at health", |t| {
+        t.contains("Step health")
+    })
+    .await;
+    assert!(
+        rollout.contains("In progress") && rollout.contains("1.3.0"),
+        "{rollout}"
+    );
+    assert!(
+        rollout.contains("✓ deploy") && rollout.contains("● health"),
+        "{rollout}"
+    );
+    let progress_before = browser
+        .text(&format!("{card} .progress-text"))
+        .await
+        .unwrap();
+
+    // Failures and rollbacks with their reasons.
+    let failed = until_text(
+        &browser,
+        &format!("[data-failure='{n}/chittyledger']"),
+        "the ledger failure",
+        |t| t.contains("Failed"),
+    )
+    .await;
+    assert!(failed.contains("500"), "{failed}");
+    let rolled = until_text(
+        &browser,
+        &format!("[data-failure='{n}/chittycharge']"),
+        "the charge rollback",
+        |t| t.contains("Rolled back"),
+    )
+    .await;
+    assert!(
+        rolled.contains("503") && rolled.contains("back to"),
+        "{rolled}"
+    );
+
+    // The route conflict, with holder and loser.
+    let conflict = until_text(
+        &browser,
+        "[data-conflict='mcp.chitty.cc/']",
+        "the mcp.chitty.cc conflict",
+        |t| t.contains("lost:"),
+    )
+    .await;
+    assert!(
+        conflict.contains(&format!("held by {n}/charge-on-mcp"))
+            && conflict.contains(&format!("lost: {n}/ledger-on-mcp")),
+        "{conflict}"
+    );
+
+    browser.screenshot(&artifacts().join("dashboard.png")).await;
+
+    // Filter by environment, as a person picks it from the list.
+    browser.run("window.__sameDocument = 'yes'").await;
+    browser
+        .find("#filter-environment option[value='production']")
+        .await
+        .unwrap()
+        .click()
+        .await;
+    let table = until_text(&browser, "#services", "only production services", |t| {
+        !t.contains("chittyrental")
+    })
+    .await;
+    assert!(table.contains("chittyid"), "{table}");
+    browser
+        .find("#filter-environment option[value='']")
+        .await
+        .unwrap()
+        .click()
+        .await;
+    until_text(&browser, "#services", "all services again", |t| {
+        t.contains("chittyrental")
+    })
+    .await;
+
+    // The rollout moves on with the page left open: health passes, the rollout completes.
+    undecided.settle();
+    until_text(&browser, &row("chittyrental"), "chittyrental Ready", |t| {
+        t.contains("✓ Ready")
+    })
+    .await;
+    let panel = until_text(&browser, "#rollouts", "the rollout left the panel", |t| {
+        !t.contains("chittyrental")
+    })
+    .await;
+    assert!(panel.contains("No rollouts in progress"), "{panel}");
+    assert_ne!(progress_before, "", "progress was shown while it ran");
+    assert_eq!(
+        browser.run("return window.__sameDocument").await,
+        json!("yes"),
+        "the page updated itself; it was not reloaded"
+    );
+
+    browser.quit().await;
+    operator.stop().await;
+}
