@@ -24,14 +24,14 @@ const REQUESTS_PER_TASK: usize = 250;
 fn service(i: usize) -> ChittyService {
     let name = format!("svc-{i:05}");
     let ns = format!("team-{:02}", i % NAMESPACES);
-    let rolling = i % ROLLING_EVERY == 0;
+    let rolling = i.is_multiple_of(ROLLING_EVERY);
     serde_json::from_value(json!({
         "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
         "metadata": {"name": name, "namespace": ns, "uid": format!("uid-{i}"),
                      "resourceVersion": format!("{}", 1000 + i), "generation": 2,
                      "creationTimestamp": "2026-05-01T00:00:00Z"},
         "spec": {"type": "worker", "version": "1.4.2",
-                 "environment": if i % 3 == 0 { "production" } else { "staging" },
+                 "environment": if i.is_multiple_of(3) { "production" } else { "staging" },
                  "source": {"image": format!("registry.chitty.local/{name}:1.4.2")},
                  "capabilities": ["payments", "identity"],
                  "routes": [{"host": format!("{name}.chitty.cc"), "path": "/", "tls": true}]},
@@ -90,6 +90,9 @@ fn rss() -> String {
     };
     format!("VmRSS {} (peak VmHWM {})", field("VmRSS:"), field("VmHWM:"))
 }
+
+/// What is timed: a label, the URL, request headers.
+type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
 
 struct Figures {
     p50: Duration,
@@ -169,7 +172,7 @@ async fn run() {
             "2026-05-01T00:00:00Z",
         )));
         rollout_count += 1;
-        if i % ROLLING_EVERY == 0 {
+        if i.is_multiple_of(ROLLING_EVERY) {
             rollout_writer.apply_watcher_event(&Event::InitApply(rollout(
                 &svc,
                 "bbbbbbbbbb",
@@ -242,7 +245,7 @@ async fn run() {
         "{:<58} {:>9} {:>9} {:>9} {:>9} {:>10}",
         "GET", "p50", "p99", "max", "req/s", "bytes"
     );
-    let cases: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "/api/deploy/status?limit=100",
             format!("{base}/api/deploy/status?limit=100"),
@@ -294,6 +297,29 @@ async fn run() {
         );
     }
     println!("\nafter the load: {}", rss());
+
+    // One service changes: the next request after the freshness period rebuilds the snapshot.
+    let mut changed = service(42);
+    changed.metadata.resource_version = Some("999999".into());
+    service_writer.apply_watcher_event(&Event::Apply(changed));
+    tokio::time::sleep(web::fleet::FRESHNESS).await;
+    let t = Instant::now();
+    client
+        .get(format!("{base}/api/deploy/status?limit=100"))
+        .send()
+        .await
+        .unwrap();
+    println!(
+        "first request after a change (compares and rebuilds): {:?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    client
+        .get(format!("{base}/api/deploy/status?limit=100"))
+        .send()
+        .await
+        .unwrap();
+    println!("the request after it: {:?}", t.elapsed());
 }
 
 fn hex(text: &str) -> String {

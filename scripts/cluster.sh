@@ -17,7 +17,7 @@
 #   CHITTY_TOOLS_CACHE    tool cache, as in hack/build-tools.sh (default ~/.cache/chitty-operator/tools)
 #   CHITTY_KWOK_WORKDIR   kwokctl's work dir (default: the tool cache's sibling `kwok`)
 #   CHITTY_CLUSTER_NAME   kwok cluster name (default chitty)
-#   CHITTY_NODES          number of fake nodes (default 2)
+#   CHITTY_NODES          number of fake nodes (default 10; kwok nodes hold 110 pods each)
 #   CHITTY_APISERVER_PORT fixed apiserver port (default: a free port chosen by kwokctl at creation)
 set -euo pipefail
 
@@ -27,7 +27,7 @@ cache=${CHITTY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chitty-operator/tool
 bin=$cache/bin
 kwok_workdir=${CHITTY_KWOK_WORKDIR:-$(dirname "$cache")/kwok}
 name=${CHITTY_CLUSTER_NAME:-chitty}
-nodes=${CHITTY_NODES:-2}
+nodes=${CHITTY_NODES:-10}
 apiserver_port=${CHITTY_APISERVER_PORT:-0}
 audit_policy=$repo/hack/audit-policy.yaml
 kwokctl_config=$repo/hack/kwokctl.yaml # static kwokctl options (bind address)

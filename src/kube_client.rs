@@ -8,6 +8,9 @@ use tower::util::MapRequestLayer;
 
 use crate::metrics::{Metrics, VerbLabel};
 
+mod refusals;
+pub use refusals::{RefusalLabels, labels_of};
+
 pub const AGENT: &str = concat!("chitty-operator/", env!("CARGO_PKG_VERSION"));
 
 pub async fn build(metrics: &Metrics) -> crate::Result<Client> {
@@ -30,7 +33,11 @@ pub fn from_config(mut config: Config, metrics: &Metrics) -> crate::Result<Clien
             .inc();
         request
     });
+    let count_refusals = refusals::CountRefusals {
+        family: metrics.kube_refusals.clone(),
+    };
     Ok(ClientBuilder::try_from(config)?
         .with_layer(&count_writes)
+        .with_layer(&count_refusals)
         .build())
 }

@@ -36,6 +36,8 @@ pub struct Metrics {
     /// 1 while this replica runs the controllers (holds the leader Lease, or runs without
     /// election), else 0.
     pub leading: prometheus_client::metrics::gauge::Gauge,
+    /// Requests the API server refused (403), by verb and resource: an RBAC rule is missing.
+    pub kube_refusals: Family<crate::kube_client::RefusalLabels, Counter>,
     /// Health probes after rollout, by outcome; the latency lives here, not in status.
     pub probes: Family<OutcomeLabel, Histogram>,
 }
@@ -58,6 +60,7 @@ impl Metrics {
             }),
             kube_requests: Family::default(),
             leading: Default::default(),
+            kube_refusals: Family::default(),
             probes: Family::new_with_constructor(|| {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
             }),
@@ -82,6 +85,11 @@ impl Metrics {
             "kube_requests",
             "Requests sent to the Kubernetes API, by HTTP method",
             metrics.kube_requests.clone(),
+        );
+        r.register(
+            "kube_refused_requests",
+            "Requests the Kubernetes API refused with 403 Forbidden (a missing RBAC rule), by verb and resource",
+            metrics.kube_refusals.clone(),
         );
         r.register(
             "leader",

@@ -94,6 +94,23 @@ fn refused_writes(account: &str, from: usize) -> Vec<String> {
         .collect()
 }
 
+/// What the operator's `/metrics` says the API server refused it (403), reads included: the
+/// audit log records writes only, and a refused watch is only retried, never fatal.
+async fn refused_by_the_api(operator: &RunningOperator) -> Vec<String> {
+    chitty_operator::tls::install_default_provider();
+    let body = reqwest::get(operator.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    body.lines()
+        .filter(|l| l.starts_with("chitty_kube_refused_requests_total{"))
+        .filter(|l| l.rsplit_once(' ').is_some_and(|(_, n)| n != "0"))
+        .map(str::to_string)
+        .collect()
+}
+
 fn audit_lines() -> usize {
     let path = common::repo().join("scripts/cluster.sh");
     let out = std::process::Command::new("bash")
@@ -263,6 +280,11 @@ async fn the_operator_runs_on_exactly_the_charts_permissions() {
     assert!(
         refused.is_empty(),
         "writes the chart's RBAC refused: {refused:?}"
+    );
+    let refused = refused_by_the_api(&operator).await;
+    assert!(
+        refused.is_empty(),
+        "requests the chart's RBAC refused: {refused:?}"
     );
     operator.stop().await;
 }

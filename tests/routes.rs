@@ -790,3 +790,55 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
     assert_eq!(writes(), before, "a reconcile with nothing to change wrote");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_cloudflare_worker_is_bound_only_to_the_routes_it_holds() {
+    let mut env = Env::new("routes-worker").await;
+    let health = HealthServer::start().await;
+    env.apply_service(service("other", json!([]))).await;
+    env.apply_claim("squatter", "taken.chitty.cc", "other")
+        .await;
+    env.claim_decided("squatter", "Accepted").await;
+
+    let mut worker = running_service(
+        "router",
+        json!([{"host": "router.chitty.cc", "path": "/*"}, {"host": "taken.chitty.cc", "path": "/*"}]),
+        &health.url,
+    );
+    worker["spec"]["target"] = "cloudflare".into();
+    worker["spec"]["cloudflare"] =
+        json!({"credentialsSecret": "cloudflare-router", "url": health.url});
+    worker["spec"]["health"]
+        .as_object_mut()
+        .unwrap()
+        .remove("url");
+    env.apply_service(worker).await;
+
+    // The rollout finishes, but the service is not Ready: one of its routes is held elsewhere.
+    let svc = env
+        .service_where("router", "rolled out, route lost", |s| {
+            service_condition(s, types::READY)
+                .is_some_and(|(_, reason, _)| reason == "RouteConflict")
+        })
+        .await;
+    let rollout = svc.status.unwrap().current_deployment.unwrap();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), env.ns());
+    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
+    let container = job
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .remove(0);
+    let routes = container
+        .env
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "CHITTY_ROUTES")
+        .and_then(|e| e.value);
+    assert_eq!(routes.as_deref(), Some("router.chitty.cc/*"));
+    assert!(env.ingresses.get_opt("router").await.unwrap().is_none());
+    env.stop().await;
+}

@@ -326,6 +326,13 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     contract.check("/api/deploy/status", &only);
     assert_eq!(only.body["deployments"].as_array().unwrap().len(), 1);
     assert_eq!(only.body["deployments"][0]["service"], "chittycharge");
+    let attention = port
+        .get(&format!(
+            "/api/deploy/status?namespace={n}&status=in_progress,rolled_back"
+        ))
+        .await;
+    contract.check("/api/deploy/status", &attention);
+    assert_eq!(attention.body["overall"]["total"], 2, "{attention:?}");
     let prod = port
         .get(&format!(
             "/api/deploy/status?namespace={n}&environment=production"
@@ -570,6 +577,7 @@ async fn bad_parameters_are_answered_with_a_json_400() {
         ("/api/deploy/status?nmespace=a", "nmespace"),
         ("/api/deploy/status?namespace=a&namespace=b", "namespace"),
         ("/api/services?status=ready", "status"),
+        ("/api/deploy/status?status=failed,nope", "status"),
         ("/api/services?page=%ff", "page"),
     ];
     for (path, parameter) in bad {

@@ -219,7 +219,8 @@ pub fn overall<'a>(rows: impl IntoIterator<Item = &'a ServiceRow>) -> Overall {
 pub struct Filter {
     pub namespace: Option<String>,
     pub service: Option<String>,
-    pub status: Option<RolloutStatus>,
+    /// Any of these; all when empty.
+    pub status: Vec<RolloutStatus>,
     pub environment: Option<Environment>,
 }
 
@@ -229,7 +230,7 @@ impl Filter {
             .as_deref()
             .is_none_or(|ns| row.namespace() == ns)
             && self.service.as_deref().is_none_or(|s| row.name() == s)
-            && self.status.is_none_or(|s| row.status == s)
+            && (self.status.is_empty() || self.status.contains(&row.status))
             && self
                 .environment
                 .is_none_or(|e| row.service.spec.environment == e)
@@ -255,7 +256,7 @@ pub async fn list(
     let filter = Filter {
         namespace: params.label("namespace")?,
         service: params.label("service")?,
-        status: params.choice("status", RolloutStatus::parse, RolloutStatus::WORDS)?,
+        status: params.choices("status", RolloutStatus::parse, RolloutStatus::WORDS)?,
         environment: params.choice("environment", parse_environment, ENVIRONMENTS)?,
     };
     let paging = params.paging()?;
@@ -443,7 +444,7 @@ mod tests {
         let f = fleet();
         let filter = Filter {
             namespace: Some("a".into()),
-            status: Some(RolloutStatus::InProgress),
+            status: vec![RolloutStatus::InProgress],
             ..Default::default()
         };
         let body = serde_json::to_value(summary(&f, &filter, &all())).unwrap();
@@ -461,6 +462,12 @@ mod tests {
         };
         let body = serde_json::to_value(summary(&f, &prod, &all())).unwrap();
         assert_eq!(body["deployments"][0]["service"], "failed");
+        let attention = Filter {
+            status: vec![RolloutStatus::InProgress, RolloutStatus::RolledBack],
+            ..Default::default()
+        };
+        let body = serde_json::to_value(summary(&f, &attention, &all())).unwrap();
+        assert_eq!(body["overall"]["total"], 2);
     }
 
     #[test]

@@ -81,6 +81,29 @@ impl Params {
             .transpose()
     }
 
+    /// A comma-separated list of words from a fixed set (`status=failed,rolled_back`).
+    pub fn choices<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+        allowed: &[&str],
+    ) -> Result<Vec<T>, ApiError> {
+        let Some(value) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        value
+            .split(',')
+            .map(|word| {
+                parse(word).ok_or_else(|| {
+                    ApiError::bad_parameter(
+                        name,
+                        format!("'{word}' is not one of {}", allowed.join(", ")),
+                    )
+                })
+            })
+            .collect()
+    }
+
     fn number(&self, name: &str, max: usize) -> Result<Option<usize>, ApiError> {
         self.get(name)
             .map(|value| match value.parse::<usize>() {
@@ -188,7 +211,7 @@ fn encode_token(key: &str) -> String {
 }
 
 fn decode_token(token: &str) -> Option<String> {
-    if token.is_empty() || token.len() % 2 != 0 || token.len() > 512 {
+    if token.is_empty() || !token.len().is_multiple_of(2) || token.len() > 512 {
         return None;
     }
     let bytes = (0..token.len())

@@ -44,7 +44,7 @@ impl UndecidedHealth {
 
 async fn health(State(shared): State<Arc<Shared>>) -> StatusCode {
     let hit = shared.hits.fetch_add(1, Ordering::SeqCst);
-    if shared.settled.load(Ordering::SeqCst) || hit % 2 == 0 {
+    if shared.settled.load(Ordering::SeqCst) || hit.is_multiple_of(2) {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

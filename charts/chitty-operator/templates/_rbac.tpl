@@ -29,7 +29,7 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   verbs: ["get", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Which build sub-step a build Job's pod is in.
 - apiGroups: [""]
   resources: ["pods"]

@@ -95,11 +95,11 @@
   }
 
   // Follows `continue` tokens, so a large fleet arrives in pages of 1000.
-  async function everything(path, key) {
+  async function everything(path, key, filter) {
     const items = [];
     let token = null;
     for (let page = 0; page < 50; page++) {
-      const query = `limit=1000${token ? `&continue=${encodeURIComponent(token)}` : ""}`;
+      const query = `${filter ? `${filter}&` : ""}limit=1000${token ? `&continue=${encodeURIComponent(token)}` : ""}`;
       const data = await getJSON(`${path}?${query}`);
       items.push(...data[key]);
       token = data.continue;
@@ -296,7 +296,8 @@
     try {
       const [services, deployments, routeView] = await Promise.all([
         everything("/api/services", "services"),
-        everything("/api/deploy/status", "deployments"),
+        // Only the rollouts the page shows: running, waiting, failed, rolled back.
+        everything("/api/deploy/status", "deployments", "status=pending,in_progress,failed,rolled_back"),
         routes(),
       ]);
       last = { services, deployments, routes: routeView };

@@ -16,6 +16,9 @@ use crate::probe;
 use crate::workload::deployment::{self as workload, Workload, is_available};
 use crate::workload::{Track, deployment_name, service as service_object};
 
+/// How often an unavailable workload is looked at without a watch event.
+const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
+
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let snapshot = &input.rollout.spec.snapshot;
     let health = &snapshot.health;
@@ -44,6 +47,9 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             None => (false, format!("Deployment {name} does not exist")),
         };
         if !available {
+            // The Deployment watch wakes this rollout when availability changes; the requeue is
+            // only a safety net for the progress deadline.
+            input.retry_after = Some(AVAILABILITY_RECHECK);
             return Ok(if elapsed > deadline {
                 Outcome::Failed(format!(
                     "Deployment {name} not available within {}: {message}",
