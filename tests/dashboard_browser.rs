@@ -1,12 +1,13 @@
 //! The dashboard in a real browser: headless Chromium (Debian's package, through chromedriver)
 //! loads `GET /` from an operator running in-process against the local control plane, and the
-//! test reads what a person would: the services with their phase, a rollout's step moving on
-//! without a reload, failures with their reasons, a route conflict, the filters. A screenshot
-//! is saved to `target/artifacts/dashboard.png`.
+//! test reads what a person would: the services with their phase, a rollout's health step
+//! counting on and another rollout going from Ready to rolled back, all on one page load;
+//! failures with their reasons, a route conflict, the environment filter. A screenshot is saved
+//! to `target/artifacts/dashboard.png`.
 
 mod common;
-#[path = "web/undecided_health.rs"]
-mod undecided_health;
+#[path = "web/slow_health.rs"]
+mod slow_health;
 #[path = "web/webdriver.rs"]
 mod webdriver;
 
@@ -20,7 +21,7 @@ use common::health_server::HealthServer;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
-use undecided_health::UndecidedHealth;
+use slow_health::SlowHealth;
 use webdriver::Browser;
 
 fn manifest(name: &str, version: &str, environment: &str, health: &str) -> Value {
@@ -87,6 +88,20 @@ async fn until_text(
     }
 }
 
+/// `k` from the health step's "k/100 checks passed".
+fn checks_passed(text: &str) -> Option<u32> {
+    let end = text.find("/100 checks passed")?;
+    let digits: String = text[..end]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
 fn artifacts() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -119,16 +134,18 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
         HealthServer::start().await,
         HealthServer::start().await,
     );
-    let undecided = UndecidedHealth::start().await;
+    let slow = SlowHealth::start(Duration::from_secs(2)).await;
     broken.set_status(500);
     apply(
         &services,
         &manifest("chittyid", "2.1.0", "production", &ok.url),
     )
     .await;
-    let mut rolling = manifest("chittyrental", "1.3.0", "staging", &undecided.url);
-    rolling["spec"]["health"]["successThreshold"] = 4.into();
-    rolling["spec"]["health"]["failureThreshold"] = 4.into();
+    let mut rolling = manifest("chittyrental", "1.3.0", "staging", &slow.url);
+    // Healthy, but 2 s to say so, and it takes 100 checks in a row to pass: the rollout stays at
+    // its health step, counting up, while the test looks.
+    rolling["spec"]["health"]["successThreshold"] = 100.into();
+    rolling["spec"]["health"]["timeout"] = "5s".into();
     apply(&services, &rolling).await;
     apply(
         &services,
@@ -144,6 +161,8 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     let browser = Browser::launch().await;
     browser.goto(&operator.url("/")).await;
     let row = |name: &str| format!("tr[data-service='{n}/{name}']");
+    // Everything below is seen on this one page load: it updates itself.
+    browser.run("window.__sameDocument = 'yes'").await;
 
     until_text(&browser, &row("chittycharge"), "chittycharge Ready", |t| {
         t.contains("Ready")
@@ -189,25 +208,6 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     .await;
     assert!(rental_row.contains("no URL yet"), "{rental_row}");
 
-    // The rollout in progress, at its health step.
-    let card = format!("[data-rollout='{n}/chittyrental']");
-    let rollout = until_text(&browser, &card, "the chittyrental rollout at health", |t| {
-        t.contains("Step health")
-    })
-    .await;
-    assert!(
-        rollout.contains("In progress") && rollout.contains("1.3.0"),
-        "{rollout}"
-    );
-    assert!(
-        rollout.contains("✓ deploy") && rollout.contains("● health"),
-        "{rollout}"
-    );
-    let progress_before = browser
-        .text(&format!("{card} .progress-text"))
-        .await
-        .unwrap();
-
     // Failures and rollbacks with their reasons.
     let failed = until_text(
         &browser,
@@ -243,10 +243,30 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
         "{conflict}"
     );
 
+    // The rollout in progress at its health step, counting checks as the page watches.
+    let card = format!("[data-rollout='{n}/chittyrental']");
+    let rollout = until_text(&browser, &card, "the chittyrental rollout at health", |t| {
+        t.contains("Step health") && checks_passed(t).is_some()
+    })
+    .await;
+    assert!(
+        rollout.contains("In progress") && rollout.contains("1.3.0"),
+        "{rollout}"
+    );
+    assert!(
+        rollout.contains("✓ deploy") && rollout.contains("● health") && rollout.contains("%"),
+        "{rollout}"
+    );
+    let before = checks_passed(&rollout).unwrap();
+    let later = until_text(&browser, &card, "the health step counting on", |t| {
+        checks_passed(t).is_some_and(|n| n > before)
+    })
+    .await;
+    assert!(later.contains("Step health"), "{later}");
+
     browser.screenshot(&artifacts().join("dashboard.png")).await;
 
     // Filter by environment, as a person picks it from the list.
-    browser.run("window.__sameDocument = 'yes'").await;
     browser
         .find("#filter-environment option[value='production']")
         .await
@@ -269,10 +289,10 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     })
     .await;
 
-    // The rollout moves on with the page left open: health passes, the rollout completes.
-    undecided.settle();
+    // Health answers at once now: the step finishes its checks and the rollout completes.
+    slow.set_delay(Duration::ZERO);
     until_text(&browser, &row("chittyrental"), "chittyrental Ready", |t| {
-        t.contains("✓ Ready")
+        t.contains("✓ Ready") && t.contains("http://chittyrental.")
     })
     .await;
     let panel = until_text(&browser, "#rollouts", "the rollout left the panel", |t| {
@@ -280,7 +300,6 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     })
     .await;
     assert!(panel.contains("No rollouts in progress"), "{panel}");
-    assert_ne!(progress_before, "", "progress was shown while it ran");
     assert_eq!(
         browser.run("return window.__sameDocument").await,
         json!("yes"),

@@ -3,9 +3,8 @@
 //! against the live /openapi.json; 400s for bad input; the bearer token.
 
 mod common;
-#[path = "web/undecided_health.rs"]
-mod undecided_health;
-
+#[path = "web/slow_health.rs"]
+mod slow_health;
 use std::time::Duration;
 
 use chitty_operator::api::{ChittyService, RouteClaim};
@@ -16,7 +15,7 @@ use kube::Api;
 use kube::api::{Patch, PatchParams};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use undecided_health::UndecidedHealth;
+use slow_health::SlowHealth;
 
 const TOKEN: &str = "web-api-test-token";
 
@@ -233,16 +232,17 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     let n = &ns.name;
 
     let (ok, flaky) = (HealthServer::start().await, HealthServer::start().await);
-    let undecided = UndecidedHealth::start().await;
+    let slow = SlowHealth::start(Duration::from_secs(2)).await;
     apply(
         &services,
         &manifest("chittyid", "2.1.0", "production", &ok.url),
     )
     .await;
-    let mut rolling = manifest("chittyrental", "1.0.0", "staging", &undecided.url);
-    // Never two probes alike in a row: the rollout stays at its health step.
-    rolling["spec"]["health"]["successThreshold"] = 4.into();
-    rolling["spec"]["health"]["failureThreshold"] = 4.into();
+    let mut rolling = manifest("chittyrental", "1.0.0", "staging", &slow.url);
+    // Healthy, but slow to say so, and it takes 100 checks in a row to pass: the rollout stays
+    // at its health step.
+    rolling["spec"]["health"]["successThreshold"] = 100.into();
+    rolling["spec"]["health"]["timeout"] = "5s".into();
     apply(&services, &rolling).await;
     apply(
         &services,

@@ -27,15 +27,15 @@ pub use config::WebConfig;
 
 use crate::api::{ChittyDeployment, ChittyService};
 
+pub const DISCOVERY: &str = "/.well-known/chitty.json";
+pub const DEPLOY_STATUS: &str = "/api/deploy/status";
+pub const DEPLOY_HISTORY: &str = "/api/deploy/status/{namespace}/{service}";
+pub const SERVICES: &str = "/api/services";
+pub const OPENAPI: &str = "/openapi.json";
+
 /// The JSON paths this module serves (the OpenAPI document lists exactly these, plus
 /// [`ROUTES_VIEW`]).
-pub const API_PATHS: &[&str] = &[
-    "/.well-known/chitty.json",
-    "/api/deploy/status",
-    "/api/deploy/status/{namespace}/{service}",
-    "/api/services",
-    "/openapi.json",
-];
+pub const API_PATHS: &[&str] = &[DISCOVERY, DEPLOY_STATUS, DEPLOY_HISTORY, SERVICES, OPENAPI];
 
 /// The RouteClaims view, served by the routing module; documented here with the rest of the API
 /// and read by the dashboard, which copes with its absence.
@@ -99,11 +99,11 @@ impl Drop for Serving {
 /// This module's routes, without the token check.
 pub fn routes(state: Arc<WebState>) -> Router {
     Router::new()
-        .route(API_PATHS[0], get(discovery::handler))
-        .route(API_PATHS[1], get(deploy_status::list))
-        .route(API_PATHS[2], get(deploy_status::history))
-        .route(API_PATHS[3], get(services::list))
-        .route(API_PATHS[4], get(openapi::handler))
+        .route(DISCOVERY, get(discovery::handler))
+        .route(DEPLOY_STATUS, get(deploy_status::list))
+        .route(DEPLOY_HISTORY, get(deploy_status::history))
+        .route(SERVICES, get(services::list))
+        .route(OPENAPI, get(openapi::handler))
         .route("/", get(dashboard::page))
         .route("/assets/{file}", get(dashboard::file))
         .with_state(state)

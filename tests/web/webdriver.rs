@@ -71,7 +71,7 @@ impl Browser {
             "--disable-background-networking".into(),
             "--disable-component-update".into(),
             "--disable-sync".into(),
-            "--window-size=1440,1100".into(),
+            "--window-size=1440,1500".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         let created: Value = http

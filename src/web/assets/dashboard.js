@@ -177,7 +177,7 @@
         el("td", { "data-column": "health" }, badge(HEALTH[s.health], s.health)),
         el("td", { class: "mono", text: s.version }),
         el("td", { text: s.environment }),
-        el("td", { class: "mono", text: s.chitty_id || "not minted yet" }),
+        el("td", { class: "mono nowrap", text: s.chitty_id || "not minted yet" }),
         el("td", {}, link(s.url))));
     const table = el("table", {},
       el("thead", {}, el("tr", {}, ["Service", "Phase", "Health", "Version", "Environment", "ChittyID", "URL"].map((h) => el("th", { scope: "col", text: h })))),
@@ -259,11 +259,13 @@
       body("conflicts").replaceChildren(el("p", { class: "empty", "data-routes": "none", text: `No route conflicts among ${view.claims.length} claim${view.claims.length === 1 ? "" : "s"}.` }));
       return;
     }
+    const claimLine = (look, word, id) =>
+      el("div", { class: "claim" }, badge(look, word), " ", el("span", { class: "mono claim-id", text: id }));
     const rows = conflicts.map((c) =>
       el("tr", { "data-conflict": `${c.host}${c.path}` },
         el("td", { class: "mono", text: `${c.host}${c.path}` }),
-        el("td", {}, c.holder ? badge(PHASES.Ready, `held by ${c.holder}`) : badge(PHASES.Failed, "nobody holds it")),
-        el("td", {}, (c.losers || []).map((l) => el("div", {}, badge(PHASES.Failed, `lost: ${l}`))))));
+        el("td", {}, c.holder ? claimLine(PHASES.Ready, "held by", c.holder) : badge(PHASES.Failed, "nobody holds it")),
+        el("td", {}, (c.losers || []).map((l) => claimLine(PHASES.Failed, "lost:", l)))));
     body("conflicts").replaceChildren(el("table", {},
       el("thead", {}, el("tr", {}, ["Route", "Holder", "Losers"].map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, rows)));
