@@ -140,6 +140,9 @@ pub struct ProbeStatus {
     /// What the last failed probe saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the last probe ran; the next waits `health.interval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe_at: Option<Time>,
 }
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Default)]

@@ -97,9 +97,13 @@ where
     if current == Some(desired) {
         return Ok(false);
     }
+    // The resourceVersion makes the write conditional: a status computed from a stale cache
+    // (a requeue that ran before our own last write came back) is refused with a conflict
+    // instead of overwriting newer progress.
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
+        "metadata": {"resourceVersion": obj.resource_version()},
         "status": desired,
     });
     let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
@@ -124,6 +128,11 @@ pub fn error_policy<K>(
     move |obj: Arc<K>, error: &crate::Error, ctx: Arc<Context>| {
         let _ = obj;
         ctx.metrics.failure(controller, error);
+        if error.is_conflict() {
+            // The cache was behind our own last write; the watch brings the newer object.
+            tracing::debug!(controller, "stale object; retrying");
+            return Action::requeue(Duration::from_millis(500));
+        }
         tracing::warn!(controller, %error, "reconcile failed; retrying");
         Action::requeue(Duration::from_secs(15))
     }

@@ -61,10 +61,34 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         }
     }
 
+    // Reconciles also come from watch events; probes keep to the configured interval.
+    let interval = parse_or(&health.interval, Duration::from_secs(10));
+    let last = input
+        .status
+        .probes
+        .as_ref()
+        .and_then(|p| p.last_probe_at.as_ref())
+        .map(|t| t.0);
+    if let Some(last) = last {
+        let since = input.now.0.duration_since(last).unsigned_abs();
+        if since < interval {
+            input.retry_after = Some((interval - since).max(Duration::from_millis(100)));
+            let message = input
+                .status
+                .steps
+                .iter()
+                .find(|s| s.name == "health")
+                .and_then(|s| s.message.clone());
+            return Ok(Outcome::Waiting(
+                message.unwrap_or_else(|| "waiting for the next health check".into()),
+            ));
+        }
+    }
     let url = probe::url(&base_url(input), &health.path);
     let timeout = parse_or(&health.timeout, Duration::from_secs(5));
     let result = probe::probe(&input.ctx.probe, &url, timeout).await;
     let probes = input.status.probes.get_or_insert_with(ProbeStatus::default);
+    probes.last_probe_at = Some(input.now.clone());
     if result.healthy {
         probes.consecutive_successes += 1;
         probes.consecutive_failures = 0;
