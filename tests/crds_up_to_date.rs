@@ -15,7 +15,7 @@ fn crds_directory_matches_the_api_types() {
     }
     assert!(
         stale.is_empty(),
-        "crds/ is out of date for {stale:?}; run: cargo run -- crd --out-dir crds"
+        "crds/ is out of date for {stale:?}; run: hack/sync-crds.sh --regen (regenerates crds/ and copies it into the chart and config/crd)"
     );
 }
 
