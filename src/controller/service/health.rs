@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
@@ -16,11 +15,9 @@ use crate::api::{
     ChittyDeployment, ChittyService, DeploymentPhase, HealthState, HealthSummary, Target,
 };
 use crate::controller::Context;
-use crate::controller::deployment::apply::{apply, delete_if_present};
 use crate::pipeline::duration::parse_or;
 use crate::probe;
-use crate::workload::deployment::{self as workload, Workload};
-use crate::workload::{Track, deployment_name, service as service_object};
+use crate::workload::service as service_object;
 
 /// The state after one more probe, given the consecutive failures before it.
 pub fn next_state(healthy: bool, failures_before: i32, threshold: i32) -> (HealthState, i32) {
@@ -228,30 +225,7 @@ async fn roll_back_critical(
         return Ok(());
     };
     if service.spec.target == Target::Cluster {
-        let deployments: Api<Deployment> = ctx.api_for(service);
-        let image = previous
-            .status
-            .as_ref()
-            .and_then(|s| s.image.clone())
-            .unwrap_or_default();
-        apply(
-            &deployments,
-            &workload::build(&Workload {
-                service,
-                snapshot: &previous.spec.snapshot,
-                image: &image,
-                revision: &previous.spec.revision,
-                rollout: &previous.name_any(),
-                track: Track::Stable,
-                replicas: service.spec.replicas,
-            }),
-        )
-        .await?;
-        delete_if_present(
-            &deployments,
-            &deployment_name(&service.name_any(), Track::Canary),
-        )
-        .await?;
+        crate::controller::deployment::rollback::restore(ctx, service, &previous).await?;
     }
     let error = format!(
         "critical service went down after the rollout ({}); rolled back",
