@@ -1,6 +1,7 @@
 //! The controllers and what they share.
 
 pub mod deployment;
+pub mod ledger;
 pub mod route_claim;
 pub mod service;
 
@@ -40,6 +41,8 @@ pub struct Context {
     pub claims: Store<crate::api::RouteClaim>,
     /// Who holds which route, decided in memory (see `route_claim::RouteTable`).
     pub routes: route_claim::RouteTable,
+    /// Our status writes the caches have not shown yet.
+    pub ledger: ledger::WriteLedger,
 }
 
 impl Context {
@@ -67,7 +70,46 @@ impl Context {
             probe_failures: Default::default(),
             claims: kube::runtime::reflector::store::Writer::default().as_reader(),
             routes: Default::default(),
+            ledger: Default::default(),
         }
+    }
+
+    /// Writes a whole status with server-side apply, but only when it differs from what is
+    /// there, so an unchanged world costs no write; remembers the write until the cache shows it.
+    pub async fn write_status<K, S>(
+        &self,
+        api: &Api<K>,
+        obj: &K,
+        current: Option<&S>,
+        desired: &S,
+    ) -> crate::Result<bool>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+        S: Serialize + PartialEq,
+    {
+        if current == Some(desired) {
+            return Ok(false);
+        }
+        // The resourceVersion makes the write conditional: a status computed from a stale cache
+        // (a requeue that ran before our own last write came back) is refused with a conflict
+        // instead of overwriting newer progress.
+        let patch = serde_json::json!({
+            "apiVersion": K::api_version(&()),
+            "kind": K::kind(&()),
+            "metadata": {"resourceVersion": obj.resource_version()},
+            "status": desired,
+        });
+        let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
+        api.patch_status(&obj.name_any(), &params, &kube::api::Patch::Apply(patch))
+            .await?;
+        self.ledger.record(obj);
+        Ok(true)
+    }
+
+    /// The cached object predates our own last status write to it: whatever this reconcile
+    /// computed would be refused, and the write's watch event brings a reconcile of its own.
+    pub fn cache_behind(&self, obj: &impl ResourceExt) -> bool {
+        self.ledger.behind(obj)
     }
 
     /// A namespaced Api for the object's own namespace.
@@ -82,35 +124,9 @@ impl Context {
     }
 }
 
-/// Writes a whole status with server-side apply, but only when it differs from what is there,
-/// so an unchanged world costs no write.
-pub async fn apply_status<K, S>(
-    api: &Api<K>,
-    obj: &K,
-    current: Option<&S>,
-    desired: &S,
-) -> crate::Result<bool>
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-    S: Serialize + PartialEq,
-{
-    if current == Some(desired) {
-        return Ok(false);
-    }
-    // The resourceVersion makes the write conditional: a status computed from a stale cache
-    // (a requeue that ran before our own last write came back) is refused with a conflict
-    // instead of overwriting newer progress.
-    let patch = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "metadata": {"resourceVersion": obj.resource_version()},
-        "status": desired,
-    });
-    let params = kube::api::PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(&obj.name_any(), &params, &kube::api::Patch::Apply(patch))
-        .await?;
-    Ok(true)
-}
+/// How long a reconcile that found the cache behind our own write waits at most; the write's
+/// watch event normally comes first and triggers the reconcile sooner.
+pub const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// The current time truncated to whole seconds, the precision the API stores, so a recomputed
 /// status compares equal to the stored one.

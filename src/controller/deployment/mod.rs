@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{Context, apply_status, now};
+use super::{CATCH_UP, Context, now};
 use crate::api::conditions::{Desired, merge, reasons, types};
 use crate::api::{ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase};
 use crate::controller::service::publish;
@@ -35,6 +35,9 @@ const POLL: Duration = Duration::from_secs(5);
 
 pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> crate::Result<Action> {
     let _timer = ctx.metrics.reconcile(NAME);
+    if ctx.cache_behind(&*rollout) {
+        return Ok(Action::requeue(CATCH_UP));
+    }
     let previous = rollout.status.clone();
     let mut status = previous.clone().unwrap_or_else(|| ChittyDeploymentStatus {
         phase: Some(DeploymentPhase::Pending),
@@ -65,7 +68,8 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
         &now,
     );
     let api: Api<ChittyDeployment> = ctx.api_for(&*rollout);
-    apply_status(&api, &*rollout, previous.as_ref(), &status).await?;
+    ctx.write_status(&api, &*rollout, previous.as_ref(), &status)
+        .await?;
     announce_phase_change(&ctx, &rollout, previous.as_ref(), &status).await;
     Ok(action)
 }

@@ -17,7 +17,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource};
 
-use super::{Context, apply_status, now};
+use super::{CATCH_UP, Context, now};
 use crate::api::RouteClaim;
 use crate::controller::service::publish;
 pub use table::{CurrentTable, RouteTable, Triggers};
@@ -29,6 +29,9 @@ pub async fn reconcile(claim: Arc<RouteClaim>, ctx: Arc<Context>) -> crate::Resu
     if claim.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    if ctx.cache_behind(&*claim) {
+        return Ok(Action::requeue(CATCH_UP));
+    }
     // `None` while the table has not taken in this version of the claim; it triggers this
     // reconcile again when it has.
     let Some(decision) = ctx.routes.decision(&claim) else {
@@ -37,7 +40,7 @@ pub async fn reconcile(claim: Arc<RouteClaim>, ctx: Arc<Context>) -> crate::Resu
     let previous = claim.status.as_ref();
     let desired = status::desired(&claim, &decision, &now());
     let api: Api<RouteClaim> = ctx.api_for(&*claim);
-    if apply_status(&api, &*claim, previous, &desired).await?
+    if ctx.write_status(&api, &*claim, previous, &desired).await?
         && let Some(change) = status::transition(previous, &desired)
     {
         let kind = if change.accepted {

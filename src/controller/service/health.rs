@@ -37,6 +37,8 @@ pub struct Probed {
     /// The summary to put in status (unchanged unless the state changed).
     pub summary: HealthSummary,
     pub changed: bool,
+    /// The state before this probe.
+    pub previous: HealthState,
     /// When to probe again.
     pub again: Duration,
 }
@@ -85,6 +87,7 @@ pub async fn probe_service(ctx: &Context, service: &ChittyService, now: &Time) -
         .expect("probe failures lock")
         .insert(key, failures);
     let changed = state != previous.status;
+    let previous_state = previous.status;
     let summary = if changed {
         HealthSummary {
             status: state,
@@ -98,6 +101,7 @@ pub async fn probe_service(ctx: &Context, service: &ChittyService, now: &Time) -
     Probed {
         summary,
         changed,
+        previous: previous_state,
         again: parse_or(&spec.interval, Duration::from_secs(10)),
     }
 }
@@ -107,20 +111,26 @@ pub async fn probe_service(ctx: &Context, service: &ChittyService, now: &Time) -
 pub async fn on_change(
     ctx: &Context,
     service: &ChittyService,
+    previous: HealthState,
     summary: &HealthSummary,
     owned: &[ChittyDeployment],
 ) -> crate::Result<()> {
     let word = summary.status.as_str();
-    let note = format!(
-        "health is {word}: {}",
-        summary.message.clone().unwrap_or_default()
-    );
-    let kind = if summary.status == HealthState::Healthy {
-        EventType::Normal
-    } else {
-        EventType::Warning
-    };
-    publish(ctx, service, kind, "HealthChanged", note).await;
+    // The first look at a service that just rolled out finding it healthy is no news: the
+    // rollout's own event said so. Every later change, and a bad first look, is recorded.
+    let first_healthy = previous == HealthState::Unknown && summary.status == HealthState::Healthy;
+    if !first_healthy {
+        let note = format!(
+            "health is {word}: {}",
+            summary.message.clone().unwrap_or_default()
+        );
+        let kind = if summary.status == HealthState::Healthy {
+            EventType::Normal
+        } else {
+            EventType::Warning
+        };
+        publish(ctx, service, kind, "HealthChanged", note).await;
+    }
     update_registry_health(ctx, service, word).await;
     if summary.status != HealthState::Healthy
         && let Some(current) = crate::controller::service::rollout::newest(owned)

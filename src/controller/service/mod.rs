@@ -15,7 +15,7 @@ use kube::runtime::events::{Event, EventType};
 use kube::{Api, Resource, ResourceExt};
 use std::collections::BTreeMap;
 
-use super::{Context, apply_status, now};
+use super::{CATCH_UP, Context, now};
 use crate::api::{
     ChittyDeployment, ChittyDeploymentSpec, ChittyService, DeploymentPhase, LocalServiceRef,
 };
@@ -28,6 +28,9 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let _timer = ctx.metrics.reconcile(NAME);
     if service.meta().deletion_timestamp.is_some() {
         return finalizer::on_delete(&ctx, &service).await;
+    }
+    if ctx.cache_behind(&*service) {
+        return Ok(Action::requeue(CATCH_UP));
     }
     finalizer::ensure(&ctx, &service).await?;
     let revision = crate::revision::of(&service.spec);
@@ -73,7 +76,10 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
         status::apply_health(&mut desired, &stored, &now);
     }
     let api: Api<ChittyService> = ctx.api_for(&*service);
-    if apply_status(&api, &*service, service.status.as_ref(), &desired).await? {
+    if ctx
+        .write_status(&api, &*service, service.status.as_ref(), &desired)
+        .await?
+    {
         let previous = service.status.as_ref().map(|s| s.conditions.as_slice());
         routes::announce(
             &ctx,
@@ -87,7 +93,7 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     if let Some(p) = probed.filter(|p| p.changed) {
         let mut seen_service = (*service).clone();
         seen_service.status = Some(desired.clone());
-        health::on_change(&ctx, &seen_service, &p.summary, &owned).await?;
+        health::on_change(&ctx, &seen_service, p.previous, &p.summary, &owned).await?;
     }
     Ok(again
         .map(Action::requeue)
