@@ -1,6 +1,7 @@
 //! Leader election with two in-process replicas on one Lease against the local control plane:
-//! only the holder reconciles and writes, a killed leader is replaced within about the Lease
-//! duration, a leader whose Lease is taken stops at once, and no rollout is made twice.
+//! only the holder reconciles and writes, a standby answers reads through the leader, a killed
+//! leader is replaced within about the Lease duration, a leader whose Lease is taken stops at
+//! once, and no rollout is made twice.
 
 mod common;
 
@@ -89,6 +90,13 @@ async fn readyz(operator: &RunningOperator) -> Option<u16> {
     Some(response.status().as_u16())
 }
 
+async fn get(operator: &RunningOperator, path: &str) -> (u16, String) {
+    chitty_operator::tls::install_default_provider();
+    let response = reqwest::get(operator.url(path)).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
 fn service(name: &str, version: &str, health: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
@@ -171,6 +179,24 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
     wait_ready(&services, "chittyid", "1.0.0").await;
     apply(&services, service("chittyid", "1.1.0", &health.url)).await;
     wait_ready(&services, "chittyid", "1.1.0").await;
+
+    // Whichever replica a Service sends a reader to, it gets the leader's answer: the standby
+    // hands reads of the API to the address the leader published in its Lease.
+    for path in [
+        "/api/services",
+        "/api/admin/routes",
+        "/.well-known/chitty.json",
+    ] {
+        let (status, body) = get(&second, path).await;
+        assert_eq!(status, 200, "{path} on the standby: {body}");
+        assert_eq!(get(&first, path).await.0, 200, "{path} on the leader");
+        if path == "/api/services" {
+            assert!(
+                body.contains("chittyid") && body.contains("1.1.0"),
+                "the standby answered with the leader's fleet: {body}"
+            );
+        }
+    }
 
     assert!(
         !second_led.ever(),

@@ -13,10 +13,16 @@ use serde_json::Value;
 use support::*;
 
 /// Operator flags the chart deliberately does not offer as values, with the reason.
-const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[(
-    "CHITTY_API_TOKEN",
-    "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
-)];
+const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[
+    (
+        "CHITTY_API_TOKEN",
+        "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
+    ),
+    (
+        "CHITTY_ADVERTISE_ADDRESS",
+        "the chart gives each pod POD_IP, which with the HTTP port is what the flag defaults to",
+    ),
+];
 
 fn every_option() -> String {
     common::repo()
@@ -251,6 +257,14 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         policy["spec"]["policyTypes"],
         serde_json::json!(["Ingress", "Egress"])
     );
+    let selector = &policy["spec"]["podSelector"]["matchLabels"];
+    let ingress = policy["spec"]["ingress"].as_array().unwrap();
+    assert!(
+        ingress
+            .iter()
+            .any(|rule| rule["from"][0]["podSelector"]["matchLabels"] == *selector),
+        "the replicas may reach each other's HTTP port (a standby forwards reads): {ingress:?}"
+    );
     assert_eq!(
         only(&docs, "PodDisruptionBudget")["spec"]["maxUnavailable"],
         1
@@ -432,6 +446,13 @@ fn config_default_deploys_the_operator_like_the_chart() {
         env_value(deployment, "POD_NAMESPACE").as_deref(),
         Some("field:metadata.namespace")
     );
+    for d in [deployment, chart_deployment] {
+        assert_eq!(
+            env_value(d, "POD_IP").as_deref(),
+            Some("field:status.podIP"),
+            "a standby finds the leader's read API by its pod IP"
+        );
+    }
     let lease = env_value(deployment, "CHITTY_LEASE_NAME").unwrap();
     assert!(
         permissions(only(&docs, "Role"))

@@ -58,7 +58,7 @@ where
     let mut retry = Backoff::default();
     loop {
         on_role(Role::Candidate);
-        let identity = fresh_identity();
+        let identity = with_address(fresh_identity(), election.advertise_address.as_deref());
         let manager = tokio::select! {
             _ = shutdown.clone() => return Ok(()),
             manager = connect(&client, election, &namespace, &identity) => manager,
@@ -146,7 +146,11 @@ async fn connect(
     LeaseManagerBuilder::new(client.clone(), &election.lease_name)
         .with_namespace(namespace)
         .with_identity(identity)
-        .with_field_manager(format!("chitty-operator-election-{identity}"))
+        // Without the address: field manager names are limited to 128 characters.
+        .with_field_manager(format!(
+            "chitty-operator-election-{}",
+            identity.split('@').next().unwrap_or(identity)
+        ))
         .with_duration(election.lease_duration.as_secs())
         .with_grace(election.lease_renew_margin.as_secs())
         .build()
@@ -171,6 +175,22 @@ fn fresh_identity() -> String {
         .unwrap_or_else(|_| "chitty-operator".to_string());
     let suffix: String = (0..6).map(|_| fastrand::alphanumeric()).collect();
     format!("{base}-{}", suffix.to_ascii_lowercase())
+}
+
+/// The identity with the replica's HTTP address after an `@`, where standbys find the leader.
+fn with_address(identity: String, address: Option<&str>) -> String {
+    match address {
+        Some(address) => format!("{identity}@{address}"),
+        None => identity,
+    }
+}
+
+/// The HTTP address a Lease holder published in its identity, if it did.
+pub fn holder_address(holder: &str) -> Option<&str> {
+    holder
+        .rsplit_once('@')
+        .map(|(_, address)| address)
+        .filter(|a| !a.is_empty())
 }
 
 /// Doubling pause between failed attempts to reach the Lease.
@@ -213,6 +233,19 @@ mod tests {
     #[test]
     fn identities_differ_between_attempts() {
         assert_ne!(fresh_identity(), fresh_identity());
+    }
+
+    #[test]
+    fn the_holder_address_is_what_follows_the_last_at() {
+        let identity = with_address("pod-a-x1y2z3".into(), Some("10.0.0.7:8080"));
+        assert_eq!(holder_address(&identity), Some("10.0.0.7:8080"));
+        assert_eq!(holder_address("pod-a-x1y2z3"), None);
+        assert_eq!(holder_address("pod@"), None);
+        assert_eq!(
+            with_address("pod".into(), None),
+            "pod",
+            "no address, no suffix"
+        );
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub struct LeaderElection {
         value_parser = parse_whole_seconds
     )]
     pub lease_renew_margin: Duration,
+
+    /// Where the other replicas reach this one's HTTP port (`host:port`), published in the Lease
+    /// so that a standby can hand read requests to the leader. Defaults to `$POD_IP` with the
+    /// HTTP port, else the HTTP address itself when it names a host.
+    #[arg(long = "advertise-address", env = "CHITTY_ADVERTISE_ADDRESS")]
+    pub advertise_address: Option<String>,
 }
 
 impl LeaderElection {

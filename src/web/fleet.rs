@@ -249,6 +249,11 @@ impl FleetCache {
         term
     }
 
+    /// This replica serves the fleet now (it leads); a standby does not.
+    pub fn is_attached(&self) -> bool {
+        self.sources.read().expect("not poisoned").is_some()
+    }
+
     pub fn detach(&self, term: u64) {
         let mut sources = self.sources.write().expect("not poisoned");
         if sources.as_ref().is_some_and(|s| s.term == term) {

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod deploy_status;
 pub mod discovery;
 pub mod fleet;
+pub mod forward;
 pub mod openapi;
 pub mod problem;
 pub mod query;
@@ -47,6 +48,8 @@ pub struct WebState {
     pub public_url: Option<String>,
     /// When this process started: `updated_at` of an empty discovery document.
     pub started: jiff::Timestamp,
+    /// Set when replicas elect a leader: a standby forwards reads to it.
+    pub forward: std::sync::OnceLock<forward::Forwarder>,
 }
 
 impl WebState {
@@ -65,6 +68,7 @@ impl WebState {
             auth,
             public_url,
             started: jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
+            forward: Default::default(),
         }
     }
 
@@ -110,9 +114,13 @@ pub fn routes(state: Arc<WebState>) -> Router {
 }
 
 /// `app` with this module's routes added, and the token check over every `/api/` path of the
-/// result, whichever module serves it.
+/// result, whichever module serves it; behind the check, a standby forwards reads to the leader.
 pub fn mount(app: Router, state: Arc<WebState>) -> Router {
     app.merge(routes(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_leader,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_token,
