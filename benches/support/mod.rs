@@ -1,0 +1,185 @@
+//! What the cluster benchmarks share: the local control plane, a client for it, namespaces, and
+//! the operator binary run as a separate process (so its memory and requests are its own).
+
+#![allow(dead_code)] // each bench uses its own part of this
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde_json::json;
+
+pub fn repo() -> &'static str {
+    env!("CARGO_MANIFEST_DIR")
+}
+
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("command runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn cluster(verb: &str) -> String {
+    sh(&["bash", &format!("{}/scripts/cluster.sh", repo()), verb])
+}
+
+/// Brings the local control plane up (reusing a running one), installs the CRDs, and returns a
+/// client and the kubeconfig path.
+pub async fn local_cluster() -> (Client, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    cluster("up");
+    let kubeconfig = cluster("kubeconfig");
+    let kc = Kubeconfig::read_from(&kubeconfig).unwrap();
+    let client = Client::try_from(
+        Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let kubectl = cluster("env")
+        .lines()
+        .find_map(|l| l.strip_prefix("export PATH="))
+        .map(|p| format!("{}/kubectl", p.trim_matches('"').split(':').next().unwrap()))
+        .unwrap();
+    let crds = format!("{}/crds/", repo());
+    sh(&[
+        &kubectl,
+        "--kubeconfig",
+        &kubeconfig,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "-f",
+        &crds,
+    ]);
+    (client, kubeconfig)
+}
+
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::default()).await;
+    for _ in 0..600 {
+        if api.get_opt(name).await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A fresh, empty namespace of this name.
+pub async fn namespace(client: &Client, name: &str) {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    delete_namespace(client, name).await;
+    let ns = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.unwrap();
+}
+
+/// The operator binary, watching one namespace, with its HTTP port on `port`.
+pub struct Operator {
+    child: Child,
+    pub base_url: String,
+}
+
+impl Operator {
+    pub fn start(kubeconfig: &str, namespace: &str, port: u16, extra: &[&str]) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+            .args([
+                "run",
+                "--namespace",
+                namespace,
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+                "--log-format",
+                "json",
+            ])
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("operator starts");
+        Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Waits until the operator's caches have synced.
+    pub async fn ready(&self, http: &reqwest::Client) {
+        for _ in 0..300 {
+            if http
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the operator did not become ready within 30 s");
+    }
+
+    /// A `/proc/<pid>/status` memory field (`VmHWM:`, `VmRSS:`), in KiB.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Apiserver requests the operator has made so far: (GETs, everything else).
+    pub async fn requests(&self, http: &reqwest::Client) -> (u64, u64) {
+        let text = match http.get(format!("{}/metrics", self.base_url)).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => return (0, 0),
+        };
+        let mut reads = 0;
+        let mut writes = 0;
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("chitty_kube_requests_total{"))
+        {
+            let value: u64 = line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if line.contains("verb=\"GET\"") {
+                reads += value
+            } else {
+                writes += value
+            }
+        }
+        (reads, writes)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a report under `target/bench/` and prints it.
+pub fn write_report(file: &str, report: &str) {
+    let dir = std::path::Path::new(repo()).join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), report).unwrap();
+    println!("{report}");
+}
