@@ -152,7 +152,7 @@ impl ClaimIndex {
         let claims = self
             .claims
             .values()
-            .map(|entry| (&entry.claim, entry.key.clone()));
+            .map(|entry| (&entry.claim, entry.key.as_ref()));
         decide_sorted(claims, &self.reservations)
     }
 

@@ -25,6 +25,8 @@ use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 
+use super::fingerprint::fingerprint;
+
 /// Why a host or path cannot be a route; the text is written for a claim's status message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidRoute {
@@ -68,36 +70,65 @@ pub enum InvalidRoute {
 pub struct RouteKey {
     /// Host immediately followed by path.
     text: Arc<str>,
-    host_len: usize,
+    /// At most 253 (checked when parsing).
+    host_len: u32,
+    /// Of `text`: grouping claims by key sorts these rather than the text, because half the keys
+    /// of a large fleet share a host, and comparing those meant reading every key's text,
+    /// scattered over the heap, again and again.
+    fingerprint: u32,
 }
 
 impl RouteKey {
     /// Normalise a raw host and path; see the module documentation for the rules.
     pub fn parse(host: &str, path: &str) -> Result<Self, InvalidRoute> {
         let (host, path) = (host_part(host)?, path_part(path)?);
-        let mut text = String::with_capacity(host.len() + path.len());
-        text.push_str(host);
-        text.make_ascii_lowercase();
-        text.push_str(path);
+        // Joined on the stack when short, which is nearly always, so the key's buffer is the
+        // only allocation.
+        let mut joined = [0u8; 128];
+        let text: Arc<str> = match joined.get_mut(..host.len() + path.len()) {
+            Some(buf) => {
+                let (h, p) = buf.split_at_mut(host.len());
+                h.copy_from_slice(host.as_bytes());
+                h.make_ascii_lowercase();
+                p.copy_from_slice(path.as_bytes());
+                Arc::from(std::str::from_utf8(buf).expect("an ASCII host and a UTF-8 path"))
+            }
+            None => Arc::from(host.to_ascii_lowercase() + path),
+        };
         Ok(Self {
-            text: Arc::from(text),
-            host_len: host.len(),
+            fingerprint: fingerprint(&text),
+            host_len: host.len() as u32,
+            text,
         })
     }
 
     /// The normalised host, e.g. `api.chitty.cc` or `*.chitty.cc`.
     pub fn host(&self) -> &str {
-        &self.text[..self.host_len]
+        &self.text[..self.host_len as usize]
     }
 
     /// The normalised path prefix, e.g. `/` or `/api`; usable as an Ingress `Prefix` path.
     pub fn path(&self) -> &str {
-        &self.text[self.host_len..]
+        &self.text[self.host_len as usize..]
     }
 
     /// Whether the host is a wildcard (`*.x`).
     pub fn is_wildcard(&self) -> bool {
         self.text.starts_with("*.")
+    }
+
+    /// A hash of the key, equal for equal keys; what grouping claims by key sorts on.
+    pub(crate) fn fingerprint(&self) -> u32 {
+        self.fingerprint
+    }
+
+    /// The `Display` text appended to `out` without going through a formatter.
+    pub(crate) fn write_to(&self, out: &mut String) {
+        out.push_str(self.host());
+        if self.path() != "/" {
+            out.push_str(self.path());
+        }
+        out.push_str("/*");
     }
 }
 
@@ -106,7 +137,11 @@ impl RouteKey {
 // differently as text than by host.
 impl PartialEq for RouteKey {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        // The fingerprint tells most different keys apart without reading their text, a shared
+        // buffer most equal ones: `Arc<str>` equality does not check for one itself (std does
+        // so only for sized types).
+        self.fingerprint == other.fingerprint
+            && (Arc::ptr_eq(&self.text, &other.text) || self.text == other.text)
     }
 }
 
@@ -152,10 +187,11 @@ impl Serialize for RouteKey {
 /// URLs the key covers, the way the routes are written in ChittyOS (`mcp.chitty.cc/*`).
 impl fmt::Display for RouteKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.path() {
-            "/" => write!(f, "{}/*", self.host()),
-            path => write!(f, "{}{path}/*", self.host()),
+        f.write_str(self.host())?;
+        if self.path() != "/" {
+            f.write_str(self.path())?;
         }
+        f.write_str("/*")
     }
 }
 
@@ -186,9 +222,13 @@ fn host_part(raw: &str) -> Result<&str, InvalidRoute> {
         return Err(InvalidRoute::MisplacedWildcard(raw.to_owned()));
     }
     let mut labels = 0;
-    for label in named.split('.') {
+    // Split as bytes: `str::split` searches for the separator with machinery meant for long
+    // text, which costs more than the check itself on labels this short.
+    for label in named.as_bytes().split(|&b| b == b'.') {
         if !is_dns_label(label) {
-            let (host, label) = (raw.to_owned(), label.to_owned());
+            // Cut at an ASCII `.`, so still UTF-8.
+            let label = String::from_utf8_lossy(label).into_owned();
+            let host = raw.to_owned();
             return Err(InvalidRoute::BadLabel { host, label });
         }
         labels += 1;
@@ -236,8 +276,7 @@ fn path_part(raw: &str) -> Result<&str, InvalidRoute> {
 }
 
 /// RFC 1123 label, either case (folded afterwards).
-fn is_dns_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
+fn is_dns_label(bytes: &[u8]) -> bool {
     (1..=63).contains(&bytes.len())
         && bytes
             .iter()

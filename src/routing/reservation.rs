@@ -95,18 +95,12 @@ impl Reservations {
 
     /// Whether `namespace` may claim the normalised `host`.
     pub fn check(&self, host: &str, namespace: &str) -> Result<(), Refusal> {
-        match self.governing(host) {
-            Some((pattern, allowed)) if !allowed.contains(namespace) => Err(Refusal {
-                pattern,
-                allowed: allowed.iter().cloned().collect(),
-                namespace: namespace.to_owned(),
-            }),
-            _ => Ok(()),
-        }
+        self.governing(host).map_or(Ok(()), |g| g.check(namespace))
     }
 
-    /// The most specific reservation over a normalised host, with its pattern spelled out.
-    fn governing(&self, host: &str) -> Option<(String, &BTreeSet<String>)> {
+    /// The most specific reservation over a normalised host. Looked up once per key and then
+    /// checked for each claim on it, since every claim on a key has the same host.
+    pub(crate) fn governing<'a>(&'a self, host: &'a str) -> Option<Governing<'a>> {
         if self.is_empty() {
             return None;
         }
@@ -115,18 +109,57 @@ impl Reservations {
             Some(domain) => Some(domain),
             None => {
                 if let Some(allowed) = self.exact.get(host) {
-                    return Some((host.to_owned(), allowed));
+                    return Some(Governing {
+                        wildcard: false,
+                        domain: host,
+                        allowed,
+                    });
                 }
                 parent(host)
             }
         };
         while let Some(d) = domain {
             if let Some(allowed) = self.wildcard.get(d) {
-                return Some((format!("*.{d}"), allowed));
+                return Some(Governing {
+                    wildcard: true,
+                    domain: d,
+                    allowed,
+                });
             }
             domain = parent(d);
         }
         None
+    }
+}
+
+/// One reservation as it applies to one host.
+pub(crate) struct Governing<'a> {
+    wildcard: bool,
+    /// The exact host, or the `d` of `*.d`.
+    domain: &'a str,
+    allowed: &'a BTreeSet<String>,
+}
+
+impl Governing<'_> {
+    pub(crate) fn allows(&self, namespace: &str) -> bool {
+        self.allowed.contains(namespace)
+    }
+
+    pub(crate) fn check(&self, namespace: &str) -> Result<(), Refusal> {
+        if self.allows(namespace) {
+            return Ok(());
+        }
+        // Spelled out only here: most claims are allowed, and this is per claim.
+        let pattern = if self.wildcard {
+            format!("*.{}", self.domain)
+        } else {
+            self.domain.to_owned()
+        };
+        Err(Refusal {
+            pattern,
+            allowed: self.allowed.iter().cloned().collect(),
+            namespace: namespace.to_owned(),
+        })
     }
 }
 

@@ -20,10 +20,11 @@
 use std::cmp::Ordering;
 
 use super::claim::{Claim, ClaimId};
-use super::decision::{CONFLICTS_LISTED, Conflict, Decision, Reason};
-use super::message;
-use super::normalize::{InvalidRoute, RouteKey};
-use super::reservation::{Refusal, Reservations};
+use super::decision::{Conflict, Decision};
+use super::normalize::RouteKey;
+use super::outcome::OnKey;
+pub use super::outcome::decide_invalid;
+use super::reservation::{Governing, Reservations};
 
 /// The order of the rule: `Less` means `a` comes before `b` in line for the key.
 pub fn rank(a: &Claim, b: &Claim) -> Ordering {
@@ -43,122 +44,73 @@ pub struct KeyOutcome {
     pub conflict: Option<Conflict>,
 }
 
-enum Standing {
-    Refused(Refusal),
+/// Where one claim stands on its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// Refused by the reservation that governs the key's host.
+    Refused,
+    /// Its ChittyService does not exist.
     NoService,
-    /// Eligible, at this 0-based position in line.
+    /// Eligible, at this 0-based position in line; the first holds the key.
     InLine(usize),
+}
+
+/// Whether a claim may compete at all; an eligible claim is put first in line, to be ranked.
+pub(crate) fn eligibility(governing: Option<&Governing>, claim: &Claim) -> Standing {
+    if governing.is_some_and(|g| !g.allows(claim.id.namespace())) {
+        Standing::Refused
+    } else if !claim.service_found {
+        Standing::NoService
+    } else {
+        Standing::InLine(0)
+    }
+}
+
+/// Ranks the claims on `key`: fills `standings`, one per claim in the order given, and returns
+/// the indices of the first and second in line. `line` is working space, passed in so that
+/// ranking many keys reuses it.
+pub(crate) fn line_up(
+    key: &RouteKey,
+    claims: &[&Claim],
+    reservations: &Reservations,
+    standings: &mut Vec<Standing>,
+    line: &mut Vec<usize>,
+) -> (Option<usize>, Option<usize>) {
+    let governing = reservations.governing(key.host());
+    standings.clear();
+    standings.extend(claims.iter().map(|c| eligibility(governing.as_ref(), c)));
+    line.clear();
+    line.extend((0..claims.len()).filter(|&i| standings[i] == Standing::InLine(0)));
+    line.sort_by(|&a, &b| rank(claims[a], claims[b]));
+    for (place, &i) in line.iter().enumerate() {
+        standings[i] = Standing::InLine(place);
+    }
+    (line.first().copied(), line.get(1).copied())
 }
 
 /// Decide every claim on `key`. The claims must all normalise to `key` and have distinct ids;
 /// their order does not matter.
 pub fn decide_key(key: &RouteKey, claims: &[&Claim], reservations: &Reservations) -> KeyOutcome {
-    let mut standings: Vec<Standing> = claims
-        .iter()
-        .map(|c| match reservations.check(key.host(), &c.id.namespace) {
-            Err(refusal) => Standing::Refused(refusal),
-            Ok(()) if !c.service_found => Standing::NoService,
-            Ok(()) => Standing::InLine(0),
-        })
-        .collect();
-    let mut line: Vec<usize> = (0..claims.len())
-        .filter(|&i| matches!(standings[i], Standing::InLine(_)))
-        .collect();
-    line.sort_by(|&a, &b| rank(claims[a], claims[b]));
-    for (place, &i) in line.iter().enumerate() {
-        standings[i] = Standing::InLine(place);
-    }
-    let holder = line.first().map(|&i| claims[i]);
-    let runner_up = line.get(1).map(|&i| claims[i]);
-    let holder_id = holder.map(|h| &h.id);
-
-    let mut everyone: Vec<&ClaimId> = claims.iter().map(|c| &c.id).collect();
-    everyone.sort_unstable();
-
-    let decisions = claims
-        .iter()
-        .zip(&standings)
-        .map(|(claim, standing)| {
-            let (reason, message) = match standing {
-                Standing::Refused(refusal) => (
-                    Reason::NotAllowed,
-                    message::not_allowed(key, refusal, holder_id),
-                ),
-                Standing::NoService => (
-                    Reason::ServiceNotFound,
-                    message::service_not_found(key, holder_id),
-                ),
-                Standing::InLine(0) => (
-                    Reason::Accepted,
-                    message::accepted(key, claim, runner_up, everyone.len() - 1),
-                ),
-                Standing::InLine(place) => {
-                    let holder =
-                        holder.expect("a claim in line behind the holder implies a holder");
-                    (
-                        Reason::Conflicted,
-                        message::conflicted(key, holder, claim, *place),
-                    )
-                }
-            };
-            let decision = Decision {
-                accepted: reason == Reason::Accepted,
-                reason,
-                key: Some(key.clone()),
-                holder: holder_id.cloned(),
-                conflicts_with: listed_others(&everyone, &claim.id, holder_id),
-                conflicts_total: everyone.len() - 1,
-                message,
-            };
-            (claim.id.clone(), decision)
-        })
-        .collect();
-
-    let conflict = (everyone.len() > 1).then(|| Conflict {
-        key: key.clone(),
-        holder: holder_id.cloned(),
-        losers: everyone
-            .iter()
-            .filter(|id| Some(**id) != holder_id)
-            .map(|id| (*id).clone())
-            .collect(),
-    });
+    let mut standings = Vec::with_capacity(claims.len());
+    let (first, second) = line_up(key, claims, reservations, &mut standings, &mut Vec::new());
+    let mut everyone = claims.to_vec();
+    everyone.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let on_key = OnKey {
+        key,
+        everyone: &everyone,
+        holder: first.map(|i| claims[i]),
+        runner_up: second.map(|i| claims[i]),
+    };
     KeyOutcome {
-        holder: holder_id.cloned(),
-        decisions,
-        conflict,
+        holder: on_key.holder.map(|h| h.id.clone()),
+        decisions: claims
+            .iter()
+            .zip(standings)
+            .map(|(claim, standing)| {
+                let decision = on_key.decide(claim, standing, reservations);
+                (claim.id.clone(), decision)
+            })
+            .collect(),
+        conflict: on_key.conflict(),
     }
-}
-
-/// The decision for a claim whose host or path does not normalise; it is on no key.
-pub fn decide_invalid(error: &InvalidRoute) -> Decision {
-    Decision {
-        accepted: false,
-        reason: Reason::Invalid,
-        key: None,
-        holder: None,
-        conflicts_with: Vec::new(),
-        conflicts_total: 0,
-        message: message::invalid(error),
-    }
-}
-
-/// The first [`CONFLICTS_LISTED`] others from the sorted `everyone`, with the holder swapped in
-/// for the last of them when it sorts further down: a loser's status must always name its holder.
-/// Bounded work per claim keeps a key with thousands of claims linear rather than quadratic.
-fn listed_others(everyone: &[&ClaimId], me: &ClaimId, holder: Option<&ClaimId>) -> Vec<ClaimId> {
-    let mut listed: Vec<ClaimId> = everyone
-        .iter()
-        .filter(|id| **id != me)
-        .take(CONFLICTS_LISTED)
-        .map(|id| (*id).clone())
-        .collect();
-    if let Some(holder) = holder.filter(|h| *h != me)
-        && !listed.contains(holder)
-    {
-        // The holder sorts after every listed id, so replacing the last keeps the list sorted.
-        listed.pop();
-        listed.push(holder.clone());
-    }
-    listed
 }

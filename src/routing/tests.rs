@@ -92,6 +92,23 @@ fn exact_host_does_not_conflict_with_wildcard() {
 }
 
 #[test]
+fn an_exact_host_held_on_several_paths_overlaps_its_wildcard_once() {
+    let r = decide(&[
+        claim("a/wild", "*.chitty.cc/*", 1),
+        claim("b/root", "api.chitty.cc/*", 2),
+        claim("b/v1", "api.chitty.cc/v1/*", 3),
+        claim("c/other", "api.example.com/*", 4),
+    ]);
+    assert_eq!(
+        r.overlaps,
+        [Overlap {
+            wildcard: "*.chitty.cc".into(),
+            exact: "api.chitty.cc".into()
+        }]
+    );
+}
+
+#[test]
 fn oldest_wins_when_no_incumbent() {
     let r = decide(&[
         claim("z/new", "api.chitty.cc/*", 20),

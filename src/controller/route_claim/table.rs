@@ -210,7 +210,7 @@ impl RouteTable {
     fn stored_claim(&self, id: &ClaimId) -> Option<Arc<RouteClaim>> {
         self.shared
             .claims
-            .get(&ObjectRef::new(&id.name).within(&id.namespace))
+            .get(&ObjectRef::new(id.name()).within(id.namespace()))
     }
 
     /// Re-reads everything from the stores once both have synced (at start, and after a watch
@@ -251,7 +251,7 @@ impl RouteTable {
             let _ = self
                 .shared
                 .claim_triggers
-                .unbounded_send(ObjectRef::new(&id.name).within(&id.namespace));
+                .unbounded_send(ObjectRef::new(id.name()).within(id.namespace()));
         }
         for (namespace, name) in wake.services {
             let _ = self

@@ -111,7 +111,10 @@ mod tests {
             (claim("b", "mcp", "mcp.chitty.cc", 2), "chittymcp"),
             (claim("b", "bad", "a.*.chitty.cc", 3), "chittymcp"),
         ] {
-            links.insert(c.id.clone(), (c.id.namespace.clone(), service.to_owned()));
+            links.insert(
+                c.id.clone(),
+                (c.id.namespace().to_owned(), service.to_owned()),
+            );
             index.upsert(c);
         }
         let json = serde_json::to_value(FleetView::build(&index, &links)).unwrap();
