@@ -201,6 +201,13 @@ async fn run_controllers(
         (subscribe(&service_writer), subscribe(&service_writer));
     let (rollouts_for_rollouts, rollouts_for_services) =
         (subscribe(&rollout_writer), subscribe(&rollout_writer));
+    // The operator's own Deployments and Ingresses, cached so that a rollout waiting for
+    // availability and a service re-checking its Ingress read memory, not the API server.
+    let (workload_store, workload_writer) =
+        reflector::store_shared::<Deployment>(SUBSCRIBER_BUFFER);
+    let (ingress_store, ingress_writer) = reflector::store_shared::<Ingress>(SUBSCRIBER_BUFFER);
+    let (workloads_for_rollouts, ingresses_for_services) =
+        (subscribe(&workload_writer), subscribe(&ingress_writer));
     let (claim_store, claim_writer) = reflector::store_shared::<RouteClaim>(SUBSCRIBER_BUFFER);
     let claims_for_services = subscribe(&claim_writer);
     // Route ownership is decided in memory from every claim and service event, deletions
@@ -239,12 +246,43 @@ async fn run_controllers(
         .default_backoff()
         .reflect_shared(rollout_writer)
         .for_each(|_| futures::future::ready(()));
+    // Shared subscriptions carry no deletions: a Deployment or Ingress deleted under the
+    // operator wakes its rollout or service through these channels instead.
+    let (workload_gone, workloads_gone) = futures::channel::mpsc::unbounded();
+    let (ingress_gone, ingresses_gone) = futures::channel::mpsc::unbounded();
+    let workload_reflector = watcher(api::<Deployment>(&client, &config), ours.clone())
+        .default_backoff()
+        .modify(|d| d.managed_fields_mut().clear())
+        .reflect_shared(workload_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(d)) = &event
+                && let Some(rollout) = rollout_of_workload(d)
+            {
+                let _ = workload_gone.unbounded_send(rollout);
+            }
+            futures::future::ready(())
+        });
+    let ingress_reflector = watcher(api::<Ingress>(&client, &config), ours.clone())
+        .default_backoff()
+        .modify(|i| i.managed_fields_mut().clear())
+        .reflect_shared(ingress_writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(i)) = &event
+                && let Some(service) = owning_service(i)
+            {
+                let _ = ingress_gone.unbounded_send(service);
+            }
+            futures::future::ready(())
+        });
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
-        .owns(api::<Ingress>(&client, &config), ours.clone())
-        .reconcile_on(route_triggers.services)
+        .owns_shared_stream(ingresses_for_services)
+        .reconcile_on(futures::stream::select(
+            route_triggers.services,
+            ingresses_gone,
+        ))
         .with_config(concurrency.clone());
     // Triggered by the route table only, once it has taken a change in (see `route_claim`).
     let claims = Controller::for_shared_stream(
@@ -255,11 +293,8 @@ async fn run_controllers(
     .with_config(concurrency.clone());
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
-        .watches(
-            api::<Deployment>(&client, &config),
-            ours.clone(),
-            rollout_of_workload,
-        )
+        .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
+        .reconcile_on(workloads_gone)
         .watches_shared_stream(services_for_rollouts, {
             let store = rollout_store.clone();
             move |service| rollouts_waiting_on(&store, &service)
@@ -276,6 +311,10 @@ async fn run_controllers(
     context.integrations =
         crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
     context.claims = claim_store.clone();
+    context.workloads = workload_store;
+    context.ingresses = ingress_store;
+    let (events, event_pump) = controller::events::EventQueue::new(context.recorder.clone());
+    context.events = Some(events);
     context.routes = routes;
     let ctx = Arc::new(context);
 
@@ -322,14 +361,20 @@ async fn run_controllers(
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
     // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease
     // cannot report ready afterwards.
-    let reflectors = futures::future::join4(
-        service_reflector,
-        rollout_reflector,
-        claim_reflector,
-        readiness,
+    let reflectors = futures::future::join(
+        futures::future::join4(
+            service_reflector,
+            rollout_reflector,
+            claim_reflector,
+            readiness,
+        ),
+        futures::future::join(workload_reflector, ingress_reflector),
     );
     futures::pin_mut!(reflectors);
     let controllers = futures::future::join3(run_services, run_rollouts, run_claims);
+    // The Event pump runs only as long as the controllers: a replica that stops leading sends
+    // nothing more, Events included.
+    let controllers = futures::future::select(Box::pin(controllers), Box::pin(event_pump));
     futures::pin_mut!(controllers);
     futures::future::select(controllers, reflectors).await;
     Ok(())
@@ -344,9 +389,18 @@ where
 }
 
 /// A workload Deployment wakes the rollout that last applied it (its label says which).
-fn rollout_of_workload(d: Deployment) -> Option<ObjectRef<ChittyDeployment>> {
+fn rollout_of_workload(d: &Deployment) -> Option<ObjectRef<ChittyDeployment>> {
     let rollout = d.labels().get(ROLLOUT_LABEL)?;
     Some(ObjectRef::new(rollout).within(&d.namespace()?))
+}
+
+/// The ChittyService that controls an object (its Ingress).
+fn owning_service<K: Resource<DynamicType = ()>>(obj: &K) -> Option<ObjectRef<ChittyService>> {
+    let owner = obj
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == ChittyService::kind(&()))?;
+    Some(ObjectRef::new(&owner.name).within(&obj.namespace()?))
 }
 
 /// A ChittyService change wakes its own unfinished rollouts (suspension, supersession) and the

@@ -1,6 +1,7 @@
 //! The controllers and what they share.
 
 pub mod deployment;
+pub mod events;
 pub mod ledger;
 pub mod route_claim;
 pub mod service;
@@ -26,6 +27,9 @@ pub struct Context {
     pub config: OperatorConfig,
     pub metrics: Arc<Metrics>,
     pub recorder: Recorder,
+    /// Where reconciles leave their Events, when the controllers run a pump for them; without
+    /// one (contexts built for a single task), Events are sent in place.
+    pub events: Option<events::EventQueue>,
     /// Every ChittyDeployment the operator can see, kept by a reflector.
     pub deployments: Store<ChittyDeployment>,
     /// Every ChittyService the operator can see.
@@ -37,6 +41,10 @@ pub struct Context {
     /// Consecutive failed probes per service since its health state last changed; kept in
     /// memory because writing every count would make a failing service a stream of writes.
     pub probe_failures: std::sync::Mutex<std::collections::HashMap<String, i32>>,
+    /// The Deployments the operator applied (its managed-by label), without managed fields.
+    pub workloads: Store<k8s_openapi::api::apps::v1::Deployment>,
+    /// The Ingresses the operator applied.
+    pub ingresses: Store<k8s_openapi::api::networking::v1::Ingress>,
     /// Every RouteClaim the operator can see; empty unless the route controller is wired.
     pub claims: Store<crate::api::RouteClaim>,
     /// Who holds which route, decided in memory (see `route_claim::RouteTable`).
@@ -63,11 +71,14 @@ impl Context {
             config,
             metrics,
             recorder,
+            events: None,
             deployments,
             services,
             probe: crate::probe::client(),
             integrations: Default::default(),
             probe_failures: Default::default(),
+            workloads: kube::runtime::reflector::store::Writer::default().as_reader(),
+            ingresses: kube::runtime::reflector::store::Writer::default().as_reader(),
             claims: kube::runtime::reflector::store::Writer::default().as_reader(),
             routes: Default::default(),
             ledger: Default::default(),

@@ -199,6 +199,10 @@ pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
         action: reason.into(),
         secondary: None,
     };
+    if let Some(queue) = &ctx.events {
+        queue.send(event, obj.object_ref(&())).await;
+        return;
+    }
     if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
         tracing::debug!(%error, reason, "could not record event");
     }

@@ -422,12 +422,19 @@ async fn sync_ingress(
     };
     let api: Api<Ingress> = ctx.api_for(service);
     let name = ingress::ingress_name(service);
+    // The cache holds only the operator's own Ingresses: it answers "nothing to do" for the
+    // common case; anything else (including a same-named Ingress that is not ours) is read.
+    let cached = ctx.ingresses.get(
+        &kube::runtime::reflector::ObjectRef::new(&name)
+            .within(&service.namespace().unwrap_or_default()),
+    );
+    match (&cached, &desired) {
+        (None, None) => return Ok(()),
+        (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => return Ok(()),
+        _ => {}
+    }
     let existing = api.get_opt(&name).await?;
-    let ours = existing.as_ref().is_some_and(|i| {
-        i.owner_references()
-            .iter()
-            .any(|o| Some(&o.uid) == service.uid().as_ref() && o.controller == Some(true))
-    });
+    let ours = existing.as_ref().is_some_and(|i| owned_by(i, service));
     match (existing, desired) {
         (Some(_), Some(_)) if !ours => {
             tracing::warn!(service = %name, "an Ingress of this name exists and is not the service's own; leaving it alone");
@@ -440,6 +447,13 @@ async fn sync_ingress(
         _ => {}
     }
     Ok(())
+}
+
+fn owned_by(ingress: &Ingress, service: &ChittyService) -> bool {
+    ingress
+        .owner_references()
+        .iter()
+        .any(|o| Some(&o.uid) == service.uid().as_ref() && o.controller == Some(true))
 }
 
 #[cfg(test)]

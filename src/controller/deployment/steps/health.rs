@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::StepInput;
@@ -14,7 +15,7 @@ use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 use crate::probe;
 use crate::workload::deployment::{self as workload, Workload, is_available};
-use crate::workload::{Track, deployment_name, service as service_object};
+use crate::workload::{ROLLOUT_LABEL, Track, deployment_name, service as service_object};
 
 /// How often an unavailable workload is looked at without a watch event.
 const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
@@ -42,7 +43,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             Api::namespaced(input.ctx.client.clone(), &input.namespace());
         let track = if canary { Track::Canary } else { Track::Stable };
         let name = deployment_name(&input.service.name_any(), track);
-        let (available, message) = match get_opt(&deployments, &name).await? {
+        let (available, message) = match applied_workload(input, &deployments, &name).await? {
             Some(d) => is_available(&d),
             None => (false, format!("Deployment {name} does not exist")),
         };
@@ -56,7 +57,9 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     health.progress_deadline
                 ))
             } else {
-                Outcome::Waiting(format!("waiting for Deployment {name}: {message}"))
+                // The replica counts move several times on the way (each a status write if it
+                // were in the message); they are on the Deployment, and in the failure message.
+                Outcome::Waiting(format!("waiting for Deployment {name} to become available"))
             });
         }
     }
@@ -147,6 +150,23 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         "canary stayed healthy for {}; promoted",
         humanize(monitor)
     )))
+}
+
+/// The Deployment as this rollout applied it: from the cache when the cache already holds this
+/// rollout's version of it, else from the API server (just applied, or the cache lags). An older
+/// revision's Deployment in the cache may well be available; that says nothing about this one.
+async fn applied_workload(
+    input: &StepInput<'_>,
+    deployments: &Api<Deployment>,
+    name: &str,
+) -> crate::Result<Option<Deployment>> {
+    let reference = ObjectRef::new(name).within(&input.namespace());
+    if let Some(cached) = input.ctx.workloads.get(&reference)
+        && cached.labels().get(ROLLOUT_LABEL) == Some(&input.rollout.name_any())
+    {
+        return Ok(Some((*cached).clone()));
+    }
+    get_opt(deployments, name).await
 }
 
 /// The stable Deployment takes the new revision at full size; the canary goes away.

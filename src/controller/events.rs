@@ -1,0 +1,50 @@
+//! Kubernetes Events leave the reconcile's path: a reconcile hands each one to a bounded queue
+//! and goes on, and a pump that lives as long as the controllers sends them, several at once.
+//!
+//! An Event is a write of its own; awaited inside a reconcile it holds a concurrency slot and
+//! delays the writes that move the rollout on (the Deployment, the next status). The queue is
+//! bounded, so a slow API server slows reconciles down again rather than piling Events up.
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, Recorder};
+
+/// Events waiting to be sent before reconciles have to wait for room.
+const QUEUE: usize = 1024;
+/// Events sent at once.
+const IN_FLIGHT: usize = 16;
+
+struct Pending {
+    event: Event,
+    reference: ObjectReference,
+}
+
+#[derive(Clone)]
+pub struct EventQueue {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl EventQueue {
+    /// The queue, and the pump to run beside the controllers (it ends when every queue handle
+    /// is dropped, or with the controllers if it is dropped first).
+    pub fn new(recorder: Recorder) -> (Self, impl Future<Output = ()> + Send) {
+        let (tx, rx) = mpsc::channel::<Pending>(QUEUE);
+        let pump = rx.for_each_concurrent(IN_FLIGHT, move |pending| {
+            let recorder = recorder.clone();
+            async move {
+                if let Err(error) = recorder.publish(&pending.event, &pending.reference).await {
+                    tracing::debug!(%error, reason = %pending.event.reason, "could not record event");
+                }
+            }
+        });
+        (Self { tx }, pump)
+    }
+
+    /// Queues the Event; waits only while the queue is full.
+    pub async fn send(&self, event: Event, reference: ObjectReference) {
+        // A closed queue means the controllers are stopping; the Event is dropped, as any
+        // best-effort Event may be.
+        let _ = self.tx.clone().send(Pending { event, reference }).await;
+    }
+}
