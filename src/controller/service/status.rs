@@ -167,8 +167,15 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
     let name = name_of(current);
     let error = current.status.as_ref().and_then(|s| s.error.clone());
     match phase_of(current) {
-        DeploymentPhase::Pending => {
-            let msg = format!("rollout {name} is waiting to start");
+        // Held back (dependencies, suspension): the rollout says why.
+        DeploymentPhase::Pending if current.status.is_some() => {
+            let why = current
+                .status
+                .as_ref()
+                .and_then(|s| conditions::find(&s.conditions, types::READY))
+                .map(|c| format!(": {}", c.message))
+                .unwrap_or_default();
+            let msg = format!("rollout {name} is waiting to start{why}");
             (
                 ServicePhase::Pending,
                 vec![
@@ -177,13 +184,14 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
                 ],
             )
         }
-        DeploymentPhase::Running => {
-            let step = current
-                .status
-                .as_ref()
-                .and_then(|s| s.current_step.clone())
-                .unwrap_or_default();
-            let msg = format!("rollout {name} is running (step {step})");
+        // Just created, or running: one message for both, and none per step (the rollout's own
+        // status and `kubectl get cdeploy` show the step), so that the service's status is
+        // written when the rollout starts and when it ends, not at every step between.
+        DeploymentPhase::Pending | DeploymentPhase::Running => {
+            let msg = format!(
+                "rollout {name} of version {} is in progress",
+                current.spec.snapshot.version
+            );
             (
                 ServicePhase::Progressing,
                 vec![
@@ -374,6 +382,44 @@ mod tests {
         assert_eq!(
             status.current_deployment.as_deref(),
             Some("chittyrental-rev2")
+        );
+    }
+
+    #[test]
+    fn a_new_rollout_and_a_running_one_read_the_same_so_steps_cost_no_write() {
+        let mut fresh = rollout("rev2", DeploymentPhase::Pending);
+        fresh.status = None;
+        let mut running = rollout("rev2", DeploymentPhase::Running);
+        running.status.as_mut().unwrap().current_step = Some("health".into());
+        let a = compute_with(&service(), Some(&fresh), None);
+        let b = compute_with(&service(), Some(&running), None);
+        assert_eq!(a.conditions, b.conditions);
+        assert_eq!(a.phase, Some(ServicePhase::Progressing));
+        let ready = conditions::find(&a.conditions, types::READY).unwrap();
+        assert_eq!(ready.reason, reasons::ROLLOUT_IN_PROGRESS);
+        assert!(ready.message.contains("in progress"), "{}", ready.message);
+    }
+
+    #[test]
+    fn a_held_rollout_passes_on_why_it_waits() {
+        let mut held = rollout("rev2", DeploymentPhase::Pending);
+        held.status.as_mut().unwrap().conditions = vec![Condition {
+            type_: types::READY.into(),
+            status: "False".into(),
+            reason: reasons::DEPENDENCY_NOT_READY.into(),
+            message: "waiting for chittyid".into(),
+            last_transition_time: now(),
+            observed_generation: None,
+        }];
+        let status = compute_with(&service(), Some(&held), None);
+        assert_eq!(status.phase, Some(ServicePhase::Pending));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert!(
+            ready
+                .message
+                .ends_with("is waiting to start: waiting for chittyid"),
+            "{}",
+            ready.message
         );
     }
 
