@@ -1,31 +1,28 @@
-//! `chitty-operator run`: wires the client, the controllers and the HTTP port together and runs
-//! them until SIGTERM or Ctrl-C.
+//! One leadership term: the shared reflectors, the three controllers and the Event pump, run
+//! together until shutdown or until the term's future is dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::{FutureExt, StreamExt};
-use kube::runtime::{Controller, watcher};
-
-/// How many changes a slow controller may fall behind a shared watch before the watch waits.
-const SUBSCRIBER_BUFFER: usize = 1024;
-use kube::{Api, Client, Resource};
-use prometheus_client::registry::Registry;
-
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::ResourceExt;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
 
-use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase, RouteClaim};
+use super::triggers::{owning_service, rollout_of_workload, rollouts_waiting_on};
+use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
 use crate::controller::{self, Context, deployment, route_claim, service};
 use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
-use crate::workload::ROLLOUT_LABEL;
+
+/// How many changes a slow controller may fall behind a shared watch before the watch waits.
+const SUBSCRIBER_BUFFER: usize = 1024;
 
 fn api<K>(client: &Client, config: &OperatorConfig) -> Api<K>
 where
@@ -37,141 +34,9 @@ where
     }
 }
 
-/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c().map(|_| ());
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => futures::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = futures::future::pending::<()>();
-    futures::pin_mut!(term);
-    futures::future::select(Box::pin(ctrl_c), term).await;
-    tracing::info!("shutting down");
-}
-
-/// Runs the operator as a process does: client from kubeconfig or in-cluster config, stopped by signals.
-pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
-    let mut registry = Registry::default();
-    let metrics = Metrics::register(&mut registry);
-    let client = crate::kube_client::build(&metrics).await?;
-    serve(client, config, metrics, registry, shutdown_signal()).await
-}
-
-/// Runs the controllers and the HTTP port with the given client until `shutdown` resolves. Tests
-/// call this directly to run the operator in-process against the local control plane.
-pub async fn serve(
-    client: Client,
-    config: OperatorConfig,
-    metrics: Arc<Metrics>,
-    registry: Registry,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
-    serve_on(listener, client, config, metrics, registry, shutdown).await
-}
-
-/// As [`serve`], on an HTTP port the caller has bound (tests bind `127.0.0.1:0` and read it).
-pub async fn serve_on(
-    listener: tokio::net::TcpListener,
-    client: Client,
-    config: OperatorConfig,
-    metrics: Arc<Metrics>,
-    registry: Registry,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let shutdown = shutdown.boxed().shared();
-    let mut config = config;
-    if config.leader_election.enabled && config.leader_election.advertise_address.is_none() {
-        config.leader_election.advertise_address = advertised(listener.local_addr()?);
-    }
-    let mut registry = registry;
-    let client_metrics = crate::clients::ClientMetrics::register(&mut registry);
-    let http_state = Arc::new(HttpState {
-        registry,
-        ready: Default::default(),
-        routes: Default::default(),
-        web: Some(Arc::new(crate::web::WebState::new(&config.web)?)),
-    });
-    if config.leader_election.enabled
-        && let Some(web) = &http_state.web
-    {
-        let _ = web.forward.set(crate::web::forward::Forwarder::new(
-            client.clone(),
-            &config.leader_election,
-        ));
-    }
-    let http = tokio::spawn(crate::http::serve(
-        listener,
-        http_state.clone(),
-        shutdown.clone(),
-    ));
-
-    // Everything the controllers need is made afresh for each run: a new leader starts from a
-    // full list of the cluster, not from a cache that stood still while it was on standby.
-    let controllers = || {
-        run_controllers(
-            client.clone(),
-            config.clone(),
-            metrics.clone(),
-            client_metrics.clone(),
-            http_state.clone(),
-            shutdown.clone(),
-        )
-    };
-    let result = if config.leader_election.enabled {
-        let state = http_state.clone();
-        // A replica on standby is ready (it does its job: waiting); a new leader is ready once
-        // its caches have synced; one that cannot reach its Lease is not.
-        let on_role = move |role| {
-            state
-                .ready
-                .store(role == crate::leader::Role::Standby, Ordering::Relaxed)
-        };
-        crate::leader::run_elected(
-            client.clone(),
-            &config.leader_election,
-            metrics.leading.clone(),
-            on_role,
-            controllers,
-            shutdown.clone(),
-        )
-        .await
-    } else {
-        metrics.leading.set(1);
-        controllers().await
-    };
-    if result.is_err() {
-        // The controllers could not run (e.g. bad configuration): stop serving probes too.
-        http.abort();
-        return result;
-    }
-    http.await??;
-    result
-}
-
-/// Where other replicas reach this one's HTTP port: the pod's IP (downward API) with the bound
-/// port, else the bound address when it names a host (`0.0.0.0` does not).
-fn advertised(bound: std::net::SocketAddr) -> Option<String> {
-    let pod_ip = std::env::var("POD_IP")
-        .ok()
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
-    match pod_ip {
-        Some(ip) => Some(std::net::SocketAddr::new(ip, bound.port()).to_string()),
-        None if bound.ip().is_unspecified() => None,
-        None => Some(bound.to_string()),
-    }
-}
-
 /// The reflectors and both controllers, until `shutdown` (graceful) or until the caller drops
 /// this future (at once: a replica that lost the leader Lease).
-async fn run_controllers(
+pub(super) async fn run_controllers(
     client: Client,
     config: OperatorConfig,
     metrics: Arc<Metrics>,
@@ -386,51 +251,4 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     writer.subscribe().expect("shared stores have subscribers")
-}
-
-/// A workload Deployment wakes the rollout that last applied it (its label says which).
-fn rollout_of_workload(d: &Deployment) -> Option<ObjectRef<ChittyDeployment>> {
-    let rollout = d.labels().get(ROLLOUT_LABEL)?;
-    Some(ObjectRef::new(rollout).within(&d.namespace()?))
-}
-
-/// The ChittyService that controls an object (its Ingress).
-fn owning_service<K: Resource<DynamicType = ()>>(obj: &K) -> Option<ObjectRef<ChittyService>> {
-    let owner = obj
-        .owner_references()
-        .iter()
-        .find(|o| o.controller == Some(true) && o.kind == ChittyService::kind(&()))?;
-    Some(ObjectRef::new(&owner.name).within(&obj.namespace()?))
-}
-
-/// A ChittyService change wakes its own unfinished rollouts (suspension, supersession) and the
-/// unfinished rollouts of services that depend on it (the dependency gate).
-fn rollouts_waiting_on(
-    store: &Store<ChittyDeployment>,
-    service: &ChittyService,
-) -> Vec<ObjectRef<ChittyDeployment>> {
-    let ns = service.namespace().unwrap_or_default();
-    let name = service.name_any();
-    store
-        .state()
-        .iter()
-        .filter(|d| {
-            !d.status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_some_and(DeploymentPhase::is_finished)
-        })
-        .filter(|d| {
-            let d_ns = d.namespace().unwrap_or_default();
-            let own = d_ns == ns && d.spec.service_ref.name == name;
-            let depends = d
-                .spec
-                .snapshot
-                .depends_on
-                .iter()
-                .any(|r| r.name == name && r.namespace_or(&d_ns) == ns);
-            own || depends
-        })
-        .map(|d| ObjectRef::from_obj(&**d))
-        .collect()
 }

@@ -1,0 +1,149 @@
+//! `chitty-operator run`: wires the client, the controllers and the HTTP port together and runs
+//! them until SIGTERM or Ctrl-C.
+
+mod controllers;
+mod triggers;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::FutureExt;
+use kube::Client;
+use prometheus_client::registry::Registry;
+
+use crate::config::OperatorConfig;
+use crate::http::HttpState;
+use crate::metrics::Metrics;
+use controllers::run_controllers;
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c().map(|_| ());
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = futures::future::pending::<()>();
+    futures::pin_mut!(term);
+    futures::future::select(Box::pin(ctrl_c), term).await;
+    tracing::info!("shutting down");
+}
+
+/// Runs the operator as a process does: client from kubeconfig or in-cluster config, stopped by signals.
+pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let client = crate::kube_client::build(&metrics).await?;
+    serve(client, config, metrics, registry, shutdown_signal()).await
+}
+
+/// Runs the controllers and the HTTP port with the given client until `shutdown` resolves. Tests
+/// call this directly to run the operator in-process against the local control plane.
+pub async fn serve(
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    registry: Registry,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.http_addr).await?;
+    serve_on(listener, client, config, metrics, registry, shutdown).await
+}
+
+/// As [`serve`], on an HTTP port the caller has bound (tests bind `127.0.0.1:0` and read it).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    client: Client,
+    config: OperatorConfig,
+    metrics: Arc<Metrics>,
+    registry: Registry,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let shutdown = shutdown.boxed().shared();
+    let mut config = config;
+    if config.leader_election.enabled && config.leader_election.advertise_address.is_none() {
+        config.leader_election.advertise_address = advertised(listener.local_addr()?);
+    }
+    let mut registry = registry;
+    let client_metrics = crate::clients::ClientMetrics::register(&mut registry);
+    let http_state = Arc::new(HttpState {
+        registry,
+        ready: Default::default(),
+        routes: Default::default(),
+        web: Some(Arc::new(crate::web::WebState::new(&config.web)?)),
+    });
+    if config.leader_election.enabled
+        && let Some(web) = &http_state.web
+    {
+        let _ = web.forward.set(crate::web::forward::Forwarder::new(
+            client.clone(),
+            &config.leader_election,
+        ));
+    }
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        http_state.clone(),
+        shutdown.clone(),
+    ));
+
+    // Everything the controllers need is made afresh for each run: a new leader starts from a
+    // full list of the cluster, not from a cache that stood still while it was on standby.
+    let controllers = || {
+        run_controllers(
+            client.clone(),
+            config.clone(),
+            metrics.clone(),
+            client_metrics.clone(),
+            http_state.clone(),
+            shutdown.clone(),
+        )
+    };
+    let result = if config.leader_election.enabled {
+        let state = http_state.clone();
+        // A replica on standby is ready (it does its job: waiting); a new leader is ready once
+        // its caches have synced; one that cannot reach its Lease is not.
+        let on_role = move |role| {
+            state
+                .ready
+                .store(role == crate::leader::Role::Standby, Ordering::Relaxed)
+        };
+        crate::leader::run_elected(
+            client.clone(),
+            &config.leader_election,
+            metrics.leading.clone(),
+            on_role,
+            controllers,
+            shutdown.clone(),
+        )
+        .await
+    } else {
+        metrics.leading.set(1);
+        controllers().await
+    };
+    if result.is_err() {
+        // The controllers could not run (e.g. bad configuration): stop serving probes too.
+        http.abort();
+        return result;
+    }
+    http.await??;
+    result
+}
+
+/// Where other replicas reach this one's HTTP port: the pod's IP (downward API) with the bound
+/// port, else the bound address when it names a host (`0.0.0.0` does not).
+fn advertised(bound: std::net::SocketAddr) -> Option<String> {
+    let pod_ip = std::env::var("POD_IP")
+        .ok()
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    match pod_ip {
+        Some(ip) => Some(std::net::SocketAddr::new(ip, bound.port()).to_string()),
+        None if bound.ip().is_unspecified() => None,
+        None => Some(bound.to_string()),
+    }
+}

@@ -1,0 +1,182 @@
+//! What wakes which reconcile: mappings from a changed object to the objects to reconcile.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+
+use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
+use crate::workload::ROLLOUT_LABEL;
+
+/// A workload Deployment wakes the rollout that last applied it (its label says which).
+pub(super) fn rollout_of_workload(d: &Deployment) -> Option<ObjectRef<ChittyDeployment>> {
+    let rollout = d.labels().get(ROLLOUT_LABEL)?;
+    Some(ObjectRef::new(rollout).within(&d.namespace()?))
+}
+
+/// The ChittyService that controls an object (its Ingress).
+pub(super) fn owning_service<K: Resource<DynamicType = ()>>(
+    obj: &K,
+) -> Option<ObjectRef<ChittyService>> {
+    let owner = obj
+        .owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.kind == ChittyService::kind(&()))?;
+    Some(ObjectRef::new(&owner.name).within(&obj.namespace()?))
+}
+
+/// A ChittyService change wakes its own unfinished rollouts (suspension, supersession) and the
+/// unfinished rollouts of services that depend on it (the dependency gate).
+pub(super) fn rollouts_waiting_on(
+    store: &Store<ChittyDeployment>,
+    service: &ChittyService,
+) -> Vec<ObjectRef<ChittyDeployment>> {
+    let ns = service.namespace().unwrap_or_default();
+    let name = service.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|d| {
+            !d.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(DeploymentPhase::is_finished)
+        })
+        .filter(|d| {
+            let d_ns = d.namespace().unwrap_or_default();
+            let own = d_ns == ns && d.spec.service_ref.name == name;
+            let depends = d
+                .spec
+                .snapshot
+                .depends_on
+                .iter()
+                .any(|r| r.name == name && r.namespace_or(&d_ns) == ns);
+            own || depends
+        })
+        .map(|d| ObjectRef::from_obj(&**d))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ChittyDeploymentStatus;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher;
+
+    fn service(ns: &str, name: &str) -> ChittyService {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"type": "worker", "version": "1.0.0", "environment": "staging",
+                     "source": {"image": "r/x:1"}}
+        }))
+        .unwrap()
+    }
+
+    fn rollout(
+        ns: &str,
+        name: &str,
+        of: &str,
+        depends_on: serde_json::Value,
+        phase: Option<DeploymentPhase>,
+    ) -> ChittyDeployment {
+        let mut d: ChittyDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"serviceRef": {"name": of}, "revision": "r1", "trigger": "Initial",
+                     "strategy": "immediate",
+                     "snapshot": {"type": "worker", "version": "1.0.0", "environment": "staging",
+                                  "source": {"image": "r/x:1"}, "dependsOn": depends_on}}
+        }))
+        .unwrap();
+        d.status = phase.map(|p| ChittyDeploymentStatus {
+            phase: Some(p),
+            ..Default::default()
+        });
+        d
+    }
+
+    fn names(refs: Vec<ObjectRef<ChittyDeployment>>) -> Vec<String> {
+        let mut names: Vec<String> = refs.into_iter().map(|r| r.name).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_service_wakes_its_own_and_its_dependents_unfinished_rollouts() {
+        let mut writer = Writer::<ChittyDeployment>::default();
+        for d in [
+            rollout("a", "id-g2", "chittyid", serde_json::json!([]), None),
+            rollout(
+                "a",
+                "id-g1",
+                "chittyid",
+                serde_json::json!([]),
+                Some(DeploymentPhase::Succeeded),
+            ),
+            rollout(
+                "a",
+                "auth-g1",
+                "auth",
+                serde_json::json!([{"name": "chittyid"}]),
+                Some(DeploymentPhase::Pending),
+            ),
+            rollout(
+                "b",
+                "far-g1",
+                "far",
+                serde_json::json!([{"name": "chittyid", "namespace": "a"}]),
+                None,
+            ),
+            rollout(
+                "b",
+                "near-g1",
+                "near",
+                serde_json::json!([{"name": "chittyid"}]),
+                None,
+            ),
+            rollout("a", "other-g1", "other", serde_json::json!([]), None),
+        ] {
+            writer.apply_watcher_event(&watcher::Event::Apply(d));
+        }
+        let woken = rollouts_waiting_on(&writer.as_reader(), &service("a", "chittyid"));
+        assert_eq!(names(woken), ["auth-g1", "far-g1", "id-g2"]);
+    }
+
+    #[test]
+    fn a_workload_wakes_the_rollout_its_label_names() {
+        let mut d = Deployment::default();
+        d.metadata.namespace = Some("a".into());
+        assert!(rollout_of_workload(&d).is_none(), "no label, no rollout");
+        d.metadata.labels = Some([(ROLLOUT_LABEL.to_string(), "id-g2".to_string())].into());
+        let woken = rollout_of_workload(&d).unwrap();
+        assert_eq!(
+            (woken.name.as_str(), woken.namespace.as_deref()),
+            ("id-g2", Some("a"))
+        );
+    }
+
+    #[test]
+    fn only_a_controlling_chitty_service_owner_counts() {
+        let owner = |kind: &str, controller: bool| {
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "chitty.cc/v1alpha1".into(),
+                kind: kind.into(),
+                name: format!("{kind}-owner"),
+                uid: "u".into(),
+                controller: Some(controller),
+                ..Default::default()
+            }
+        };
+        let mut ingress = k8s_openapi::api::networking::v1::Ingress::default();
+        ingress.metadata.namespace = Some("a".into());
+        ingress.metadata.owner_references =
+            Some(vec![owner("ChittyService", false), owner("Other", true)]);
+        assert!(owning_service(&ingress).is_none());
+        ingress.metadata.owner_references = Some(vec![owner("ChittyService", true)]);
+        assert_eq!(
+            owning_service(&ingress).unwrap().name,
+            "ChittyService-owner"
+        );
+    }
+}
