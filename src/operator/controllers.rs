@@ -9,7 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
@@ -111,34 +111,18 @@ pub(super) async fn run_controllers(
         .default_backoff()
         .reflect_shared(rollout_writer)
         .for_each(|_| futures::future::ready(()));
-    // Shared subscriptions carry no deletions: a Deployment or Ingress deleted under the
-    // operator wakes its rollout or service through these channels instead.
-    let (workload_gone, workloads_gone) = futures::channel::mpsc::unbounded();
-    let (ingress_gone, ingresses_gone) = futures::channel::mpsc::unbounded();
-    let workload_reflector = watcher(api::<Deployment>(&client, &config), ours.clone())
-        .default_backoff()
-        .modify(|d| d.managed_fields_mut().clear())
-        .reflect_shared(workload_writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(d)) = &event
-                && let Some(rollout) = rollout_of_workload(d)
-            {
-                let _ = workload_gone.unbounded_send(rollout);
-            }
-            futures::future::ready(())
-        });
-    let ingress_reflector = watcher(api::<Ingress>(&client, &config), ours.clone())
-        .default_backoff()
-        .modify(|i| i.managed_fields_mut().clear())
-        .reflect_shared(ingress_writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(i)) = &event
-                && let Some(service) = owning_service(i)
-            {
-                let _ = ingress_gone.unbounded_send(service);
-            }
-            futures::future::ready(())
-        });
+    let (workload_reflector, workloads_gone) = owned_reflector(
+        api::<Deployment>(&client, &config),
+        ours.clone(),
+        workload_writer,
+        rollout_of_workload,
+    );
+    let (ingress_reflector, ingresses_gone) = owned_reflector(
+        api::<Ingress>(&client, &config),
+        ours.clone(),
+        ingress_writer,
+        owning_service,
+    );
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
@@ -243,6 +227,44 @@ pub(super) async fn run_controllers(
     futures::pin_mut!(controllers);
     futures::future::select(controllers, reflectors).await;
     Ok(())
+}
+
+/// Watches the operator's own objects of one kind into `writer`, managed fields stripped, and
+/// says whom each deletion concerns on the returned channel: shared subscriptions carry no
+/// deletions, so a Deployment or Ingress deleted under the operator wakes its owner this way.
+fn owned_reflector<K, O>(
+    api: Api<K>,
+    ours: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    concerns: fn(&K) -> Option<ObjectRef<O>>,
+) -> (
+    impl Future<Output = ()> + Send,
+    futures::channel::mpsc::UnboundedReceiver<ObjectRef<O>>,
+)
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    O: Resource<DynamicType = ()> + 'static,
+{
+    let (gone, gone_rx) = futures::channel::mpsc::unbounded();
+    let reflector = watcher(api, ours)
+        .default_backoff()
+        .modify(|obj| obj.managed_fields_mut().clear())
+        .reflect_shared(writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(obj)) = &event
+                && let Some(owner) = concerns(obj)
+            {
+                let _ = gone.unbounded_send(owner);
+            }
+            futures::future::ready(())
+        });
+    (reflector, gone_rx)
 }
 
 fn subscribe<K>(writer: &reflector::store::Writer<K>) -> reflector::ReflectHandle<K>
