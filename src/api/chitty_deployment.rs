@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use super::chitty_service::{ChittyServiceSpec, StrategyType};
 use super::patterns;
 
+/// Annotation on a ChittyDeployment asking its controller to roll a succeeded rollout back to the
+/// service's previous success; the value says why. The operator sets it when a critical service
+/// goes down after its rollout; a person with patch rights on the rollout may set it too.
+pub const ROLLBACK_REQUEST: &str = "chitty.cc/rollback-requested";
+
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "chitty.cc",

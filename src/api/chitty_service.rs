@@ -32,6 +32,12 @@ use super::patterns;
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.replicas",
+        priority = 1
+    ),
+    printcolumn(
         name = "URL",
         type_ = "string",
         json_path = ".status.url",
@@ -464,6 +470,14 @@ pub struct ChittyServiceStatus {
     /// Counts of rollouts by outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<DeploymentStats>,
+    /// Replicas of the serving Deployment as it runs now (set by the autoscaler while
+    /// `spec.autoscaling` is on, else `spec.replicas`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// What the operator last wrote to ChittyRegistry for this service: it follows the serving
+    /// revision, so after a rollback the record names the restored version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_record: Option<RegistryRecordStatus>,
     /// Standard conditions: Ready, Reconciling, Stalled and the step conditions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
@@ -546,6 +560,20 @@ pub struct RouteSummary {
     /// `namespace/name` of the claim that holds the route, when this service does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryRecordStatus {
+    /// The version the record advertises.
+    pub version: String,
+    /// The ChittyDeployment whose revision the record describes.
+    pub deployment: String,
+    /// The health the record advertises (healthy, degraded, down, unknown).
+    pub health: String,
+    /// The service's newest rollout when the record was written; a newer rollout's register
+    /// step may have changed the record since, so the record is checked again after it.
+    pub synced_after: String,
 }
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Default)]

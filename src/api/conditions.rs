@@ -15,6 +15,7 @@ pub mod types {
     pub const REGISTERED: &str = "Registered";
     pub const ROUTED: &str = "Routed";
     pub const ACCEPTED: &str = "Accepted";
+    pub const STRATEGY_RESOLVED: &str = "StrategyResolved";
 }
 
 pub mod reasons {
@@ -27,6 +28,33 @@ pub mod reasons {
     pub const RECONCILE_ERROR: &str = "ReconcileError";
     pub const NEW_REVISION: &str = "NewRevision";
     pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    pub const DEPENDENCIES_READY: &str = "DependenciesReady";
+    pub const DEPENDENCY_CYCLE: &str = "DependencyCycle";
+    pub const ROLLED_BACK: &str = "RolledBack";
+    pub const SUPERSEDED: &str = "Superseded";
+    pub const HEALTH_CHECK_FAILING: &str = "HealthCheckFailing";
+    pub const MINTED: &str = "Minted";
+    pub const REGISTERED: &str = "Registered";
+    pub const AUTO_MEANS_IMMEDIATE: &str = "AutoMeansImmediate";
+    // The `Routed` condition of a ChittyService.
+    pub const ROUTES_HELD: &str = "RoutesHeld";
+    pub const ROUTES_PENDING: &str = "RoutesPending";
+    pub const ROUTE_CONFLICT: &str = "RouteConflict";
+    pub const ROUTE_NOT_ALLOWED: &str = "RouteNotAllowed";
+    pub const ROUTE_INVALID: &str = "RouteInvalid";
+}
+
+/// Reasons of the Events the operator records (conditions and Events share one vocabulary where
+/// they mean the same thing, so these sit beside the condition reasons).
+pub mod events {
+    pub const ROLLOUT_CREATED: &str = "RolloutCreated";
+    pub const HEALTH_CHANGED: &str = "HealthChanged";
+    /// An object the operator owns was edited or deleted by hand and has been put back.
+    pub const DRIFT_REPAIRED: &str = "DriftRepaired";
+    /// The serving Deployment took a new replica count, or an autoscaler took it over.
+    pub const SCALED: &str = "Scaled";
+    pub const REGISTRY_RECORD_RETIRED: &str = "RegistryRecordRetired";
+    pub const REGISTRY_RECORD_ORPHANED: &str = "RegistryRecordOrphaned";
 }
 
 /// A condition as a controller decides it, before times and generations are attached.

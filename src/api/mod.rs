@@ -1,5 +1,21 @@
 //! The `chitty.cc/v1alpha1` API: one file a kind, plus the condition vocabulary they share.
 //! These Rust types are the single source of the CRDs in `crds/`.
+//!
+//! # Who writes what
+//!
+//! Each status has one writer, the controller of its kind, under the field manager
+//! `chitty-operator`:
+//! - `ChittyService.status`: the ChittyService controller. One field has a second writer, on
+//!   purpose: the rollout's identity step writes `status.chittyId` alone, under the field manager
+//!   `chitty-operator-identity`, the moment the ID is minted, so that a crash before the next
+//!   status write can never lose it (the mint is keyed by the service's UID, so a repeated mint
+//!   returns the same ID anyway). Server-side apply keeps the two managers' fields apart.
+//! - `ChittyDeployment.status`: the ChittyDeployment controller, alone. Others ask it for a
+//!   rollback through the [`ROLLBACK_REQUEST`] annotation instead of writing its status.
+//! - `RouteClaim.status`: the RouteClaim controller.
+//!
+//! The workload controller writes no status: it applies Deployments, Services and autoscalers,
+//! and the ChittyService controller reports what runs.
 
 // kube's `printcolumn(...)` repeats keys such as `type_` by design; clippy reads them as
 // duplicated attributes.

@@ -86,3 +86,6 @@ pub struct RouteClaimStatus {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
 }
+
+/// `status.routes[].reason` of a route whose claim is not decided yet.
+pub const ROUTE_PENDING: &str = "Pending";

@@ -8,7 +8,8 @@
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{Event, Recorder};
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// Events waiting to be sent before reconciles have to wait for room.
 const QUEUE: usize = 1024;
@@ -47,4 +48,52 @@ impl EventQueue {
         // best-effort Event may be.
         let _ = self.tx.clone().send(Pending { event, reference }).await;
     }
+}
+
+/// How reconciles send Events: through the queue while the controllers run a pump for it, or in
+/// place for a context built for a single task.
+#[derive(Clone)]
+pub enum Publisher {
+    Queued(EventQueue),
+    Direct(Recorder),
+}
+
+impl Publisher {
+    /// A recorder that names the operator (and its pod) as the Events' reporter.
+    pub fn recorder(client: kube::Client) -> Recorder {
+        let reporter = Reporter {
+            controller: crate::labels::FIELD_MANAGER.into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Recorder::new(client, reporter)
+    }
+
+    async fn publish(&self, event: Event, reference: ObjectReference) {
+        match self {
+            Publisher::Queued(queue) => queue.send(event, reference).await,
+            Publisher::Direct(recorder) => {
+                if let Err(error) = recorder.publish(&event, &reference).await {
+                    tracing::debug!(%error, reason = %event.reason, "could not record event");
+                }
+            }
+        }
+    }
+}
+
+/// Events are best effort: a failure to record one never fails a reconcile.
+pub async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &super::Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    ctx.events.publish(event, obj.object_ref(&())).await;
 }

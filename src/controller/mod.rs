@@ -1,56 +1,94 @@
 //! The controllers and what they share.
 
+pub mod apply;
 pub mod deployment;
 pub mod events;
 pub mod ledger;
 pub mod route_claim;
 pub mod service;
+pub mod workload;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
 
 use crate::api::{ChittyDeployment, ChittyService};
 use crate::config::OperatorConfig;
 use crate::labels::FIELD_MANAGER;
 use crate::metrics::Metrics;
 
-/// What every reconcile gets.
+/// Every cache the controllers read, each filled by one shared reflector (see `operator`).
+#[derive(Clone)]
+pub struct Caches {
+    /// Every ChittyService the operator can see.
+    pub services: Store<ChittyService>,
+    /// Every ChittyDeployment the operator can see.
+    pub rollouts: Store<ChittyDeployment>,
+    /// Every RouteClaim the operator can see.
+    pub claims: Store<crate::api::RouteClaim>,
+    /// The Deployments the operator applied (its managed-by label), without managed fields.
+    pub workloads: Store<Deployment>,
+    /// The Services the operator applied.
+    pub service_objects: Store<Service>,
+    /// The Ingresses the operator applied.
+    pub ingresses: Store<Ingress>,
+    /// The HorizontalPodAutoscalers the operator applied.
+    pub autoscalers: Store<HorizontalPodAutoscaler>,
+}
+
+impl Caches {
+    /// Caches that stay empty, for a context built outside the running controllers.
+    pub fn empty() -> Self {
+        fn store<K>() -> Store<K>
+        where
+            K: Resource<DynamicType = ()> + Clone + 'static,
+        {
+            kube::runtime::reflector::store::Writer::default().as_reader()
+        }
+        Self {
+            services: store(),
+            rollouts: store(),
+            claims: store(),
+            workloads: store(),
+            service_objects: store(),
+            ingresses: store(),
+            autoscalers: store(),
+        }
+    }
+}
+
+/// What every reconcile gets: the client and settings, the caches, the external services, and
+/// the few pieces of memory the controllers keep between reconciles.
 pub struct Context {
     pub client: Client,
     pub config: OperatorConfig,
     pub metrics: Arc<Metrics>,
-    pub recorder: Recorder,
-    /// Where reconciles leave their Events, when the controllers run a pump for them; without
-    /// one (contexts built for a single task), Events are sent in place.
-    pub events: Option<events::EventQueue>,
-    /// Every ChittyDeployment the operator can see, kept by a reflector.
-    pub deployments: Store<ChittyDeployment>,
-    /// Every ChittyService the operator can see.
-    pub services: Store<ChittyService>,
-    /// HTTP client for health probes.
-    pub probe: reqwest::Client,
+    pub caches: Caches,
+    /// Where reconciles leave their Events (see `events`).
+    pub events: events::Publisher,
     /// The external ChittyOS services the operator is configured for.
     pub integrations: crate::integrations::Integrations,
+    /// HTTP client for health probes.
+    pub probe: reqwest::Client,
     /// Consecutive failed probes per service since its health state last changed; kept in
     /// memory because writing every count would make a failing service a stream of writes.
     pub probe_failures: std::sync::Mutex<std::collections::HashMap<String, i32>>,
-    /// The Deployments the operator applied (its managed-by label), without managed fields.
-    pub workloads: Store<k8s_openapi::api::apps::v1::Deployment>,
-    /// The Ingresses the operator applied.
-    pub ingresses: Store<k8s_openapi::api::networking::v1::Ingress>,
-    /// Every RouteClaim the operator can see; empty unless the route controller is wired.
-    pub claims: Store<crate::api::RouteClaim>,
     /// Who holds which route, decided in memory (see `route_claim::RouteTable`).
     pub routes: route_claim::RouteTable,
     /// Our status writes the caches have not shown yet.
     pub ledger: ledger::WriteLedger,
+    /// The workload controller's last applies (see `workload::AppliedMemo`).
+    pub applied: workload::AppliedMemo,
 }
 
 impl Context {
@@ -58,30 +96,23 @@ impl Context {
         client: Client,
         config: OperatorConfig,
         metrics: Arc<Metrics>,
-        deployments: Store<ChittyDeployment>,
-        services: Store<ChittyService>,
+        caches: Caches,
+        integrations: crate::integrations::Integrations,
+        routes: route_claim::RouteTable,
+        events: events::Publisher,
     ) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
-        let recorder = Recorder::new(client.clone(), reporter);
         Self {
             client,
             config,
             metrics,
-            recorder,
-            events: None,
-            deployments,
-            services,
+            caches,
+            events,
+            integrations,
             probe: crate::probe::client(),
-            integrations: Default::default(),
             probe_failures: Default::default(),
-            workloads: kube::runtime::reflector::store::Writer::default().as_reader(),
-            ingresses: kube::runtime::reflector::store::Writer::default().as_reader(),
-            claims: kube::runtime::reflector::store::Writer::default().as_reader(),
-            routes: Default::default(),
+            routes,
             ledger: Default::default(),
+            applied: Default::default(),
         }
     }
 
@@ -133,6 +164,24 @@ impl Context {
             obj.namespace().as_deref().unwrap_or("default"),
         )
     }
+}
+
+/// A service's rollouts from the cache: same namespace, and controlled by this very object (a
+/// recreated service with the same name does not inherit its predecessor's history).
+pub fn rollouts_of(store: &Store<ChittyDeployment>, service: &ChittyService) -> Vec<ChittyDeployment> {
+    let uid = service.uid();
+    let ns = service.namespace();
+    store
+        .state()
+        .iter()
+        .filter(|d| d.namespace() == ns)
+        .filter(|d| {
+            d.owner_references()
+                .iter()
+                .any(|o| Some(&o.uid) == uid.as_ref() && o.controller == Some(true))
+        })
+        .map(|d| (**d).clone())
+        .collect()
 }
 
 /// How long a reconcile that found the cache behind our own write waits at most; the write's

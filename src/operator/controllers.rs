@@ -1,4 +1,4 @@
-//! One leadership term: the shared reflectors, the three controllers and the Event pump, run
+//! One leadership term: the shared reflectors, the four controllers and the Event pump, run
 //! together until shutdown or until the term's future is dropped.
 
 use std::sync::Arc;
@@ -6,17 +6,20 @@ use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
+use kube::Client;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
 
-use super::triggers::{owning_service, rollout_of_workload, rollouts_waiting_on};
+use super::reflectors::{api, deletions, owned_reflector, subscribe};
+use super::triggers::{owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout};
 use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
-use crate::controller::{self, Context, deployment, route_claim, service};
+use crate::controller::{self, Caches, Context, deployment, route_claim, service, workload};
 use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
@@ -24,17 +27,7 @@ use crate::metrics::Metrics;
 /// How many changes a slow controller may fall behind a shared watch before the watch waits.
 const SUBSCRIBER_BUFFER: usize = 1024;
 
-fn api<K>(client: &Client, config: &OperatorConfig) -> Api<K>
-where
-    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
-{
-    match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-/// The reflectors and both controllers, until `shutdown` (graceful) or until the caller drops
+/// The reflectors and the controllers, until `shutdown` (graceful) or until the caller drops
 /// this future (at once: a replica that lost the leader Lease).
 pub(super) async fn run_controllers(
     client: Client,
@@ -45,7 +38,6 @@ pub(super) async fn run_controllers(
     shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 ) -> anyhow::Result<()> {
     let watch = watcher::Config::default().any_semantic();
-
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
     let ours = watch
         .clone()
@@ -57,24 +49,42 @@ pub(super) async fn run_controllers(
         reflector::store_shared::<ChittyService>(SUBSCRIBER_BUFFER);
     let (rollout_store, rollout_writer) =
         reflector::store_shared::<ChittyDeployment>(SUBSCRIBER_BUFFER);
+    let (claim_store, claim_writer) = reflector::store_shared::<RouteClaim>(SUBSCRIBER_BUFFER);
+    // The operator's own children, cached so that reconciles compare against memory, not the
+    // API server; their deletions reach their owners through the deletion channels.
+    let (workload_store, workload_writer) =
+        reflector::store_shared::<Deployment>(SUBSCRIBER_BUFFER);
+    let (service_object_store, service_object_writer) =
+        reflector::store_shared::<Service>(SUBSCRIBER_BUFFER);
+    let (ingress_store, ingress_writer) = reflector::store_shared::<Ingress>(SUBSCRIBER_BUFFER);
+    let (autoscaler_store, autoscaler_writer) =
+        reflector::store_shared::<HorizontalPodAutoscaler>(SUBSCRIBER_BUFFER);
     // The read API answers from these caches for as long as this run (leadership term) lasts.
     let _serving = http_state
         .web
         .as_ref()
         .map(|web| web.serve_from(service_store.clone(), rollout_store.clone()));
-    let (services_for_services, services_for_rollouts) =
-        (subscribe(&service_writer), subscribe(&service_writer));
-    let (rollouts_for_rollouts, rollouts_for_services) =
-        (subscribe(&rollout_writer), subscribe(&rollout_writer));
-    // The operator's own Deployments and Ingresses, cached so that a rollout waiting for
-    // availability and a service re-checking its Ingress read memory, not the API server.
-    let (workload_store, workload_writer) =
-        reflector::store_shared::<Deployment>(SUBSCRIBER_BUFFER);
-    let (ingress_store, ingress_writer) = reflector::store_shared::<Ingress>(SUBSCRIBER_BUFFER);
-    let (workloads_for_rollouts, ingresses_for_services) =
-        (subscribe(&workload_writer), subscribe(&ingress_writer));
-    let (claim_store, claim_writer) = reflector::store_shared::<RouteClaim>(SUBSCRIBER_BUFFER);
+
+    let (services_for_services, services_for_rollouts, services_for_workloads) = (
+        subscribe(&service_writer),
+        subscribe(&service_writer),
+        subscribe(&service_writer),
+    );
+    let (rollouts_for_rollouts, rollouts_for_services, rollouts_for_workloads) = (
+        subscribe(&rollout_writer),
+        subscribe(&rollout_writer),
+        subscribe(&rollout_writer),
+    );
+    let (workloads_for_rollouts, workloads_for_workloads, workloads_for_services) = (
+        subscribe(&workload_writer),
+        subscribe(&workload_writer),
+        subscribe(&workload_writer),
+    );
+    let service_objects_for_workloads = subscribe(&service_object_writer);
+    let autoscalers_for_workloads = subscribe(&autoscaler_writer);
+    let ingresses_for_services = subscribe(&ingress_writer);
     let claims_for_services = subscribe(&claim_writer);
+
     // Route ownership is decided in memory from every claim and service event, deletions
     // included, which the shared subscriptions do not carry: the table reads the watch streams.
     let (routes, route_triggers) = route_claim::RouteTable::new(
@@ -111,23 +121,42 @@ pub(super) async fn run_controllers(
         .default_backoff()
         .reflect_shared(rollout_writer)
         .for_each(|_| futures::future::ready(()));
-    let (workload_reflector, workloads_gone) = owned_reflector(
+    let (workload_gone_to_rollout, workloads_gone_rollouts) = deletions(rollout_of_workload);
+    let (workload_gone_to_service, workloads_gone_services) = deletions(owning_service::<Deployment>);
+    let workload_reflector = owned_reflector(
         api::<Deployment>(&client, &config),
         ours.clone(),
         workload_writer,
-        rollout_of_workload,
+        vec![workload_gone_to_rollout, workload_gone_to_service],
     );
-    let (ingress_reflector, ingresses_gone) = owned_reflector(
+    let (service_object_gone, service_objects_gone) = deletions(owning_service::<Service>);
+    let service_object_reflector = owned_reflector(
+        api::<Service>(&client, &config),
+        ours.clone(),
+        service_object_writer,
+        vec![service_object_gone],
+    );
+    let (ingress_gone, ingresses_gone) = deletions(owning_service::<Ingress>);
+    let ingress_reflector = owned_reflector(
         api::<Ingress>(&client, &config),
         ours.clone(),
         ingress_writer,
-        owning_service,
+        vec![ingress_gone],
+    );
+    let (autoscaler_gone, autoscalers_gone) = deletions(owning_service::<HorizontalPodAutoscaler>);
+    let autoscaler_reflector = owned_reflector(
+        api::<HorizontalPodAutoscaler>(&client, &config),
+        ours.clone(),
+        autoscaler_writer,
+        vec![autoscaler_gone],
     );
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
         .owns_shared_stream(ingresses_for_services)
+        // The serving Deployment's replica count is on the service's status.
+        .owns_shared_stream(workloads_for_services)
         .reconcile_on(futures::stream::select(
             route_triggers.services,
             ingresses_gone,
@@ -143,29 +172,46 @@ pub(super) async fn run_controllers(
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
         .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
-        .reconcile_on(workloads_gone)
+        .reconcile_on(workloads_gone_rollouts)
         .watches_shared_stream(services_for_rollouts, {
             let store = rollout_store.clone();
             move |service| rollouts_waiting_on(&store, &service)
         })
+        .with_config(concurrency.clone());
+    let workloads = Controller::for_shared_stream(services_for_workloads, service_store.clone())
+        .owns_shared_stream(workloads_for_workloads)
+        .owns_shared_stream(service_objects_for_workloads)
+        .owns_shared_stream(autoscalers_for_workloads)
+        .watches_shared_stream(rollouts_for_workloads, |r| service_of_rollout(&r))
+        .reconcile_on(futures::stream::select(
+            workloads_gone_services,
+            futures::stream::select(service_objects_gone, autoscalers_gone),
+        ))
         .with_config(concurrency);
 
-    let mut context = Context::new(
+    let caches = Caches {
+        services: service_store.clone(),
+        rollouts: rollout_store.clone(),
+        claims: claim_store.clone(),
+        workloads: workload_store.clone(),
+        service_objects: service_object_store.clone(),
+        ingresses: ingress_store.clone(),
+        autoscalers: autoscaler_store.clone(),
+    };
+    let integrations =
+        crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
+    let (events, event_pump) = controller::events::EventQueue::new(
+        controller::events::Publisher::recorder(client.clone()),
+    );
+    let ctx = Arc::new(Context::new(
         client.clone(),
         config.clone(),
         metrics,
-        rollout_store.clone(),
-        service_store.clone(),
-    );
-    context.integrations =
-        crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
-    context.claims = claim_store.clone();
-    context.workloads = workload_store;
-    context.ingresses = ingress_store;
-    let (events, event_pump) = controller::events::EventQueue::new(context.recorder.clone());
-    context.events = Some(events);
-    context.routes = routes;
-    let ctx = Arc::new(context);
+        caches,
+        integrations,
+        routes,
+        controller::events::Publisher::Queued(events),
+    ));
 
     let readiness = {
         let state = http_state.clone();
@@ -175,7 +221,13 @@ pub(super) async fn run_controllers(
                 service_store.wait_until_ready(),
                 claim_store.wait_until_ready()
             );
-            if a.is_ok() && b.is_ok() && c.is_ok() {
+            let (d, e, f, g) = futures::join!(
+                workload_store.wait_until_ready(),
+                service_object_store.wait_until_ready(),
+                ingress_store.wait_until_ready(),
+                autoscaler_store.wait_until_ready()
+            );
+            if [a, b, c, d, e, f, g].iter().all(Result::is_ok) {
                 state.ready.store(true, Ordering::Relaxed);
                 tracing::info!("caches synced; ready");
             }
@@ -206,6 +258,14 @@ pub(super) async fn run_controllers(
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
+    let run_workloads = workloads
+        .graceful_shutdown_on(shutdown.clone())
+        .run(
+            workload::reconcile,
+            controller::error_policy(workload::NAME),
+            ctx.clone(),
+        )
+        .for_each(|_| futures::future::ready(()));
     tracing::info!(namespace = ?config.namespace, concurrency = config.concurrency, "controllers starting");
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
     // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease
@@ -217,60 +277,20 @@ pub(super) async fn run_controllers(
             claim_reflector,
             readiness,
         ),
-        futures::future::join(workload_reflector, ingress_reflector),
+        futures::future::join4(
+            workload_reflector,
+            service_object_reflector,
+            ingress_reflector,
+            autoscaler_reflector,
+        ),
     );
     futures::pin_mut!(reflectors);
-    let controllers = futures::future::join3(run_services, run_rollouts, run_claims);
+    let controllers =
+        futures::future::join4(run_services, run_rollouts, run_claims, run_workloads);
     // The Event pump runs only as long as the controllers: a replica that stops leading sends
     // nothing more, Events included.
     let controllers = futures::future::select(Box::pin(controllers), Box::pin(event_pump));
     futures::pin_mut!(controllers);
     futures::future::select(controllers, reflectors).await;
     Ok(())
-}
-
-/// Watches the operator's own objects of one kind into `writer`, managed fields stripped, and
-/// says whom each deletion concerns on the returned channel: shared subscriptions carry no
-/// deletions, so a Deployment or Ingress deleted under the operator wakes its owner this way.
-fn owned_reflector<K, O>(
-    api: Api<K>,
-    ours: watcher::Config,
-    writer: reflector::store::Writer<K>,
-    concerns: fn(&K) -> Option<ObjectRef<O>>,
-) -> (
-    impl Future<Output = ()> + Send,
-    futures::channel::mpsc::UnboundedReceiver<ObjectRef<O>>,
-)
-where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-    O: Resource<DynamicType = ()> + 'static,
-{
-    let (gone, gone_rx) = futures::channel::mpsc::unbounded();
-    let reflector = watcher(api, ours)
-        .default_backoff()
-        .modify(|obj| obj.managed_fields_mut().clear())
-        .reflect_shared(writer)
-        .for_each(move |event| {
-            if let Ok(watcher::Event::Delete(obj)) = &event
-                && let Some(owner) = concerns(obj)
-            {
-                let _ = gone.unbounded_send(owner);
-            }
-            futures::future::ready(())
-        });
-    (reflector, gone_rx)
-}
-
-fn subscribe<K>(writer: &reflector::store::Writer<K>) -> reflector::ReflectHandle<K>
-where
-    K: kube::Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    writer.subscribe().expect("shared stores have subscribers")
 }

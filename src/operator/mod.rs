@@ -2,6 +2,7 @@
 //! them until SIGTERM or Ctrl-C.
 
 mod controllers;
+mod reflectors;
 mod triggers;
 
 use std::sync::Arc;

@@ -24,6 +24,11 @@ pub(super) fn owning_service<K: Resource<DynamicType = ()>>(
     Some(ObjectRef::new(&owner.name).within(&obj.namespace()?))
 }
 
+/// A rollout wakes the service that controls it (its owner reference says which).
+pub(super) fn service_of_rollout(rollout: &ChittyDeployment) -> Option<ObjectRef<ChittyService>> {
+    owning_service(rollout)
+}
+
 /// A ChittyService change wakes its own unfinished rollouts (suspension, supersession) and the
 /// unfinished rollouts of services that depend on it (the dependency gate).
 pub(super) fn rollouts_waiting_on(

@@ -3,6 +3,26 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::api::ChittyService;
+use crate::api::conditions::{self, types};
+
+/// Whether a service counts as Ready for the services that depend on it: its `Ready=True` was
+/// computed for its current generation, and the revision its spec asks for is the one serving.
+/// A `Ready` left over from before a spec change says nothing about the new spec, and when a
+/// dependency and its dependent change in one commit the dependent must wait for the new one.
+pub fn ready_for_dependents(service: &ChittyService) -> bool {
+    let Some(status) = &service.status else {
+        return false;
+    };
+    let generation = service.metadata.generation;
+    let ready_now = conditions::find(&status.conditions, types::READY)
+        .is_some_and(|c| c.status == "True" && c.observed_generation == generation);
+    // `revision` was computed from the spec at `observedGeneration`, checked just below.
+    let serving_spec =
+        status.revision.is_some() && status.revision == status.last_successful_revision;
+    status.observed_generation == generation && ready_now && serving_spec
+}
+
 /// `namespace/name` of a ChittyService.
 pub type Key = String;
 
@@ -199,5 +219,34 @@ mod tests {
             gate(&"p/a".into(), &g),
             Gate::Cycle(vec!["p/a".into(), "p/a".into()])
         );
+    }
+
+    fn service_at(generation: i64, observed: i64, ready: &str, serving_current: bool) -> ChittyService {
+        let mut s: ChittyService = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+            "metadata": {"name": "chittyid", "namespace": "a", "generation": generation},
+            "spec": {"type": "worker", "version": "2.0.0", "environment": "staging",
+                     "source": {"image": "r/id:2"}}}))
+        .unwrap();
+        let revision = crate::revision::of(&s.spec);
+        s.status = Some(serde_json::from_value(serde_json::json!({
+            "observedGeneration": observed,
+            "revision": revision,
+            "lastSuccessfulRevision": if serving_current { revision.clone() } else { "old".to_string() },
+            "conditions": [{"type": "Ready", "status": ready, "reason": "R", "message": "m",
+                            "observedGeneration": observed,
+                            "lastTransitionTime": "2026-01-01T00:00:00Z"}]})).unwrap());
+        s
+    }
+
+    #[test]
+    fn a_dependency_is_ready_only_for_its_current_generation_and_revision() {
+        assert!(ready_for_dependents(&service_at(3, 3, "True", true)));
+        assert!(
+            !ready_for_dependents(&service_at(4, 3, "True", true)),
+            "Ready of the previous generation"
+        );
+        assert!(!ready_for_dependents(&service_at(3, 3, "True", false)), "old revision serving");
+        assert!(!ready_for_dependents(&service_at(3, 3, "False", true)));
     }
 }

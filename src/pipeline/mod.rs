@@ -6,3 +6,4 @@ pub mod dependencies;
 pub mod duration;
 pub mod machine;
 pub mod plan;
+pub mod rollouts;

@@ -17,6 +17,7 @@
 
 mod ahead;
 pub mod claim;
+mod claim_name;
 mod contest;
 pub mod decision;
 mod fingerprint;
@@ -36,6 +37,7 @@ mod proptests;
 mod tests;
 
 pub use claim::{Claim, ClaimId};
+pub use claim_name::claim_name;
 pub use decision::{CONFLICTS_LISTED, Conflict, Decision, Overlap, Reason, Resolution};
 pub use index::{Affected, ClaimIndex, changed};
 pub use normalize::{InvalidRoute, RouteKey};

@@ -4,6 +4,8 @@
 pub mod build_job;
 pub mod cloudflare_job;
 pub mod deployment;
+pub mod desired;
+pub mod drift;
 pub mod ingress;
 pub mod service;
 

@@ -17,7 +17,7 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
 - apiGroups: ["chitty.cc"]
   resources: ["chittyservices/finalizers", "chittydeployments/finalizers", "routeclaims/finalizers"]
   verbs: ["update"]
-# The workloads a rollout applies (server-side apply: create + patch) and watches.
+# The workloads the operator applies (server-side apply: create + patch), watches and repairs.
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
@@ -26,7 +26,11 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# The autoscaler of a service with spec.autoscaling (kept converged like its Deployment).
+- apiGroups: ["autoscaling"]
+  resources: ["horizontalpodautoscalers"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]

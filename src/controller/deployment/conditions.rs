@@ -46,15 +46,15 @@ pub fn desired(status: &ChittyDeploymentStatus, gate: Vec<Desired>) -> Vec<Desir
             let to = status.rolled_back_to.clone().unwrap_or_default();
             let msg = format!("{error}; rolled back to {to}");
             vec![
-                Desired::new(types::READY, false, "RolledBack", msg.clone()),
-                Desired::new(types::STALLED, true, "RolledBack", msg),
+                Desired::new(types::READY, false, reasons::ROLLED_BACK, msg.clone()),
+                Desired::new(types::STALLED, true, reasons::ROLLED_BACK, msg),
             ]
         }
         DeploymentPhase::Superseded => {
             vec![Desired::new(
                 types::READY,
                 false,
-                "Superseded",
+                reasons::SUPERSEDED,
                 "a newer revision of the service replaced this rollout",
             )]
         }

@@ -6,7 +6,6 @@ use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 
 use crate::api::ChittyService;
-use crate::api::conditions::{self, types};
 use crate::pipeline::dependencies::{self, Gate, Key, Node};
 
 pub fn key(namespace: &str, name: &str) -> Key {
@@ -26,10 +25,7 @@ pub fn graph(services: &Store<ChittyService>) -> BTreeMap<Key, Node> {
                     .iter()
                     .map(|d| key(d.namespace_or(&ns), &d.name))
                     .collect(),
-                ready: s
-                    .status
-                    .as_ref()
-                    .is_some_and(|st| conditions::is_true(&st.conditions, types::READY)),
+                ready: dependencies::ready_for_dependents(s),
             };
             (key(&ns, &s.name_any()), node)
         })

@@ -2,7 +2,6 @@
 //! identity, register, routes, health, notify — rolling back on failure. All progress lives in
 //! status and owned objects, so a restart resumes each rollout where it stood.
 
-pub mod apply;
 pub mod conditions;
 pub mod gate;
 pub mod rollback;
@@ -19,9 +18,11 @@ use kube::runtime::reflector::ObjectRef;
 
 use super::{CATCH_UP, Context, now};
 use crate::api::conditions::{Desired, merge, reasons, types};
-use crate::api::{ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase};
-use crate::controller::service::publish;
-use crate::controller::service::rollout::newest;
+use crate::api::{
+    ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase, ROLLBACK_REQUEST,
+};
+use crate::controller::events::publish;
+use crate::pipeline::rollouts::newest;
 use crate::pipeline::dependencies::Gate;
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::{self, Outcome};
@@ -45,7 +46,9 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
         ..Default::default()
     });
     status.progress = plan::progress(&status.steps);
-    if status.phase.is_some_and(DeploymentPhase::is_finished) {
+    let rollback_requested = status.phase == Some(DeploymentPhase::Succeeded)
+        && rollout.annotations().contains_key(ROLLBACK_REQUEST);
+    if status.phase.is_some_and(DeploymentPhase::is_finished) && !rollback_requested {
         return Ok(Action::await_change());
     }
     let Some(service) = owning_service(&ctx, &rollout).await? else {
@@ -53,7 +56,12 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
         return Ok(Action::await_change());
     };
     let now = now();
-    let (action, gate) = advance(&ctx, &service, &rollout, &mut status, &now).await?;
+    let (action, gate) = if rollback_requested {
+        rollback::on_request(&ctx, &service, &rollout, &mut status, &now).await?;
+        (Action::await_change(), vec![])
+    } else {
+        advance(&ctx, &service, &rollout, &mut status, &now).await?
+    };
 
     status.observed_generation = rollout.metadata.generation;
     let desired_conditions = conditions::desired(&status, gate);
@@ -80,7 +88,7 @@ async fn owning_service(
 ) -> crate::Result<Option<ChittyService>> {
     let ns = rollout.namespace().unwrap_or_default();
     let reference = ObjectRef::new(&rollout.spec.service_ref.name).within(&ns);
-    let found = match ctx.services.get(&reference) {
+    let found = match ctx.caches.services.get(&reference) {
         Some(s) => Some((*s).clone()),
         None => {
             Api::<ChittyService>::namespaced(ctx.client.clone(), &ns)
@@ -111,6 +119,7 @@ async fn advance(
         chitty_id: service.status.as_ref().and_then(|s| s.chitty_id.clone()),
         conditions: vec![],
         retry_after: None,
+        minted: None,
     };
     let owned = steps::deploy::owned_by_service(&input);
     if newest(&owned).is_some_and(|n| n.name_any() != rollout.name_any()) {
@@ -129,11 +138,11 @@ async fn advance(
             );
             return Ok((Action::await_change(), vec![c]));
         }
-        let gate = gate::evaluate(&ctx.services, service);
+        let gate = gate::evaluate(&ctx.caches.services, service);
         let (ok, reason) = match &gate {
-            Gate::Open => (true, "DependenciesReady"),
+            Gate::Open => (true, reasons::DEPENDENCIES_READY),
             Gate::Waiting { .. } => (false, reasons::DEPENDENCY_NOT_READY),
-            Gate::Cycle(_) => (false, "DependencyCycle"),
+            Gate::Cycle(_) => (false, reasons::DEPENDENCY_CYCLE),
         };
         let condition = Desired::new(types::DEPENDENCIES_READY, ok, reason, gate.message());
         if !ok {
@@ -142,7 +151,7 @@ async fn advance(
                 out.push(Desired::new(
                     types::STALLED,
                     true,
-                    "DependencyCycle",
+                    reasons::DEPENDENCY_CYCLE,
                     gate.message(),
                 ));
             }

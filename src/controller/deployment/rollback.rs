@@ -4,7 +4,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{Api, ResourceExt};
 
-use super::apply::{apply, delete_if_present};
+use crate::controller::apply::{apply, delete_if_present};
 use super::steps::StepInput;
 use crate::api::{ChittyDeployment, ChittyService, Target};
 use crate::controller::Context;
@@ -55,4 +55,37 @@ pub async fn restore(
         &deployment_name(&service.name_any(), Track::Canary),
     )
     .await
+}
+
+/// A succeeded rollout carries a rollback request (a critical service went down after it, or a
+/// person asked): the service's previous success is put back and the rollout ends `RolledBack`
+/// with the request's reason. Only the newest rollout is rolled back; on an older one the request
+/// has nothing to undo and is left as it is.
+pub async fn on_request(
+    ctx: &Context,
+    service: &ChittyService,
+    rollout: &ChittyDeployment,
+    status: &mut crate::api::ChittyDeploymentStatus,
+    _now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> crate::Result<()> {
+    let owned = crate::controller::rollouts_of(&ctx.caches.rollouts, service);
+    let newest = crate::pipeline::rollouts::newest(&owned);
+    if newest.is_none_or(|n| n.name_any() != rollout.name_any()) {
+        return Ok(());
+    }
+    let Some(to) = crate::pipeline::rollouts::rollback_target(rollout, &owned) else {
+        return Ok(());
+    };
+    if service.spec.target == Target::Cluster {
+        restore(ctx, service, to).await?;
+    }
+    let why = rollout
+        .annotations()
+        .get(crate::api::ROLLBACK_REQUEST)
+        .cloned()
+        .unwrap_or_default();
+    status.phase = Some(crate::api::DeploymentPhase::RolledBack);
+    status.error = Some(why);
+    status.rolled_back_to = Some(to.name_any());
+    Ok(())
 }

@@ -19,7 +19,7 @@ use kube::{Api, Resource};
 
 use super::{CATCH_UP, Context, now};
 use crate::api::RouteClaim;
-use crate::controller::service::publish;
+use crate::controller::events::publish;
 pub use table::{CurrentTable, RouteTable, Triggers};
 
 pub const NAME: &str = "routeclaim";

@@ -8,7 +8,8 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use std::time::Duration;
 
-use super::publish;
+use crate::api::conditions::events;
+use crate::controller::events::publish;
 use crate::api::ChittyService;
 use crate::controller::Context;
 
@@ -44,7 +45,7 @@ pub async fn on_delete(ctx: &Context, service: &ChittyService) -> crate::Result<
                 ctx,
                 service,
                 EventType::Normal,
-                "RegistryRecordRetired",
+                events::REGISTRY_RECORD_RETIRED,
                 note,
             )
             .await;
@@ -73,7 +74,7 @@ pub async fn on_delete(ctx: &Context, service: &ChittyService) -> crate::Result<
                 ctx,
                 service,
                 EventType::Warning,
-                "RegistryRecordOrphaned",
+                events::REGISTRY_RECORD_ORPHANED,
                 note,
             )
             .await;

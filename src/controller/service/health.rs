@@ -1,4 +1,5 @@
-//! Health after a rollout: every Ready service is probed each `health.interval`. Status changes
+//! Health between rollouts: the serving revision of every service is probed each
+//! `health.interval`, whatever its newest rollout did. Status changes
 //! only when the state does (healthy, degraded, down), so a healthy idle fleet writes nothing;
 //! latencies go to metrics. A `critical` service that goes down within the rollback window of
 //! its last rollout is rolled back; any other is reported, not touched.
@@ -10,11 +11,11 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use super::publish;
-use crate::api::{
-    ChittyDeployment, ChittyService, DeploymentPhase, HealthState, HealthSummary, Target,
-};
+use crate::controller::events::publish;
+use crate::api::conditions::events as reasons;
+use crate::api::{ChittyDeployment, ChittyService, HealthState, HealthSummary, ROLLBACK_REQUEST, Target};
 use crate::controller::Context;
+use crate::pipeline::rollouts;
 use crate::pipeline::duration::parse_or;
 use crate::probe;
 use crate::workload::service as service_object;
@@ -44,15 +45,23 @@ pub struct Probed {
 }
 
 /// Probes a service whose current revision succeeded and reports the new summary.
-pub async fn probe_service(ctx: &Context, service: &ChittyService, now: &Time) -> Probed {
-    let spec = &service.spec.health;
+pub async fn probe_service(
+    ctx: &Context,
+    service: &ChittyService,
+    serving: &ChittyDeployment,
+    now: &Time,
+) -> Probed {
+    // The revision that serves is the one checked: after a rollback, the restored revision's
+    // health settings apply, not those of the spec that failed.
+    let snapshot = &serving.spec.snapshot;
+    let spec = &snapshot.health;
     let base = spec
         .url
         .clone()
         .or_else(|| ctx.config.health_url_override.clone())
         .or_else(|| {
-            (service.spec.target == Target::Cloudflare)
-                .then(|| service.spec.cloudflare.as_ref().map(|c| c.url.clone()))
+            (snapshot.target == Target::Cloudflare)
+                .then(|| snapshot.cloudflare.as_ref().map(|c| c.url.clone()))
                 .flatten()
         })
         .unwrap_or_else(|| service_object::cluster_url(service));
@@ -106,8 +115,10 @@ pub async fn probe_service(ctx: &Context, service: &ChittyService, now: &Time) -
     }
 }
 
-/// Reacts to a state change: events, a degraded notice to webhooks, the registry's view of
-/// health, and for critical services that went down soon after a rollout, a rollback.
+/// Reacts to a state change: an Event, a degraded notice to webhooks, and for a critical
+/// service that went down soon after its rollout, a rollback request on that rollout (the
+/// rollout's own controller carries it out and records it: one writer per status). The
+/// registry's view of health follows through `registry::sync`.
 pub async fn on_change(
     ctx: &Context,
     service: &ChittyService,
@@ -129,136 +140,49 @@ pub async fn on_change(
         } else {
             EventType::Warning
         };
-        publish(ctx, service, kind, "HealthChanged", note).await;
+        publish(ctx, service, kind, reasons::HEALTH_CHANGED, note).await;
     }
-    update_registry_health(ctx, service, word).await;
+    let serving = rollouts::serving(owned);
     if summary.status != HealthState::Healthy
-        && let Some(current) = crate::controller::service::rollout::newest(owned)
+        && let Some(serving) = serving
+        && !ctx.integrations.notifiers.is_empty()
     {
-        notify_degraded(ctx, service, current).await;
+        let event = crate::integrations::notification(
+            crate::clients::EventType::ServiceDegraded,
+            service,
+            serving,
+            service.status.as_ref().and_then(|s| s.chitty_id.clone()),
+            None,
+            &crate::controller::now(),
+        );
+        crate::integrations::notify_all(&ctx.integrations.notifiers, &event).await;
     }
-    if summary.status == HealthState::Down && service.spec.critical {
-        roll_back_critical(ctx, service, owned, summary).await?;
+    if summary.status == HealthState::Down
+        && service.spec.critical
+        && let Some(newest) = rollouts::newest(owned)
+        && rollouts::critical_rollback_due(newest, owned, jiff::Timestamp::now(), ctx.config.rollback_window)
+    {
+        let why = format!(
+            "critical service went down after the rollout ({}); rolled back",
+            summary.message.clone().unwrap_or_default()
+        );
+        request_rollback(ctx, newest, &why).await?;
     }
     Ok(())
 }
 
-async fn update_registry_health(ctx: &Context, service: &ChittyService, health: &str) {
-    let (Some(registry), Some(status)) =
-        (ctx.integrations.registry.clone(), service.status.as_ref())
-    else {
-        return;
-    };
-    let Some(id) = status.chitty_id.clone() else {
-        return;
-    };
-    let deployment = status.current_deployment.clone().unwrap_or_default();
-    let Ok(mut record) = crate::controller::deployment::steps::integrations::registry_record(
-        service,
-        &id,
-        &service.spec.version,
-        deployment,
-    ) else {
-        return;
-    };
-    record.health = Some(health.into());
-    record.status = Some(
-        if health == "healthy" {
-            "active"
-        } else {
-            "degraded"
-        }
-        .into(),
-    );
-    if let Err(error) = registry.register(&record).await {
-        tracing::warn!(service = %service.name_any(), %error, "could not update health in ChittyRegistry");
-    }
-}
-
-async fn notify_degraded(ctx: &Context, service: &ChittyService, current: &ChittyDeployment) {
-    if ctx.integrations.notifiers.is_empty() {
-        return;
-    }
-    let now = crate::controller::now();
-    let mut status = current.status.clone().unwrap_or_default();
-    let input = crate::controller::deployment::steps::StepInput {
-        ctx,
-        service,
-        rollout: current,
-        status: &mut status,
-        now: &now,
-        chitty_id: service.status.as_ref().and_then(|s| s.chitty_id.clone()),
-        conditions: vec![],
-        retry_after: None,
-    };
-    crate::controller::deployment::steps::integrations::send_event(
-        &input,
-        crate::clients::EventType::ServiceDegraded,
-    )
-    .await;
-}
-
-/// The newest rollout went down within the rollback window: put the one before it back and
-/// record on the rollout why.
-async fn roll_back_critical(
-    ctx: &Context,
-    service: &ChittyService,
-    owned: &[ChittyDeployment],
-    summary: &HealthSummary,
-) -> crate::Result<()> {
-    let Some(current) = crate::controller::service::rollout::newest(owned) else {
-        return Ok(());
-    };
-    let current_status = current.status.clone().unwrap_or_default();
-    if current_status.phase != Some(DeploymentPhase::Succeeded) {
+/// Asks the rollout's controller to roll it back, through an annotation on the rollout: a
+/// metadata write, so its status keeps a single writer, and one a person can make too.
+async fn request_rollback(ctx: &Context, rollout: &ChittyDeployment, why: &str) -> crate::Result<()> {
+    if rollout.annotations().contains_key(ROLLBACK_REQUEST) {
         return Ok(());
     }
-    let completed = current_status
-        .completed_at
-        .as_ref()
-        .map(|t| t.0)
-        .unwrap_or_else(jiff::Timestamp::now);
-    if jiff::Timestamp::now()
-        .duration_since(completed)
-        .unsigned_abs()
-        > ctx.config.rollback_window
-    {
-        return Ok(());
-    }
-    let earlier: Vec<ChittyDeployment> = owned
-        .iter()
-        .filter(|d| d.name_any() != current.name_any())
-        .cloned()
-        .collect();
-    let Some(previous) = crate::controller::service::rollout::last_successful(&earlier).cloned()
-    else {
-        return Ok(());
-    };
-    if service.spec.target == Target::Cluster {
-        crate::controller::deployment::rollback::restore(ctx, service, &previous).await?;
-    }
-    let error = format!(
-        "critical service went down after the rollout ({}); rolled back",
-        summary.message.clone().unwrap_or_default()
-    );
-    let rollouts: Api<ChittyDeployment> = ctx.api_for(service);
-    let patch = serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
-        "status": {"phase": "RolledBack", "error": error, "rolledBackTo": previous.name_any()},
-    });
-    // Its own field manager: the pipeline's manager owns the rest of this finished rollout's status.
-    let params = PatchParams::apply("chitty-operator-health").force();
+    let rollouts: Api<ChittyDeployment> = ctx.api_for(rollout);
+    let patch = serde_json::json!({"metadata": {"annotations": {ROLLBACK_REQUEST: why}}});
     rollouts
-        .patch_status(&current.name_any(), &params, &Patch::Apply(patch))
+        .patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(patch))
         .await?;
-    publish(
-        ctx,
-        service,
-        EventType::Warning,
-        "RolledBack",
-        format!("{error} to {}", previous.name_any()),
-    )
-    .await;
+    tracing::warn!(rollout = %rollout.name_any(), %why, "requested a rollback");
     Ok(())
 }
 

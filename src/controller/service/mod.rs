@@ -3,7 +3,7 @@
 
 pub mod finalizer;
 pub mod health;
-pub mod rollout;
+pub mod registry;
 pub mod routes;
 pub mod status;
 
@@ -11,16 +11,18 @@ use std::sync::Arc;
 
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use std::collections::BTreeMap;
 
 use super::{CATCH_UP, Context, now};
+use crate::api::conditions::events;
+use crate::controller::events::publish;
 use crate::api::{
-    ChittyDeployment, ChittyDeploymentSpec, ChittyService, DeploymentPhase, LocalServiceRef,
+    ChittyDeployment, ChittyDeploymentSpec, ChittyService, LocalServiceRef,
 };
 use crate::labels;
-use rollout::{NewRollout, RolloutAction};
+use crate::pipeline::rollouts::{self, NewRollout, RolloutAction};
 
 pub const NAME: &str = "chittyservice";
 
@@ -34,9 +36,9 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     }
     finalizer::ensure(&ctx, &service).await?;
     let revision = crate::revision::of(&service.spec);
-    let mut owned = owned_rollouts(&ctx, &service);
+    let mut owned = super::rollouts_of(&ctx.caches.rollouts, &service);
 
-    if let RolloutAction::Create(new) = rollout::decide(&service, &revision, &owned) {
+    if let RolloutAction::Create(new) = rollouts::decide(&service, &revision, &owned) {
         let created = create_rollout(&ctx, &service, &revision, &new).await?;
         owned.push(created);
     }
@@ -45,22 +47,20 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let routing = routes::reconcile(&ctx, &service).await?;
 
     let now = now();
-    let current = rollout::newest(&owned);
-    let serving = current.is_some_and(|d| {
-        d.spec.revision == revision
-            && d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::Succeeded)
-    });
-    // Only a service whose current revision rolled out is watched: during a rollout the health
-    // step does the probing.
-    let probed = if serving {
-        Some(health::probe_service(&ctx, &service, &now).await)
-    } else {
-        None
+    let current = rollouts::newest(&owned);
+    let serving = rollouts::serving(&owned);
+    // The serving revision is watched whatever the newest rollout did (a rolled-back service is
+    // still checked); while a rollout runs, its health step does the probing.
+    let probed = match (serving, current) {
+        (Some(serving), Some(newest)) if !rollouts::is_in_flight(newest) => {
+            Some(health::probe_service(&ctx, &service, serving, &now).await)
+        }
+        _ => None,
     };
     let seen = status::Observed {
         revision: &revision,
         current,
-        last_successful: rollout::last_successful(&owned),
+        last_successful: rollouts::last_successful(&owned),
         owned: &owned,
         routing: &routing,
         now: &now,
@@ -75,6 +75,10 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
             .unwrap_or_default();
         status::apply_health(&mut desired, &stored, &now);
     }
+    desired.replicas = serving_replicas(&ctx, &service);
+    let health = desired.health.clone().unwrap_or_default();
+    let registry = registry::sync(&ctx, &service, &owned, health.status).await;
+    desired.registry_record = registry.record;
     let api: Api<ChittyService> = ctx.api_for(&*service);
     if ctx
         .write_status(&api, &*service, service.status.as_ref(), &desired)
@@ -89,33 +93,34 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
         )
         .await;
     }
-    let again = probed.as_ref().map(|p| p.again);
+    let mut again = probed.as_ref().map(|p| p.again);
     if let Some(p) = probed.filter(|p| p.changed) {
         let mut seen_service = (*service).clone();
         seen_service.status = Some(desired.clone());
         health::on_change(&ctx, &seen_service, p.previous, &p.summary, &owned).await?;
+    }
+    if let Some(retry) = registry.retry {
+        again = Some(again.map_or(retry, |a| a.min(retry)));
     }
     Ok(again
         .map(Action::requeue)
         .unwrap_or_else(Action::await_change))
 }
 
-/// The service's rollouts from the cache: same namespace, and owned by this very object (a
-/// recreated service with the same name does not inherit its predecessor's history).
-fn owned_rollouts(ctx: &Context, service: &ChittyService) -> Vec<ChittyDeployment> {
-    let uid = service.uid();
-    let ns = service.namespace();
-    ctx.deployments
-        .state()
-        .iter()
-        .filter(|d| d.namespace() == ns)
+/// The serving Deployment's replica count as it runs (an autoscaler may have set it).
+fn serving_replicas(ctx: &Context, service: &ChittyService) -> Option<i32> {
+    let name = crate::workload::deployment_name(&service.name_any(), crate::workload::Track::Stable);
+    let reference = kube::runtime::reflector::ObjectRef::new(&name)
+        .within(&service.namespace().unwrap_or_default());
+    ctx.caches
+        .workloads
+        .get(&reference)
         .filter(|d| {
             d.owner_references()
                 .iter()
-                .any(|o| Some(&o.uid) == uid.as_ref() && o.controller == Some(true))
+                .any(|o| o.controller == Some(true) && Some(&o.uid) == service.uid().as_ref())
         })
-        .map(|d| (**d).clone())
-        .collect()
+        .and_then(|d| d.spec.as_ref().and_then(|s| s.replicas))
 }
 
 async fn create_rollout(
@@ -156,7 +161,7 @@ async fn create_rollout(
                 "rollout {} of revision {revision} ({:?})",
                 new.name, new.trigger
             );
-            publish(ctx, service, EventType::Normal, "RolloutCreated", note).await;
+            publish(ctx, service, EventType::Normal, events::ROLLOUT_CREATED, note).await;
             Ok(created)
         }
         // Created by an earlier reconcile whose result the cache hasn't shown yet: the name is
@@ -173,7 +178,7 @@ async fn prune_history(
 ) -> crate::Result<Vec<String>> {
     let limit = service.spec.revision_history_limit.max(1) as usize;
     let api: Api<ChittyDeployment> = ctx.api_for(service);
-    let prunable = rollout::prunable(owned, limit);
+    let prunable = rollouts::prunable(owned, limit);
     for name in &prunable {
         match api.delete(name, &DeleteParams::background()).await {
             Ok(_) => tracing::debug!(rollout = %name, "pruned rollout history"),
@@ -182,28 +187,4 @@ async fn prune_history(
         }
     }
     Ok(prunable)
-}
-
-/// Events are best effort: a failure to record one never fails a reconcile.
-pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
-    obj: &K,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: reason.into(),
-        secondary: None,
-    };
-    if let Some(queue) = &ctx.events {
-        queue.send(event, obj.object_ref(&())).await;
-        return;
-    }
-    if let Err(error) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::debug!(%error, reason, "could not record event");
-    }
 }

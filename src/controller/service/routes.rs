@@ -11,30 +11,22 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::ObjectMeta;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
-use sha2::{Digest, Sha256};
 
-use super::publish;
-use crate::api::conditions::{self, Desired, types};
+use crate::controller::events::publish;
+use crate::api::conditions::{self, Desired, reasons, types};
 use crate::api::{
-    ChittyService, Route, RouteClaim, RouteClaimSpec, RouteSummary, ServicePhase, ServiceRef,
+    ChittyService, RouteClaim, RouteClaimSpec, RouteSummary, ServicePhase, ServiceRef,
     Target,
 };
 use crate::controller::Context;
-use crate::controller::deployment::apply::{apply, delete_if_present};
+use crate::controller::apply::{apply, delete_if_present};
 use crate::labels;
 use crate::routing::{Reason, RouteKey};
 use crate::workload::ingress::{self, HeldRoute, IngressSettings};
 
-/// `status.routes[].reason` of a route whose claim is not decided yet.
-pub const PENDING: &str = "Pending";
+pub use crate::api::ROUTE_PENDING as PENDING;
+pub use crate::routing::claim_name;
 
-pub mod reasons {
-    pub const ROUTES_HELD: &str = "RoutesHeld";
-    pub const ROUTES_PENDING: &str = "RoutesPending";
-    pub const ROUTE_CONFLICT: &str = "RouteConflict";
-    pub const ROUTE_NOT_ALLOWED: &str = "RouteNotAllowed";
-    pub const ROUTE_INVALID: &str = "RouteInvalid";
-}
 
 /// What the service's status says about its routes, and what its Ingress carries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -76,21 +68,17 @@ pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<
     let owned_refs: Vec<&RouteClaim> = owned.iter().collect();
     let hand_refs: Vec<&RouteClaim> = hand_made.iter().collect();
     let routing = summarize(service, &owned_refs, &hand_refs);
-    sync_ingress(ctx, service, &routing.held).await?;
+    // With the routes as they were, an Ingress that is missing or differs was changed by hand.
+    let routes_unchanged = service
+        .status
+        .as_ref()
+        .is_some_and(|s| s.routes == routing.summaries && !s.routes.is_empty());
+    if sync_ingress(ctx, service, &routing.held).await? && routes_unchanged {
+        let name = ingress::ingress_name(service);
+        let note = format!("Ingress {name} differed from the routes the service holds (edited or deleted by hand); restored");
+        publish(ctx, service, EventType::Normal, crate::api::conditions::events::DRIFT_REPAIRED, note).await;
+    }
     Ok(routing)
-}
-
-/// Name of the claim for a spec route: the service's name and a short hash of the normalised
-/// route, so that spellings of one route (`/` and `/*`) share a claim and a restart finds it again.
-pub fn claim_name(service: &str, route: &Route) -> String {
-    let text = match RouteKey::parse(&route.host, &route.path) {
-        Ok(key) => key.to_string(),
-        // Admission rejects such routes; hashing the raw text keeps the name deterministic anyway.
-        Err(_) => format!("{} {}", route.host, route.path),
-    };
-    let digest = Sha256::digest(text.as_bytes());
-    let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{service}-{short}")
 }
 
 /// The claims the spec asks for, by name; a route spelled twice is claimed once.
@@ -146,7 +134,7 @@ fn claims_for(ctx: &Context, service: &ChittyService) -> (Vec<RouteClaim>, Vec<R
     let name = service.name_any();
     let mut owned = Vec::new();
     let mut hand_made = Vec::new();
-    for claim in ctx.claims.state() {
+    for claim in ctx.caches.claims.state() {
         if claim.namespace().as_deref() != Some(ns.as_str()) {
             continue;
         }
@@ -407,11 +395,12 @@ pub async fn announce(
 /// The Ingress of a cluster service: applied when it differs from the held routes, deleted when
 /// it holds none (or runs on Cloudflare). An Ingress of the same name that this service does not
 /// own is left alone.
+/// `true` when it applied the Ingress.
 async fn sync_ingress(
     ctx: &Context,
     service: &ChittyService,
     held: &[HeldRoute],
-) -> crate::Result<()> {
+) -> crate::Result<bool> {
     let settings = IngressSettings {
         class: ctx.config.routing.ingress_class.as_deref(),
         cert_manager_issuer: ctx.config.routing.cert_manager_issuer.as_deref(),
@@ -424,13 +413,13 @@ async fn sync_ingress(
     let name = ingress::ingress_name(service);
     // The cache holds only the operator's own Ingresses: it answers "nothing to do" for the
     // common case; anything else (including a same-named Ingress that is not ours) is read.
-    let cached = ctx.ingresses.get(
+    let cached = ctx.caches.ingresses.get(
         &kube::runtime::reflector::ObjectRef::new(&name)
             .within(&service.namespace().unwrap_or_default()),
     );
     match (&cached, &desired) {
-        (None, None) => return Ok(()),
-        (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => return Ok(()),
+        (None, None) => return Ok(false),
+        (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => return Ok(false),
         _ => {}
     }
     let existing = api.get_opt(&name).await?;
@@ -442,11 +431,12 @@ async fn sync_ingress(
         (Some(existing), Some(desired)) if ingress::is_current(&existing, &desired) => {}
         (_, Some(desired)) => {
             apply(&api, &desired).await?;
+            return Ok(true);
         }
         (Some(_), None) if ours => delete_if_present(&api, &name).await?,
         _ => {}
     }
-    Ok(())
+    Ok(false)
 }
 
 fn owned_by(ingress: &Ingress, service: &ChittyService) -> bool {

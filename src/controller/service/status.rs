@@ -4,9 +4,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::routes::{Routing, gate_readiness};
 use crate::api::conditions::{self, Desired, reasons, types};
+use crate::workload::service::public_url;
 use crate::api::{
     ChittyDeployment, ChittyService, ChittyServiceStatus, DeploymentPhase, DeploymentStats,
-    HealthState, ServicePhase, StrategyType, Target,
+    HealthState, ServicePhase, StrategyType,
 };
 
 /// What the service controller saw of the world this reconcile.
@@ -42,9 +43,9 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
     let phase = gate_readiness(seen.routing, phase, &mut desired);
     if service.spec.strategy.strategy_type == StrategyType::Auto {
         desired.push(Desired::new(
-            "StrategyResolved",
+            types::STRATEGY_RESOLVED,
             true,
-            "AutoMeansImmediate",
+            reasons::AUTO_MEANS_IMMEDIATE,
             "strategy 'auto' runs as 'immediate' until the strategy advisor is available",
         ));
     }
@@ -60,7 +61,7 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
         observed_generation: service.metadata.generation,
         phase: Some(phase),
         chitty_id: previous.chitty_id.clone(),
-        url: last_ok.map(|_| service_url(service)),
+        url: last_ok.map(|_| public_url(service)),
         revision: Some(seen.revision.to_string()),
         current_deployment: seen.current.map(name_of),
         last_successful_deployment: last_ok.map(name_of),
@@ -68,6 +69,8 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
         health: previous.health.clone(),
         routes: seen.routing.summaries.clone(),
         deployments: Some(stats(seen.owned, last_ok)),
+        replicas: previous.replicas,
+        registry_record: previous.registry_record.clone(),
         conditions,
     }
 }
@@ -96,7 +99,7 @@ pub fn apply_health(status: &mut ChittyServiceStatus, previous: &[Condition], no
     {
         ready.last_transition_time = since;
         ready.status = "False".into();
-        ready.reason = "HealthCheckFailing".into();
+        ready.reason = reasons::HEALTH_CHECK_FAILING.into();
         ready.message = message;
     }
 }
@@ -115,7 +118,7 @@ fn step_conditions(previous: &ChittyServiceStatus, seen: &Observed) -> Vec<Desir
         Some(id) => out.push(Desired::new(
             types::IDENTITY_READY,
             true,
-            "Minted",
+            reasons::MINTED,
             format!("ChittyID {id}"),
         )),
         None => out.extend(reported(types::IDENTITY_READY).map(|c| {
@@ -236,26 +239,6 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
             )
         }
     }
-}
-
-/// Where the service answers: its Cloudflare URL, its first exact route, or its in-cluster Service.
-pub fn service_url(service: &ChittyService) -> String {
-    if let Some(cf) = &service.spec.cloudflare
-        && service.spec.target == Target::Cloudflare
-    {
-        return cf.url.clone();
-    }
-    if let Some(route) = service.spec.routes.first() {
-        let scheme = if route.tls { "https" } else { "http" };
-        let host = route.host.trim_end_matches('.').to_ascii_lowercase();
-        if !host.starts_with("*.") {
-            let path = route.path.trim_end_matches('*').trim_end_matches('/');
-            return format!("{scheme}://{host}{path}");
-        }
-    }
-    let name = service.metadata.name.as_deref().unwrap_or_default();
-    let ns = service.metadata.namespace.as_deref().unwrap_or("default");
-    format!("http://{name}.{ns}.svc:{}", service.spec.port)
 }
 
 /// Rollout counts over the retained history (`revisionHistoryLimit`), as the seed's deployment

@@ -8,7 +8,7 @@ use kube::{Api, ResourceExt};
 
 use super::StepInput;
 use crate::api::{DeploymentPhase, StepPhase, Target};
-use crate::controller::deployment::apply::{apply, get_opt};
+use crate::controller::apply::{apply, get_opt};
 use crate::pipeline::machine::Outcome;
 use crate::workload::build_job::{self, JobState};
 
@@ -79,7 +79,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
 /// The image built for this revision by an earlier rollout whose build succeeded.
 fn earlier_build(input: &StepInput) -> Option<(String, String)> {
     let ns = input.rollout.namespace();
-    input.ctx.deployments.state().iter().find_map(|d| {
+    input.ctx.caches.rollouts.state().iter().find_map(|d| {
         let status = d.status.as_ref()?;
         let built = status
             .steps

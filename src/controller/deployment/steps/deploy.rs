@@ -9,8 +9,8 @@ use kube::{Api, ResourceExt};
 
 use super::StepInput;
 use crate::api::{CanaryStatus, ChittyDeployment, StrategyType, Target};
-use crate::controller::deployment::apply::{apply, delete_if_present, get_opt};
-use crate::controller::service::rollout::last_successful;
+use crate::controller::apply::{apply, delete_if_present, get_opt};
+use crate::pipeline::rollouts::last_successful;
 use crate::pipeline::canary;
 use crate::pipeline::machine::Outcome;
 use crate::workload::build_job::{JobState, job_state};
@@ -140,21 +140,7 @@ pub fn stable_rollout(input: &StepInput) -> Option<ChittyDeployment> {
 }
 
 pub fn owned_by_service(input: &StepInput) -> Vec<ChittyDeployment> {
-    let uid = input.service.uid();
-    let ns = input.rollout.namespace();
-    input
-        .ctx
-        .deployments
-        .state()
-        .iter()
-        .filter(|d| {
-            d.namespace() == ns
-                && d.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == uid.as_ref())
-        })
-        .map(|d| (**d).clone())
-        .collect()
+    crate::controller::rollouts_of(&input.ctx.caches.rollouts, input.service)
 }
 
 async fn cloudflare(input: &mut StepInput<'_>) -> crate::Result<Outcome> {

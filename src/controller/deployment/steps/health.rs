@@ -9,8 +9,11 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 
 use super::StepInput;
+use crate::api::conditions::events::DRIFT_REPAIRED;
 use crate::api::{ProbeStatus, Target};
-use crate::controller::deployment::apply::{apply, delete_if_present, get_opt};
+use crate::controller::events::publish;
+use kube::runtime::events::EventType;
+use crate::controller::apply::{apply, delete_if_present, get_opt};
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 use crate::probe;
@@ -45,7 +48,17 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         let name = deployment_name(&input.service.name_any(), track);
         let (available, message) = match applied_workload(input, &deployments, &name).await? {
             Some(d) => is_available(&d),
-            None => (false, format!("Deployment {name} does not exist")),
+            None => {
+                // Deleted while this rollout runs: its pipeline owns the workload until it
+                // finishes, so it puts back what its deploy step applied.
+                super::deploy::run(input).await?;
+                let note = format!(
+                    "Deployment {name} was deleted during rollout {}; recreated",
+                    input.rollout.name_any()
+                );
+                publish(input.ctx, input.service, EventType::Normal, DRIFT_REPAIRED, note).await;
+                (false, format!("Deployment {name} was recreated"))
+            }
         };
         if !available {
             // The Deployment watch wakes this rollout when availability changes; the requeue is
@@ -161,7 +174,7 @@ async fn applied_workload(
     name: &str,
 ) -> crate::Result<Option<Deployment>> {
     let reference = ObjectRef::new(name).within(&input.namespace());
-    if let Some(cached) = input.ctx.workloads.get(&reference)
+    if let Some(cached) = input.ctx.caches.workloads.get(&reference)
         && cached.labels().get(ROLLOUT_LABEL) == Some(&input.rollout.name_any())
     {
         return Ok(Some((*cached).clone()));

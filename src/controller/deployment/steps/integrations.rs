@@ -8,12 +8,9 @@ use kube::{Api, ResourceExt};
 
 use super::StepInput;
 use crate::api::ChittyService;
-use crate::api::conditions::{Desired, types};
-use crate::clients::chitty_id::format::ChittyId;
-use crate::clients::{
-    EventType, MintRequest, NotificationEvent, RegistryRecord, mint_idempotency_key,
-};
-use crate::controller::service::status::service_url;
+use crate::api::conditions::{Desired, reasons, types};
+use crate::clients::{EventType, MintRequest, mint_idempotency_key};
+use crate::integrations::registry_record;
 use crate::pipeline::machine::Outcome;
 
 /// Field manager for the one status field the identity step writes itself.
@@ -21,8 +18,6 @@ const IDENTITY_MANAGER: &str = "chitty-operator-identity";
 /// How long the register step waits on an unavailable registry before the rollout goes on
 /// without it (the service controller keeps retrying and says so in `Registered`).
 const REGISTER_PATIENCE: Duration = Duration::from_secs(120);
-/// Upper bound on one round of notifications, so a slow receiver never holds a rollout.
-const NOTIFY_BUDGET: Duration = Duration::from_secs(15);
 
 pub async fn identity(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     if let Some(id) = input.chitty_id.clone() {
@@ -43,7 +38,8 @@ pub async fn identity(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     match authority.mint(&request, &mint_idempotency_key(&uid)).await {
         Ok(minted) => {
             let id = minted.id.to_string();
-            record_chitty_id(input, &id).await?;
+            // Recorded by the step runner before any other step can fail (see `steps::run`).
+            input.minted = Some(id.clone());
             input.chitty_id = Some(id.clone());
             input.conditions.push(identity_ready(&id));
             Ok(Outcome::Done(format!("minted ChittyID {id}")))
@@ -71,7 +67,7 @@ fn identity_ready(id: &str) -> Desired {
     Desired::new(
         types::IDENTITY_READY,
         true,
-        "Minted",
+        reasons::MINTED,
         format!("ChittyID {id}"),
     )
 }
@@ -95,7 +91,7 @@ fn mint_request(input: &StepInput) -> MintRequest {
 }
 
 /// Writes the ID to the service's status at once, before anything else can fail.
-async fn record_chitty_id(input: &StepInput<'_>, id: &str) -> crate::Result<()> {
+pub async fn record_chitty_id(input: &StepInput<'_>, id: &str) -> crate::Result<()> {
     let api: Api<ChittyService> = Api::namespaced(input.ctx.client.clone(), &input.namespace());
     let patch = serde_json::json!({
         "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
@@ -131,7 +127,7 @@ pub async fn register(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             input.conditions.push(Desired::new(
                 types::REGISTERED,
                 true,
-                "Registered",
+                reasons::REGISTERED,
                 format!("ChittyRegistry record {id} is current"),
             ));
             Ok(Outcome::Done(
@@ -158,47 +154,6 @@ pub async fn register(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     }
 }
 
-/// The record ChittyRegistry keeps for a service.
-pub fn registry_record(
-    service: &ChittyService,
-    id: &str,
-    version: &str,
-    deployment: String,
-) -> crate::Result<RegistryRecord> {
-    let parsed: ChittyId = id
-        .parse()
-        .map_err(|e| crate::Error::InvalidObject(format!("status.chittyId {id}: {e}")))?;
-    let url = service_url(service);
-    let mut record = RegistryRecord::service(&parsed, service.name_any(), version);
-    record.description = format!(
-        "{} {} service {} in {}",
-        format!("{:?}", service.spec.environment).to_lowercase(),
-        format!("{:?}", service.spec.service_type).to_lowercase(),
-        service.name_any(),
-        service.namespace().unwrap_or_default()
-    );
-    record.endpoints = vec![
-        url.clone(),
-        crate::probe::url(&url, &service.spec.health.path),
-    ];
-    record.metadata.insert(
-        "capabilities".into(),
-        serde_json::json!(service.spec.capabilities),
-    );
-    record.metadata.insert(
-        "environment".into(),
-        serde_json::json!(service.spec.environment),
-    );
-    record
-        .metadata
-        .insert("namespace".into(), serde_json::json!(service.namespace()));
-    record
-        .metadata
-        .insert("deployment".into(), serde_json::json!(deployment));
-    record.status = Some("active".into());
-    Ok(record)
-}
-
 fn waited_in_step(input: &StepInput, step: &str) -> Duration {
     input
         .status
@@ -222,43 +177,15 @@ pub async fn notify(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     )))
 }
 
-/// Sends one event to every webhook, concurrently and within a budget; failures are logged
-/// and counted, never raised: a receiver that is down must not hold or fail a rollout.
+/// Sends this rollout's event to every webhook; never fails the rollout.
 pub async fn send_event(input: &StepInput<'_>, kind: EventType) -> (usize, usize) {
-    let event = NotificationEvent {
-        event: kind,
-        chitty_id: input.chitty_id.clone(),
-        name: input.service.name_any(),
-        namespace: input.namespace(),
-        version: input.rollout.spec.snapshot.version.clone(),
-        environment: format!("{:?}", input.rollout.spec.snapshot.environment).to_lowercase(),
-        url: Some(service_url(input.service)),
-        duration_ms: input
-            .status
-            .started_at
-            .as_ref()
-            .map(|s| input.now.0.duration_since(s.0).as_millis().max(0) as u64),
-        deployment: input.rollout.name_any(),
-        timestamp: Some(input.now.0.to_string()),
-    };
-    let key = event.idempotency_key();
-    let notifiers = input.ctx.integrations.notifiers.clone();
-    let sends = notifiers.iter().map(|n| {
-        let (event, key) = (&event, &key);
-        async move {
-            match tokio::time::timeout(NOTIFY_BUDGET, n.send(event, key)).await {
-                Ok(Ok(())) => true,
-                Ok(Err(error)) => {
-                    tracing::warn!(receiver = n.name(), %error, event = kind.as_str(), "notification not delivered");
-                    false
-                }
-                Err(_) => {
-                    tracing::warn!(receiver = n.name(), event = kind.as_str(), "notification timed out");
-                    false
-                }
-            }
-        }
-    });
-    let results = futures::future::join_all(sends).await;
-    (results.iter().filter(|ok| **ok).count(), results.len())
+    let event = crate::integrations::notification(
+        kind,
+        input.service,
+        input.rollout,
+        input.chitty_id.clone(),
+        input.status.started_at.as_ref(),
+        input.now,
+    );
+    crate::integrations::notify_all(&input.ctx.integrations.notifiers, &event).await
 }

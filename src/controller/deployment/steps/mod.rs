@@ -7,6 +7,8 @@ pub mod deploy;
 pub mod health;
 pub mod integrations;
 pub mod routes;
+#[cfg(test)]
+mod tests;
 
 use kube::ResourceExt;
 
@@ -28,6 +30,8 @@ pub struct StepInput<'a> {
     pub conditions: Vec<crate::api::conditions::Desired>,
     /// When a waiting step wants to be looked at again, if it knows better than the default.
     pub retry_after: Option<std::time::Duration>,
+    /// A ChittyID the identity step minted in this reconcile and that is not recorded yet.
+    pub minted: Option<String>,
 }
 
 impl StepInput<'_> {
@@ -46,7 +50,16 @@ pub async fn run(step: Step, input: &mut StepInput<'_>) -> crate::Result<Outcome
     match step {
         Step::Build => build::run(input).await,
         Step::Deploy => deploy::run(input).await,
-        Step::Identity => integrations::identity(input).await,
+        Step::Identity => {
+            let outcome = integrations::identity(input).await?;
+            // A minted ID is written to the service's status at once, before anything else can
+            // fail; the mint itself is keyed by the service's UID, so a crash before this line
+            // mints the same ID again.
+            if let Some(id) = input.minted.take() {
+                integrations::record_chitty_id(input, &id).await?;
+            }
+            Ok(outcome)
+        }
         Step::Register => integrations::register(input).await,
         Step::Routes => routes::run(input).await,
         Step::Health => health::run(input).await,

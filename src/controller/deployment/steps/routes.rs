@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use super::StepInput;
 use crate::api::{ChittyService, RouteSummary};
-use crate::controller::service::routes::{PENDING, claim_name};
+use crate::api::ROUTE_PENDING as PENDING;
+use crate::routing::claim_name;
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 

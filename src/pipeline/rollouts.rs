@@ -1,7 +1,14 @@
-//! Which ChittyDeployment a ChittyService needs next: a pure decision over the service and the
-//! rollouts it already owns, so a restart at any point reaches the same answer.
+//! A service's rollouts, read as a whole: which ChittyDeployment it needs next, which one serves
+//! now, which one is in flight, and when a critical service must be rolled back. Pure decisions
+//! over the service and the rollouts it owns, so a restart at any point reaches the same answer,
+//! and every controller that needs them reads them from here.
 
-use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase, StrategyType, Trigger};
+use std::time::Duration;
+
+use crate::api::{
+    ChittyDeployment, ChittyService, DeploymentPhase, StepPhase, StrategyType, Trigger,
+};
+use crate::pipeline::plan::Step;
 
 /// What the service controller should do about rollouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +57,60 @@ fn newest_matching(
     let matching: Vec<ChittyDeployment> = deployments.iter().filter(|d| keep(d)).cloned().collect();
     let name = newest(&matching)?.metadata.name.clone();
     deployments.iter().find(|d| d.metadata.name == name)
+}
+
+/// The rollout whose revision serves now: the newest that succeeded. A failed or rolled-back
+/// rollout never serves (its workload was put back), whatever its age; with none, nothing has
+/// served yet.
+pub fn serving(deployments: &[ChittyDeployment]) -> Option<&ChittyDeployment> {
+    last_successful(deployments)
+}
+
+/// Whether a rollout has not finished (it may still be waiting to start).
+pub fn is_in_flight(d: &ChittyDeployment) -> bool {
+    !phase(d).is_some_and(DeploymentPhase::is_finished)
+}
+
+/// Whether a rollout has started putting its workload in place: from then until it finishes,
+/// its pipeline owns the service's Deployments.
+pub fn has_started_deploy(d: &ChittyDeployment) -> bool {
+    is_in_flight(d)
+        && d.status.as_ref().is_some_and(|s| {
+            s.steps
+                .iter()
+                .any(|st| st.name == Step::Deploy.as_str() && st.phase != StepPhase::Pending)
+        })
+}
+
+/// A critical service went down: roll its newest rollout back when that rollout succeeded
+/// within `window` of `now` and an earlier success exists to return to.
+pub fn critical_rollback_due(
+    newest: &ChittyDeployment,
+    owned: &[ChittyDeployment],
+    now: jiff::Timestamp,
+    window: Duration,
+) -> bool {
+    let Some(status) = newest.status.as_ref() else {
+        return false;
+    };
+    if status.phase != Some(DeploymentPhase::Succeeded) {
+        return false;
+    }
+    let completed = status.completed_at.as_ref().map_or(now, |t| t.0);
+    if now.duration_since(completed).unsigned_abs() > window {
+        return false;
+    }
+    rollback_target(newest, owned).is_some()
+}
+
+/// What rolling `from` back returns to: the newest success other than `from`.
+pub fn rollback_target<'a>(
+    from: &ChittyDeployment,
+    owned: &'a [ChittyDeployment],
+) -> Option<&'a ChittyDeployment> {
+    newest_matching(owned, |d| {
+        d.metadata.name != from.metadata.name && phase(d) == Some(DeploymentPhase::Succeeded)
+    })
 }
 
 /// Name of the rollout for a revision at a generation. Deterministic, so that a crash between
@@ -241,5 +302,45 @@ mod tests {
             vec!["r1".to_string(), "r2".to_string()]
         );
         assert!(prunable(&owned, 10).is_empty());
+    }
+
+    #[test]
+    fn the_serving_rollout_is_the_newest_success_even_after_a_failure() {
+        let owned = [
+            rollout("r1", "1", 1, Some(DeploymentPhase::Succeeded)),
+            rollout("r2", "2", 2, Some(DeploymentPhase::RolledBack)),
+            rollout("r3", "3", 3, Some(DeploymentPhase::Running)),
+        ];
+        assert_eq!(serving(&owned).unwrap().metadata.name.as_deref(), Some("r1"));
+        assert!(serving(&owned[1..]).is_none(), "nothing succeeded: nothing serves");
+    }
+
+    #[test]
+    fn a_rollout_owns_the_workload_only_from_its_deploy_step_until_it_finishes() {
+        let mut r = rollout("r1", "1", 1, Some(DeploymentPhase::Running));
+        r.status.as_mut().unwrap().steps = crate::pipeline::plan::plan(&r.spec.snapshot);
+        assert!(!has_started_deploy(&r), "waiting on dependencies or building");
+        let deploy = r.status.as_mut().unwrap().steps.iter_mut().find(|s| s.name == "deploy").unwrap();
+        deploy.phase = StepPhase::Running;
+        assert!(has_started_deploy(&r));
+        r.status.as_mut().unwrap().phase = Some(DeploymentPhase::Succeeded);
+        assert!(!has_started_deploy(&r), "finished: the serving revision is converged again");
+    }
+
+    #[test]
+    fn a_critical_rollback_needs_a_recent_success_and_somewhere_to_return_to() {
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
+        let window = Duration::from_secs(30 * 60);
+        let mut newest = rollout("r2", "2", 5, Some(DeploymentPhase::Succeeded));
+        newest.status.as_mut().unwrap().completed_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            "2026-01-01T00:06:00Z".parse().unwrap(),
+        ));
+        let older = rollout("r1", "1", 1, Some(DeploymentPhase::Succeeded));
+        let owned = [older.clone(), newest.clone()];
+        assert!(critical_rollback_due(&newest, &owned, now, window));
+        assert_eq!(rollback_target(&newest, &owned).unwrap().metadata.name.as_deref(), Some("r1"));
+        assert!(!critical_rollback_due(&newest, &owned[1..], now, window), "first rollout");
+        let late = now + jiff::SignedDuration::from_secs(3600);
+        assert!(!critical_rollback_due(&newest, &owned, late, window), "outside the window");
     }
 }

@@ -1,0 +1,83 @@
+//! Plumbing for the shared watches: one API handle per kind in the operator's scope, and the
+//! reflector for the operator's own objects of a kind, which also tells whom each deletion concerns.
+
+use futures::StreamExt;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::config::OperatorConfig;
+
+pub(super) fn api<K>(client: &Client, config: &OperatorConfig) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Whom a deleted object concerns: each sink maps it to an object to reconcile and sends that on.
+pub(super) type DeletionSink<K> = Box<dyn Fn(&K) + Send>;
+
+/// A deletion sink that maps a deleted object to `O` and sends it on a fresh channel.
+pub(super) fn deletions<K, O>(
+    concerns: fn(&K) -> Option<reflector::ObjectRef<O>>,
+) -> (
+    DeletionSink<K>,
+    futures::channel::mpsc::UnboundedReceiver<reflector::ObjectRef<O>>,
+)
+where
+    K: 'static,
+    O: Resource<DynamicType = ()> + 'static,
+{
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    let sink = Box::new(move |obj: &K| {
+        if let Some(owner) = concerns(obj) {
+            let _ = tx.unbounded_send(owner);
+        }
+    });
+    (sink, rx)
+}
+
+/// Watches the operator's own objects of one kind into `writer`, managed fields stripped, and
+/// hands each deletion to the sinks: shared subscriptions carry no deletions, so an object
+/// deleted under the operator wakes whoever it concerns this way.
+pub(super) fn owned_reflector<K>(
+    api: Api<K>,
+    ours: watcher::Config,
+    writer: reflector::store::Writer<K>,
+    sinks: Vec<DeletionSink<K>>,
+) -> impl Future<Output = ()> + Send
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, ours)
+        .default_backoff()
+        .modify(|obj| obj.managed_fields_mut().clear())
+        .reflect_shared(writer)
+        .for_each(move |event| {
+            if let Ok(watcher::Event::Delete(obj)) = &event {
+                for sink in &sinks {
+                    sink(obj);
+                }
+            }
+            futures::future::ready(())
+        })
+}
+
+pub(super) fn subscribe<K>(writer: &reflector::store::Writer<K>) -> reflector::ReflectHandle<K>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    writer.subscribe().expect("shared stores have subscribers")
+}
