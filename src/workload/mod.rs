@@ -4,6 +4,7 @@
 pub mod build_job;
 pub mod cloudflare_job;
 pub mod deployment;
+pub mod hpa;
 pub mod ingress;
 pub mod service;
 
