@@ -1,7 +1,7 @@
 //! The revision of a ChittyService: a stable hash of the parts of its spec that change what runs.
 //!
-//! Scaling, routes, capabilities, dependencies, suspension and history limits are reconciled in
-//! place and never start a rollout, so they are left out of the hash.
+//! Scaling (`replicas`, `autoscaling`), routes, capabilities, dependencies, suspension and history
+//! limits are reconciled in place and never start a rollout, so they are left out of the hash.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -98,6 +98,18 @@ mod tests {
             tls: false,
             tls_secret_name: None,
         }];
+        assert_eq!(of(&s), of(&spec()));
+    }
+
+    #[test]
+    fn autoscaling_is_not_a_rollout() {
+        let mut s = spec();
+        s.autoscaling = Some(crate::api::Autoscaling {
+            min_replicas: 2,
+            max_replicas: 8,
+            target_cpu_utilization: Some(75),
+            target_memory_utilization: None,
+        });
         assert_eq!(of(&s), of(&spec()));
     }
 }

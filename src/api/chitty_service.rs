@@ -5,8 +5,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::ServiceRef;
 use super::patterns;
+use super::{Autoscaling, ServiceRef};
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -92,10 +92,15 @@ pub struct ChittyServiceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildSpec>,
 
-    /// Number of pods for a `cluster` target.
+    /// Number of pods for a `cluster` target; ignored while `autoscaling` is set.
     #[serde(default = "default_replicas")]
     #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
+
+    /// Horizontal autoscaling of a cluster target; while set, an autoscaling/v2
+    /// HorizontalPodAutoscaler owned by the service sets the replica count and `replicas` is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
 
     /// The port the service listens on inside its pods.
     #[serde(default = "default_port")]

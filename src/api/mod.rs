@@ -21,12 +21,14 @@
 // duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod autoscaling;
 pub mod chitty_deployment;
 pub mod chitty_service;
 pub mod conditions;
 pub mod patterns;
 pub mod route_claim;
 
+pub use autoscaling::*;
 pub use chitty_deployment::*;
 pub use chitty_service::*;
 pub use route_claim::*;

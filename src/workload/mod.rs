@@ -6,6 +6,7 @@ pub mod cloudflare_job;
 pub mod deployment;
 pub mod desired;
 pub mod drift;
+pub mod hpa;
 pub mod ingress;
 pub mod service;
 
