@@ -12,6 +12,7 @@ use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase, HealthState};
 use chitty_operator::clients::SecretToken;
 use chitty_operator::sim::{self, SimConfig, SimHandle};
+use common::health_server::HealthServer;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Service};
@@ -21,6 +22,16 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
 const DRIFT_REPAIRED: &str = "DriftRepaired";
+
+/// A manifest as a user writes it, probed at `health` (the pods of the local cluster are fake and
+/// answer nothing; `extra` may set `health` itself).
+fn service(name: &str, version: &str, health: &HealthServer, extra: Value) -> Value {
+    let mut m = manifest(name, version, extra);
+    if m["spec"]["health"].is_null() {
+        m["spec"]["health"] = json!({"url": health.url, "interval": "1s"});
+    }
+    m
+}
 
 fn manifest(name: &str, version: &str, extra: Value) -> Value {
     let mut spec = json!({"type": "worker", "version": version, "environment": "staging",
@@ -75,7 +86,7 @@ async fn events(client: &Client, ns: &str, reason: &str, about: &str) -> Vec<(St
             let count = e
                 .series
                 .as_ref()
-                .map(|s| s.count)
+                .and_then(|s| s.count)
                 .or(e.count)
                 .unwrap_or(1);
             message.contains(about).then_some((message, count))
@@ -102,21 +113,43 @@ async fn scaling_follows_spec_replicas_without_a_new_rollout() {
     let operator = common::RunningOperator::start(&ns.name).await;
     let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
+    let health = HealthServer::start().await;
 
-    apply(&services, &manifest("web", "1.0.0", json!({"replicas": 1}))).await;
-    common::wait_for(&services, "web", "Ready", |s: &ChittyService| ready_at(s, "1.0.0")).await;
+    apply(
+        &services,
+        &service("web", "1.0.0", &health, json!({"replicas": 1})),
+    )
+    .await;
+    common::wait_for(&services, "web", "Ready", |s: &ChittyService| {
+        ready_at(s, "1.0.0")
+    })
+    .await;
     for n in [5, 2] {
-        apply(&services, &manifest("web", "1.0.0", json!({"replicas": n}))).await;
-        common::wait_for(&deployments, "web", &format!("{n} replicas"), |d: &Deployment| {
-            replicas(d) == Some(n)
-        })
+        apply(
+            &services,
+            &service("web", "1.0.0", &health, json!({"replicas": n})),
+        )
         .await;
-        common::wait_for(&services, "web", &format!("status.replicas {n}"), |s: &ChittyService| {
-            s.status.as_ref().and_then(|st| st.replicas) == Some(n)
-        })
+        common::wait_for(
+            &deployments,
+            "web",
+            &format!("{n} replicas"),
+            |d: &Deployment| replicas(d) == Some(n),
+        )
+        .await;
+        common::wait_for(
+            &services,
+            "web",
+            &format!("status.replicas {n}"),
+            |s: &ChittyService| s.status.as_ref().and_then(|st| st.replicas) == Some(n),
+        )
         .await;
     }
-    assert_eq!(rollout_count(&client, &ns.name, "web").await, 1, "scaling is no rollout");
+    assert_eq!(
+        rollout_count(&client, &ns.name, "web").await,
+        1,
+        "scaling is no rollout"
+    );
     operator.stop().await;
 }
 
@@ -128,16 +161,29 @@ async fn an_autoscaler_owns_replicas_while_autoscaling_is_on() {
     let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
     let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns.name);
+    let health = HealthServer::start().await;
 
     let autoscaled = json!({"replicas": 3, "autoscaling": {"minReplicas": 2, "maxReplicas": 6,
                                                            "targetCpuUtilization": 70}});
-    apply(&services, &manifest("api", "1.0.0", autoscaled)).await;
-    common::wait_for(&services, "api", "Ready", |s: &ChittyService| ready_at(s, "1.0.0")).await;
-    let hpa = common::wait_for(&hpas, "api", "an autoscaler", |_: &HorizontalPodAutoscaler| true).await;
+    apply(&services, &service("api", "1.0.0", &health, autoscaled)).await;
+    common::wait_for(&services, "api", "Ready", |s: &ChittyService| {
+        ready_at(s, "1.0.0")
+    })
+    .await;
+    let hpa = common::wait_for(
+        &hpas,
+        "api",
+        "an autoscaler",
+        |_: &HorizontalPodAutoscaler| true,
+    )
+    .await;
     let spec = hpa.spec.unwrap();
     assert_eq!((spec.min_replicas, spec.max_replicas), (Some(2), 6));
     assert_eq!(spec.scale_target_ref.name, "api");
-    assert_eq!(hpa.metadata.owner_references.unwrap()[0].kind, "ChittyService");
+    assert_eq!(
+        hpa.metadata.owner_references.unwrap()[0].kind,
+        "ChittyService"
+    );
 
     // The autoscaler's controller writes the scale subresource under its own field manager.
     let scale = json!({"spec": {"replicas": 4}});
@@ -150,18 +196,35 @@ async fn an_autoscaler_owns_replicas_while_autoscaling_is_on() {
         .await
         .unwrap();
     // Anything that would revert it (a service or Deployment event) has had time to run.
-    apply(&services, &manifest("api", "1.0.0", json!({"replicas": 3, "capabilities": ["x"],
-        "autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCpuUtilization": 70}}))).await;
-    common::wait_for(&services, "api", "the new generation observed", |s: &ChittyService| {
-        s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
-    })
+    apply(
+        &services,
+        &manifest(
+            "api",
+            "1.0.0",
+            json!({"replicas": 3, "capabilities": ["x"],
+        "autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCpuUtilization": 70}}),
+        ),
+    )
+    .await;
+    common::wait_for(
+        &services,
+        "api",
+        "the new generation observed",
+        |s: &ChittyService| {
+            s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let d = deployments.get("api").await.unwrap();
     assert_eq!(replicas(&d), Some(4), "the autoscaler's count stands");
 
     // Off again: the autoscaler goes and spec.replicas applies.
-    apply(&services, &manifest("api", "1.0.0", json!({"replicas": 3}))).await;
+    apply(
+        &services,
+        &service("api", "1.0.0", &health, json!({"replicas": 3})),
+    )
+    .await;
     common::eventually(
         "the autoscaler is removed",
         || async { hpas.get_opt("api").await.unwrap() },
@@ -186,25 +249,40 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
     let service_objects: Api<Service> = Api::namespaced(client.clone(), &ns.name);
     let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &ns.name);
     let host = format!("shop-{}.drift.chitty.test", ns.name);
-    let m = manifest("shop", "1.0.0", json!({"routes": [{"host": host}]}));
+    let health = HealthServer::start().await;
+    let m = service(
+        "shop",
+        "1.0.0",
+        &health,
+        json!({"routes": [{"host": host}]}),
+    );
     apply(&services, &m).await;
-    common::wait_for(&services, "shop", "Ready", |s: &ChittyService| ready_at(s, "1.0.0")).await;
+    common::wait_for(&services, "shop", "Ready", |s: &ChittyService| {
+        ready_at(s, "1.0.0")
+    })
+    .await;
     common::wait_for(&ingresses, "shop", "an Ingress", |_: &Ingress| true).await;
     let delete = DeleteParams::background();
 
     let before = deployments.get("shop").await.unwrap().uid();
     deployments.delete("shop", &delete).await.unwrap();
-    common::wait_for(&deployments, "shop", "the Deployment back", |d: &Deployment| {
-        d.uid() != before
-    })
+    common::wait_for(
+        &deployments,
+        "shop",
+        "the Deployment back",
+        |d: &Deployment| d.uid() != before,
+    )
     .await;
     one_repair_event(&client, &ns.name, "Deployment shop was missing").await;
 
     let before = service_objects.get("shop").await.unwrap().uid();
     service_objects.delete("shop", &delete).await.unwrap();
-    common::wait_for(&service_objects, "shop", "the Service back", |s: &Service| {
-        s.uid() != before
-    })
+    common::wait_for(
+        &service_objects,
+        "shop",
+        "the Service back",
+        |s: &Service| s.uid() != before,
+    )
     .await;
     one_repair_event(&client, &ns.name, "Service shop was missing").await;
 
@@ -227,26 +305,50 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
         .patch("shop", &by_hand, &Patch::Strategic(&image))
         .await
         .unwrap();
-    common::wait_for(&deployments, "shop", "the image restored", |d: &Deployment| {
-        container_of(d).image.as_deref() == Some("registry.local/shop:1.0.0")
-    })
+    common::wait_for(
+        &deployments,
+        "shop",
+        "the image restored",
+        |d: &Deployment| container_of(d).image.as_deref() == Some("registry.local/shop:1.0.0"),
+    )
     .await;
     one_repair_event(&client, &ns.name, "containers[service].image").await;
 
     let port = json!([{"op": "replace",
         "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": 9999}]);
     deployments
-        .patch("shop", &by_hand, &Patch::Json::<()>(serde_json::from_value(port).unwrap()))
+        .patch(
+            "shop",
+            &by_hand,
+            &Patch::Json::<()>(serde_json::from_value(port).unwrap()),
+        )
         .await
         .unwrap();
-    common::wait_for(&deployments, "shop", "the port restored", |d: &Deployment| {
-        container_of(d).ports.unwrap_or_default().iter().any(|p| p.container_port == 8080)
-            && !container_of(d).ports.unwrap_or_default().iter().any(|p| p.container_port == 9999)
-    })
+    common::wait_for(
+        &deployments,
+        "shop",
+        "the port restored",
+        |d: &Deployment| {
+            container_of(d)
+                .ports
+                .unwrap_or_default()
+                .iter()
+                .any(|p| p.container_port == 8080)
+                && !container_of(d)
+                    .ports
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|p| p.container_port == 9999)
+        },
+    )
     .await;
     one_repair_event(&client, &ns.name, "containers[service].ports").await;
 
-    assert_eq!(rollout_count(&client, &ns.name, "shop").await, 1, "no new rollout");
+    assert_eq!(
+        rollout_count(&client, &ns.name, "shop").await,
+        1,
+        "no new rollout"
+    );
     let svc = services.get("shop").await.unwrap();
     assert!(ready_at(&svc, "1.0.0"), "still Ready at the same version");
     operator.stop().await;
@@ -310,11 +412,19 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
 
     set_health(&sim, "ledger-v2", "down").await;
     apply(&services, &manifest("ledger", "2.0.0", health("ledger-v2"))).await;
-    let svc = common::wait_for(&services, "ledger", "2.0.0 observed", |s: &ChittyService| {
-        s.spec.version == "2.0.0"
-            && s.status.as_ref().and_then(|st| st.current_deployment.clone()).is_some()
-            && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
-    })
+    let svc = common::wait_for(
+        &services,
+        "ledger",
+        "2.0.0 observed",
+        |s: &ChittyService| {
+            s.spec.version == "2.0.0"
+                && s.status
+                    .as_ref()
+                    .and_then(|st| st.current_deployment.clone())
+                    .is_some()
+                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
+        },
+    )
     .await;
     let failed = svc.status.unwrap().current_deployment.unwrap();
     common::wait_for(&rollouts, &failed, "rolled back", |d: &ChittyDeployment| {
@@ -322,9 +432,10 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
     })
     .await;
 
+    let record_path = format!("/api/v1/tools/{id}");
     let record = common::eventually(
         "the registry record names 1.0.0 again",
-        || sim_get(&sim, &format!("/api/v1/tools/{id}")),
+        || sim_get(&sim, &record_path),
         |r| r["tool"]["version"] == "1.0.0",
     )
     .await;
@@ -339,10 +450,13 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
             .is_some_and(|h| h.status == HealthState::Down)
     })
     .await;
-    assert!(!conditions::is_true(&svc.status.unwrap().conditions, types::READY));
+    assert!(!conditions::is_true(
+        &svc.status.unwrap().conditions,
+        types::READY
+    ));
     common::eventually(
         "the registry record says it is down",
-        || sim_get(&sim, &format!("/api/v1/tools/{id}")),
+        || sim_get(&sim, &record_path),
         |r| r["tool"]["health"] == "down",
     )
     .await;
@@ -356,27 +470,40 @@ async fn a_dependent_waits_for_its_dependencys_new_generation() {
     let operator = common::RunningOperator::start(&ns.name).await;
     let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
     let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
-    let health = common::health_server::HealthServer::start().await;
+    let health = HealthServer::start().await;
     // Three passing checks a second apart: a new generation of base takes seconds to be Ready.
     let base = |version: &str| {
-        manifest("base", version, json!({"health": {"url": health.url, "interval": "1s",
-                                                     "successThreshold": 3}}))
+        manifest(
+            "base",
+            version,
+            json!({"health": {"url": health.url, "interval": "1s",
+                                                     "successThreshold": 3}}),
+        )
     };
     apply(&services, &base("1.0.0")).await;
     let dependent = |version: &str| {
-        let mut m = manifest("app", version, json!({"dependsOn": [{"name": "base"}]}));
-        m["spec"]["health"] = json!({"url": health.url});
-        m
+        service(
+            "app",
+            version,
+            &health,
+            json!({"dependsOn": [{"name": "base"}]}),
+        )
     };
     apply(&services, &dependent("1.0.0")).await;
-    common::wait_for(&services, "app", "app Ready", |s: &ChittyService| ready_at(s, "1.0.0")).await;
+    common::wait_for(&services, "app", "app Ready", |s: &ChittyService| {
+        ready_at(s, "1.0.0")
+    })
+    .await;
 
     // One commit changes both.
     apply(&services, &base("2.0.0")).await;
     apply(&services, &dependent("2.0.0")).await;
-    let base = common::wait_for(&services, "base", "base 2.0.0 Ready", |s: &ChittyService| {
-        ready_at(s, "2.0.0")
-    })
+    let base = common::wait_for(
+        &services,
+        "base",
+        "base 2.0.0 Ready",
+        |s: &ChittyService| ready_at(s, "2.0.0"),
+    )
     .await;
     let app = common::wait_for(&services, "app", "app 2.0.0 Ready", |s: &ChittyService| {
         ready_at(s, "2.0.0")

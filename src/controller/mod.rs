@@ -168,7 +168,10 @@ impl Context {
 
 /// A service's rollouts from the cache: same namespace, and controlled by this very object (a
 /// recreated service with the same name does not inherit its predecessor's history).
-pub fn rollouts_of(store: &Store<ChittyDeployment>, service: &ChittyService) -> Vec<ChittyDeployment> {
+pub fn rollouts_of(
+    store: &Store<ChittyDeployment>,
+    service: &ChittyService,
+) -> Vec<ChittyDeployment> {
     let uid = service.uid();
     let ns = service.namespace();
     store

@@ -16,7 +16,9 @@ use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
 
 use super::reflectors::{api, deletions, owned_reflector, subscribe};
-use super::triggers::{owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout};
+use super::triggers::{
+    owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
+};
 use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
 use crate::controller::{self, Caches, Context, deployment, route_claim, service, workload};
@@ -122,7 +124,8 @@ pub(super) async fn run_controllers(
         .reflect_shared(rollout_writer)
         .for_each(|_| futures::future::ready(()));
     let (workload_gone_to_rollout, workloads_gone_rollouts) = deletions(rollout_of_workload);
-    let (workload_gone_to_service, workloads_gone_services) = deletions(owning_service::<Deployment>);
+    let (workload_gone_to_service, workloads_gone_services) =
+        deletions(owning_service::<Deployment>);
     let workload_reflector = owned_reflector(
         api::<Deployment>(&client, &config),
         ours.clone(),
@@ -285,8 +288,7 @@ pub(super) async fn run_controllers(
         ),
     );
     futures::pin_mut!(reflectors);
-    let controllers =
-        futures::future::join4(run_services, run_rollouts, run_claims, run_workloads);
+    let controllers = futures::future::join4(run_services, run_rollouts, run_claims, run_workloads);
     // The Event pump runs only as long as the controllers: a replica that stops leading sends
     // nothing more, Events included.
     let controllers = futures::future::select(Box::pin(controllers), Box::pin(event_pump));

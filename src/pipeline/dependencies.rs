@@ -221,7 +221,12 @@ mod tests {
         );
     }
 
-    fn service_at(generation: i64, observed: i64, ready: &str, serving_current: bool) -> ChittyService {
+    fn service_at(
+        generation: i64,
+        observed: i64,
+        ready: &str,
+        serving_current: bool,
+    ) -> ChittyService {
         let mut s: ChittyService = serde_json::from_value(serde_json::json!({
             "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
             "metadata": {"name": "chittyid", "namespace": "a", "generation": generation},
@@ -246,7 +251,10 @@ mod tests {
             !ready_for_dependents(&service_at(4, 3, "True", true)),
             "Ready of the previous generation"
         );
-        assert!(!ready_for_dependents(&service_at(3, 3, "True", false)), "old revision serving");
+        assert!(
+            !ready_for_dependents(&service_at(3, 3, "True", false)),
+            "old revision serving"
+        );
         assert!(!ready_for_dependents(&service_at(3, 3, "False", true)));
     }
 }

@@ -311,20 +311,39 @@ mod tests {
             rollout("r2", "2", 2, Some(DeploymentPhase::RolledBack)),
             rollout("r3", "3", 3, Some(DeploymentPhase::Running)),
         ];
-        assert_eq!(serving(&owned).unwrap().metadata.name.as_deref(), Some("r1"));
-        assert!(serving(&owned[1..]).is_none(), "nothing succeeded: nothing serves");
+        assert_eq!(
+            serving(&owned).unwrap().metadata.name.as_deref(),
+            Some("r1")
+        );
+        assert!(
+            serving(&owned[1..]).is_none(),
+            "nothing succeeded: nothing serves"
+        );
     }
 
     #[test]
     fn a_rollout_owns_the_workload_only_from_its_deploy_step_until_it_finishes() {
         let mut r = rollout("r1", "1", 1, Some(DeploymentPhase::Running));
         r.status.as_mut().unwrap().steps = crate::pipeline::plan::plan(&r.spec.snapshot);
-        assert!(!has_started_deploy(&r), "waiting on dependencies or building");
-        let deploy = r.status.as_mut().unwrap().steps.iter_mut().find(|s| s.name == "deploy").unwrap();
+        assert!(
+            !has_started_deploy(&r),
+            "waiting on dependencies or building"
+        );
+        let deploy = r
+            .status
+            .as_mut()
+            .unwrap()
+            .steps
+            .iter_mut()
+            .find(|s| s.name == "deploy")
+            .unwrap();
         deploy.phase = StepPhase::Running;
         assert!(has_started_deploy(&r));
         r.status.as_mut().unwrap().phase = Some(DeploymentPhase::Succeeded);
-        assert!(!has_started_deploy(&r), "finished: the serving revision is converged again");
+        assert!(
+            !has_started_deploy(&r),
+            "finished: the serving revision is converged again"
+        );
     }
 
     #[test]
@@ -332,15 +351,29 @@ mod tests {
         let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().unwrap();
         let window = Duration::from_secs(30 * 60);
         let mut newest = rollout("r2", "2", 5, Some(DeploymentPhase::Succeeded));
-        newest.status.as_mut().unwrap().completed_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            "2026-01-01T00:06:00Z".parse().unwrap(),
-        ));
+        newest.status.as_mut().unwrap().completed_at =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                "2026-01-01T00:06:00Z".parse().unwrap(),
+            ));
         let older = rollout("r1", "1", 1, Some(DeploymentPhase::Succeeded));
         let owned = [older.clone(), newest.clone()];
         assert!(critical_rollback_due(&newest, &owned, now, window));
-        assert_eq!(rollback_target(&newest, &owned).unwrap().metadata.name.as_deref(), Some("r1"));
-        assert!(!critical_rollback_due(&newest, &owned[1..], now, window), "first rollout");
+        assert_eq!(
+            rollback_target(&newest, &owned)
+                .unwrap()
+                .metadata
+                .name
+                .as_deref(),
+            Some("r1")
+        );
+        assert!(
+            !critical_rollback_due(&newest, &owned[1..], now, window),
+            "first rollout"
+        );
         let late = now + jiff::SignedDuration::from_secs(3600);
-        assert!(!critical_rollback_due(&newest, &owned, late, window), "outside the window");
+        assert!(
+            !critical_rollback_due(&newest, &owned, late, window),
+            "outside the window"
+        );
     }
 }

@@ -17,4 +17,3 @@ pub fn claim_name(service: &str, route: &Route) -> String {
     let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
     format!("{service}-{short}")
 }
-

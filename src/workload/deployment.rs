@@ -15,7 +15,7 @@ pub struct Workload<'a> {
     pub revision: &'a str,
     pub rollout: &'a str,
     pub track: Track,
-    pub replicas: i32,
+    pub replicas: Option<i32>,
 }
 
 pub fn build(w: &Workload) -> Deployment {
@@ -144,7 +144,7 @@ mod tests {
             revision: "abc",
             rollout: "r1",
             track,
-            replicas: 1,
+            replicas: Some(1),
         };
         let stable = build(&w(Track::Stable));
         let canary = build(&w(Track::Canary));
@@ -179,7 +179,7 @@ mod tests {
             revision: "abc",
             rollout: "r1",
             track: Track::Stable,
-            replicas: 2,
+            replicas: Some(2),
         });
         let text = serde_json::to_string(&d).unwrap();
         assert!(text.contains("secretKeyRef"));

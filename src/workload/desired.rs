@@ -205,7 +205,10 @@ mod tests {
         assert!(want.stable.is_none());
         assert!(!want.remove_canary);
         assert_eq!(want.handed_off.as_deref(), Some("rollout r2 is deploying"));
-        assert!(want.service.is_some(), "the Service does not depend on the revision");
+        assert!(
+            want.service.is_some(),
+            "the Service does not depend on the revision"
+        );
     }
 
     #[test]
@@ -228,8 +231,10 @@ mod tests {
 
     #[test]
     fn an_autoscaled_service_leaves_replicas_to_its_autoscaler() {
-        let svc = service(serde_json::json!({"autoscaling": {"minReplicas": 2, "maxReplicas": 6,
-                                                             "targetCpuUtilization": 70}}));
+        let svc = service(
+            serde_json::json!({"autoscaling": {"minReplicas": 2, "maxReplicas": 6,
+                                                             "targetCpuUtilization": 70}}),
+        );
         let owned = [rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1")];
         let want = desired(&svc, &owned, &Live::default());
         assert_eq!(want.stable.unwrap().spec.unwrap().replicas, None);

@@ -35,7 +35,9 @@ fn walk(desired: &Value, live: &Value, path: String, out: &mut Vec<String>) {
         (Value::Array(want), Value::Array(have)) if want.iter().all(Value::is_object) => {
             for (i, item) in want.iter().enumerate() {
                 let (label, found) = match list_key(item) {
-                    Some((key, id)) => (id.to_string(), have.iter().find(|h| h.get(key) == Some(id))),
+                    Some((key, id)) => {
+                        (id.to_string(), have.iter().find(|h| h.get(key) == Some(id)))
+                    }
                     None => (i.to_string(), have.get(i)),
                 };
                 let here = format!("{path}[{}]", label.trim_matches('"'));
@@ -130,7 +132,11 @@ mod tests {
         container["imagePullPolicy"] = json!("IfNotPresent");
         container["resources"]["requests"]["cpu"] = json!("500m");
         live["status"] = json!({"replicas": 2});
-        assert!(differences(&desired, &live).is_empty(), "{:?}", differences(&desired, &live));
+        assert!(
+            differences(&desired, &live).is_empty(),
+            "{:?}",
+            differences(&desired, &live)
+        );
     }
 
     #[test]
@@ -141,7 +147,7 @@ mod tests {
             differences(&desired, &live),
             [
                 "spec.template.spec.containers[service].image",
-                "spec.template.spec.containers[service].ports[http]",
+                "spec.template.spec.containers[service].ports[http].containerPort",
             ]
         );
     }
@@ -151,7 +157,8 @@ mod tests {
         let desired = deployment("r/web:1", 8080);
         let mut live = desired.clone();
         let ours = live["spec"]["template"]["spec"]["containers"][0].clone();
-        live["spec"]["template"]["spec"]["containers"] = json!([{"name": "sidecar", "image": "x"}, ours]);
+        live["spec"]["template"]["spec"]["containers"] =
+            json!([{"name": "sidecar", "image": "x"}, ours]);
         assert!(differences(&desired, &live).is_empty());
     }
 

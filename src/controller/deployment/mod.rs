@@ -22,11 +22,11 @@ use crate::api::{
     ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase, ROLLBACK_REQUEST,
 };
 use crate::controller::events::publish;
-use crate::pipeline::rollouts::newest;
 use crate::pipeline::dependencies::Gate;
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::{self, Outcome};
 use crate::pipeline::plan;
+use crate::pipeline::rollouts::newest;
 use steps::StepInput;
 
 pub const NAME: &str = "chittydeployment";

@@ -4,10 +4,10 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{Api, ResourceExt};
 
-use crate::controller::apply::{apply, delete_if_present};
 use super::steps::StepInput;
 use crate::api::{ChittyDeployment, ChittyService, Target};
 use crate::controller::Context;
+use crate::controller::apply::{apply, delete_if_present};
 use crate::workload::deployment::{self as workload, Workload};
 use crate::workload::{Track, deployment_name};
 
@@ -46,7 +46,7 @@ pub async fn restore(
             revision: &to.spec.revision,
             rollout: &to.name_any(),
             track: Track::Stable,
-            replicas: service.spec.replicas,
+            replicas: crate::workload::desired::replicas(service),
         }),
     )
     .await?;

@@ -8,10 +8,10 @@ use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use std::time::Duration;
 
-use crate::api::conditions::events;
-use crate::controller::events::publish;
 use crate::api::ChittyService;
+use crate::api::conditions::events;
 use crate::controller::Context;
+use crate::controller::events::publish;
 
 pub const FINALIZER: &str = "chitty.cc/registry-record";
 

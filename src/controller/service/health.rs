@@ -11,12 +11,14 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use crate::controller::events::publish;
 use crate::api::conditions::events as reasons;
-use crate::api::{ChittyDeployment, ChittyService, HealthState, HealthSummary, ROLLBACK_REQUEST, Target};
+use crate::api::{
+    ChittyDeployment, ChittyService, HealthState, HealthSummary, ROLLBACK_REQUEST, Target,
+};
 use crate::controller::Context;
-use crate::pipeline::rollouts;
+use crate::controller::events::publish;
 use crate::pipeline::duration::parse_or;
+use crate::pipeline::rollouts;
 use crate::probe;
 use crate::workload::service as service_object;
 
@@ -160,7 +162,12 @@ pub async fn on_change(
     if summary.status == HealthState::Down
         && service.spec.critical
         && let Some(newest) = rollouts::newest(owned)
-        && rollouts::critical_rollback_due(newest, owned, jiff::Timestamp::now(), ctx.config.rollback_window)
+        && rollouts::critical_rollback_due(
+            newest,
+            owned,
+            jiff::Timestamp::now(),
+            ctx.config.rollback_window,
+        )
     {
         let why = format!(
             "critical service went down after the rollout ({}); rolled back",
@@ -173,14 +180,22 @@ pub async fn on_change(
 
 /// Asks the rollout's controller to roll it back, through an annotation on the rollout: a
 /// metadata write, so its status keeps a single writer, and one a person can make too.
-async fn request_rollback(ctx: &Context, rollout: &ChittyDeployment, why: &str) -> crate::Result<()> {
+async fn request_rollback(
+    ctx: &Context,
+    rollout: &ChittyDeployment,
+    why: &str,
+) -> crate::Result<()> {
     if rollout.annotations().contains_key(ROLLBACK_REQUEST) {
         return Ok(());
     }
     let rollouts: Api<ChittyDeployment> = ctx.api_for(rollout);
     let patch = serde_json::json!({"metadata": {"annotations": {ROLLBACK_REQUEST: why}}});
     rollouts
-        .patch(&rollout.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        .patch(
+            &rollout.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
         .await?;
     tracing::warn!(rollout = %rollout.name_any(), %why, "requested a rollback");
     Ok(())

@@ -17,10 +17,8 @@ use std::collections::BTreeMap;
 
 use super::{CATCH_UP, Context, now};
 use crate::api::conditions::events;
+use crate::api::{ChittyDeployment, ChittyDeploymentSpec, ChittyService, LocalServiceRef};
 use crate::controller::events::publish;
-use crate::api::{
-    ChittyDeployment, ChittyDeploymentSpec, ChittyService, LocalServiceRef,
-};
 use crate::labels;
 use crate::pipeline::rollouts::{self, NewRollout, RolloutAction};
 
@@ -109,7 +107,8 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
 
 /// The serving Deployment's replica count as it runs (an autoscaler may have set it).
 fn serving_replicas(ctx: &Context, service: &ChittyService) -> Option<i32> {
-    let name = crate::workload::deployment_name(&service.name_any(), crate::workload::Track::Stable);
+    let name =
+        crate::workload::deployment_name(&service.name_any(), crate::workload::Track::Stable);
     let reference = kube::runtime::reflector::ObjectRef::new(&name)
         .within(&service.namespace().unwrap_or_default());
     ctx.caches
@@ -161,7 +160,14 @@ async fn create_rollout(
                 "rollout {} of revision {revision} ({:?})",
                 new.name, new.trigger
             );
-            publish(ctx, service, EventType::Normal, events::ROLLOUT_CREATED, note).await;
+            publish(
+                ctx,
+                service,
+                EventType::Normal,
+                events::ROLLOUT_CREATED,
+                note,
+            )
+            .await;
             Ok(created)
         }
         // Created by an earlier reconcile whose result the cache hasn't shown yet: the name is

@@ -150,10 +150,17 @@ mod tests {
         ];
         let want = wanted(&service(), &owned, HealthState::Down).unwrap();
         assert_eq!(
-            (want.version.as_str(), want.deployment.as_str(), want.health.as_str()),
+            (
+                want.version.as_str(),
+                want.deployment.as_str(),
+                want.health.as_str()
+            ),
             ("1.0.0", "r1", "down")
         );
-        assert_eq!(want.synced_after, "r2", "written after the failed rollout registered 2.0.0");
+        assert_eq!(
+            want.synced_after, "r2",
+            "written after the failed rollout registered 2.0.0"
+        );
     }
 
     #[test]

@@ -12,21 +12,19 @@ use kube::api::ObjectMeta;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 
-use crate::controller::events::publish;
 use crate::api::conditions::{self, Desired, reasons, types};
 use crate::api::{
-    ChittyService, RouteClaim, RouteClaimSpec, RouteSummary, ServicePhase, ServiceRef,
-    Target,
+    ChittyService, RouteClaim, RouteClaimSpec, RouteSummary, ServicePhase, ServiceRef, Target,
 };
 use crate::controller::Context;
 use crate::controller::apply::{apply, delete_if_present};
+use crate::controller::events::publish;
 use crate::labels;
 use crate::routing::{Reason, RouteKey};
 use crate::workload::ingress::{self, HeldRoute, IngressSettings};
 
 pub use crate::api::ROUTE_PENDING as PENDING;
 pub use crate::routing::claim_name;
-
 
 /// What the service's status says about its routes, and what its Ingress carries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,8 +73,17 @@ pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<
         .is_some_and(|s| s.routes == routing.summaries && !s.routes.is_empty());
     if sync_ingress(ctx, service, &routing.held).await? && routes_unchanged {
         let name = ingress::ingress_name(service);
-        let note = format!("Ingress {name} differed from the routes the service holds (edited or deleted by hand); restored");
-        publish(ctx, service, EventType::Normal, crate::api::conditions::events::DRIFT_REPAIRED, note).await;
+        let note = format!(
+            "Ingress {name} differed from the routes the service holds (edited or deleted by hand); restored"
+        );
+        publish(
+            ctx,
+            service,
+            EventType::Normal,
+            crate::api::conditions::events::DRIFT_REPAIRED,
+            note,
+        )
+        .await;
     }
     Ok(routing)
 }
@@ -419,7 +426,9 @@ async fn sync_ingress(
     );
     match (&cached, &desired) {
         (None, None) => return Ok(false),
-        (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => return Ok(false),
+        (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => {
+            return Ok(false);
+        }
         _ => {}
     }
     let existing = api.get_opt(&name).await?;

@@ -4,11 +4,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::routes::{Routing, gate_readiness};
 use crate::api::conditions::{self, Desired, reasons, types};
-use crate::workload::service::public_url;
 use crate::api::{
     ChittyDeployment, ChittyService, ChittyServiceStatus, DeploymentPhase, DeploymentStats,
     HealthState, ServicePhase, StrategyType,
 };
+use crate::workload::service::public_url;
 
 /// What the service controller saw of the world this reconcile.
 pub struct Observed<'a> {

@@ -54,9 +54,11 @@ impl AppliedMemo {
 }
 
 pub fn owned_by(obj: &impl Resource, service: &ChittyService) -> bool {
-    obj.meta().owner_references.iter().flatten().any(|o| {
-        o.controller == Some(true) && Some(&o.uid) == service.metadata.uid.as_ref()
-    })
+    obj.meta()
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && Some(&o.uid) == service.metadata.uid.as_ref())
 }
 
 pub struct Act<'a> {
@@ -115,7 +117,14 @@ impl<'a> Act<'a> {
             None => format!("Service {name} was missing; recreated"),
             Some(_) => changed(&format!("Service {name}"), &fields),
         };
-        publish(self.ctx, self.service, EventType::Normal, reasons::DRIFT_REPAIRED, note).await;
+        publish(
+            self.ctx,
+            self.service,
+            EventType::Normal,
+            reasons::DRIFT_REPAIRED,
+            note,
+        )
+        .await;
         Ok(())
     }
 
@@ -163,7 +172,14 @@ impl<'a> Act<'a> {
             "autoscaling is off: HorizontalPodAutoscaler {name} removed; spec.replicas ({}) applies again",
             self.service.spec.replicas
         );
-        publish(self.ctx, self.service, EventType::Normal, reasons::SCALED, note).await;
+        publish(
+            self.ctx,
+            self.service,
+            EventType::Normal,
+            reasons::SCALED,
+            note,
+        )
+        .await;
         Ok(())
     }
 
@@ -174,7 +190,14 @@ impl<'a> Act<'a> {
             "Deployment {} belonged to a finished canary; removed",
             canary.name_any()
         );
-        publish(self.ctx, self.service, EventType::Normal, reasons::DRIFT_REPAIRED, note).await;
+        publish(
+            self.ctx,
+            self.service,
+            EventType::Normal,
+            reasons::DRIFT_REPAIRED,
+            note,
+        )
+        .await;
         Ok(())
     }
 
@@ -196,10 +219,11 @@ impl<'a> Act<'a> {
             Some(live) => {
                 let fields = differences(&want, &serde_json::to_value(live)?);
                 if fields.is_empty()
-                    || self
-                        .ctx
-                        .applied
-                        .holds(&key, live.meta().resource_version.as_deref(), fingerprint)
+                    || self.ctx.applied.holds(
+                        &key,
+                        live.meta().resource_version.as_deref(),
+                        fingerprint,
+                    )
                 {
                     return Ok(None);
                 }
@@ -252,7 +276,11 @@ fn replicas_of(d: &Deployment) -> i32 {
 
 /// "Deployment web: spec.…image, spec.…ports[http] differed from the spec; restored".
 fn changed(object: &str, fields: &[String]) -> String {
-    let mut named: Vec<&str> = fields.iter().take(FIELDS_NAMED).map(String::as_str).collect();
+    let mut named: Vec<&str> = fields
+        .iter()
+        .take(FIELDS_NAMED)
+        .map(String::as_str)
+        .collect();
     let more = fields.len().saturating_sub(FIELDS_NAMED);
     let more = if more > 0 {
         format!(" and {more} more")
@@ -280,7 +308,10 @@ mod tests {
     fn a_repair_event_names_the_fields_and_stays_short() {
         let fields: Vec<String> = (0..9).map(|i| format!("spec.f{i}")).collect();
         let note = changed("Deployment web", &fields);
-        assert!(note.starts_with("Deployment web: spec.f0, spec.f1"), "{note}");
+        assert!(
+            note.starts_with("Deployment web: spec.f0, spec.f1"),
+            "{note}"
+        );
         assert!(note.contains("and 3 more"), "{note}");
         assert!(!note.contains("spec.f8"));
     }
@@ -290,7 +321,13 @@ mod tests {
         let memo = AppliedMemo::default();
         memo.record("Deployment/ns/web".into(), Some("7".into()), 1);
         assert!(memo.holds("Deployment/ns/web", Some("7"), 1));
-        assert!(!memo.holds("Deployment/ns/web", Some("8"), 1), "changed since");
-        assert!(!memo.holds("Deployment/ns/web", Some("7"), 2), "wanted something else");
+        assert!(
+            !memo.holds("Deployment/ns/web", Some("8"), 1),
+            "changed since"
+        );
+        assert!(
+            !memo.holds("Deployment/ns/web", Some("7"), 2),
+            "wanted something else"
+        );
     }
 }

@@ -47,8 +47,12 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let rollouts = super::rollouts_of(&ctx.caches.rollouts, &service);
     let ns = service.namespace().unwrap_or_default();
     let cached = |track| {
-        ctx.caches.workloads
-            .get(&ObjectRef::<Deployment>::new(&deployment_name(&service.name_any(), track)).within(&ns))
+        ctx.caches
+            .workloads
+            .get(
+                &ObjectRef::<Deployment>::new(&deployment_name(&service.name_any(), track))
+                    .within(&ns),
+            )
             .filter(|d| act::owned_by(&**d, &service))
     };
     let (stable, canary) = (cached(Track::Stable), cached(Track::Canary));

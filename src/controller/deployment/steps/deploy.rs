@@ -10,9 +10,9 @@ use kube::{Api, ResourceExt};
 use super::StepInput;
 use crate::api::{CanaryStatus, ChittyDeployment, StrategyType, Target};
 use crate::controller::apply::{apply, delete_if_present, get_opt};
-use crate::pipeline::rollouts::last_successful;
 use crate::pipeline::canary;
 use crate::pipeline::machine::Outcome;
+use crate::pipeline::rollouts::last_successful;
 use crate::workload::build_job::{JobState, job_state};
 use crate::workload::deployment::{self as workload, Workload};
 use crate::workload::{Track, cloudflare_job, deployment_name, service as service_object};
@@ -34,7 +34,10 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let deployments: Api<Deployment> = Api::namespaced(input.ctx.client.clone(), &ns);
     let services: Api<Service> = Api::namespaced(input.ctx.client.clone(), &ns);
     let name = input.service.name_any();
-    let replicas = input.service.spec.replicas;
+    // While an autoscaler owns the replica count, a canary is sized from its minimum and the
+    // stable Deployment's count is left to it.
+    let autoscaled = input.service.spec.autoscaling.as_ref();
+    let replicas = autoscaled.map_or(input.service.spec.replicas, |a| a.min_replicas);
     let stable = stable_rollout(input);
 
     let message = match (input.rollout.spec.strategy, &stable) {
@@ -63,7 +66,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &stable.spec.revision,
                     rollout: &stable.name_any(),
                     track: Track::Stable,
-                    replicas: stable_replicas,
+                    replicas: autoscaled.is_none().then_some(stable_replicas),
                 }),
             )
             .await?;
@@ -76,7 +79,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &input.rollout.spec.revision,
                     rollout: &input.rollout.name_any(),
                     track: Track::Canary,
-                    replicas: canary_replicas,
+                    replicas: Some(canary_replicas),
                 }),
             )
             .await?;
@@ -105,7 +108,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &input.rollout.spec.revision,
                     rollout: &input.rollout.name_any(),
                     track: Track::Stable,
-                    replicas,
+                    replicas: crate::workload::desired::replicas(input.service),
                 }),
             )
             .await?;

@@ -11,14 +11,14 @@ use kube::{Api, ResourceExt};
 use super::StepInput;
 use crate::api::conditions::events::DRIFT_REPAIRED;
 use crate::api::{ProbeStatus, Target};
-use crate::controller::events::publish;
-use kube::runtime::events::EventType;
 use crate::controller::apply::{apply, delete_if_present, get_opt};
+use crate::controller::events::publish;
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 use crate::probe;
 use crate::workload::deployment::{self as workload, Workload, is_available};
 use crate::workload::{ROLLOUT_LABEL, Track, deployment_name, service as service_object};
+use kube::runtime::events::EventType;
 
 /// How often an unavailable workload is looked at without a watch event.
 const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
@@ -56,7 +56,14 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     "Deployment {name} was deleted during rollout {}; recreated",
                     input.rollout.name_any()
                 );
-                publish(input.ctx, input.service, EventType::Normal, DRIFT_REPAIRED, note).await;
+                publish(
+                    input.ctx,
+                    input.service,
+                    EventType::Normal,
+                    DRIFT_REPAIRED,
+                    note,
+                )
+                .await;
                 (false, format!("Deployment {name} was recreated"))
             }
         };
@@ -196,7 +203,7 @@ async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
             revision: &input.rollout.spec.revision,
             rollout: &input.rollout.name_any(),
             track: Track::Stable,
-            replicas: input.service.spec.replicas,
+            replicas: crate::workload::desired::replicas(input.service),
         }),
     )
     .await?;

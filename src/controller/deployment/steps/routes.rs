@@ -11,11 +11,11 @@
 use std::time::Duration;
 
 use super::StepInput;
-use crate::api::{ChittyService, RouteSummary};
 use crate::api::ROUTE_PENDING as PENDING;
-use crate::routing::claim_name;
+use crate::api::{ChittyService, RouteSummary};
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
+use crate::routing::claim_name;
 
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let routes = match decided_routes(input.service) {

@@ -78,7 +78,9 @@ macro_rules! run_step {
             retry_after: None,
             minted: None,
         };
-        let outcome = $step(&mut input).await.expect("the step makes no failing call");
+        let outcome = $step(&mut input)
+            .await
+            .expect("the step makes no failing call");
         (outcome, input.minted, input.conditions, input.retry_after)
     }};
 }
@@ -96,8 +98,15 @@ async fn identity_mints_once_per_service_and_leaves_recording_to_the_runner() {
     let (outcome, minted, conditions, _) =
         run_step!(&ctx, &svc, &cd, &mut status, None, integrations::identity);
     let id = minted.expect("a new ID to record");
-    assert!(matches!(outcome, Outcome::Done(ref m) if m.contains(&id)), "{outcome:?}");
-    assert!(conditions.iter().any(|c| c.type_ == "IdentityReady" && c.status));
+    assert!(
+        matches!(outcome, Outcome::Done(ref m) if m.contains(&id)),
+        "{outcome:?}"
+    );
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "IdentityReady" && c.status)
+    );
 
     // The same service again (a crash before the ID was recorded): the same ID comes back.
     let (_, again, _, _) = run_step!(&ctx, &svc, &cd, &mut status, None, integrations::identity);
@@ -105,8 +114,14 @@ async fn identity_mints_once_per_service_and_leaves_recording_to_the_runner() {
     assert_eq!(authority.minted(), 1);
 
     // With the ID on status, nothing is minted.
-    let (outcome, minted, _, _) =
-        run_step!(&ctx, &svc, &cd, &mut status, Some(id.clone()), integrations::identity);
+    let (outcome, minted, _, _) = run_step!(
+        &ctx,
+        &svc,
+        &cd,
+        &mut status,
+        Some(id.clone()),
+        integrations::identity
+    );
     assert!(minted.is_none() && matches!(outcome, Outcome::Done(_)));
     assert_eq!(authority.calls(), 2);
 }
@@ -128,7 +143,10 @@ async fn identity_waits_with_the_reason_when_the_authority_refuses() {
         run_step!(&ctx, &svc, &cd, &mut status, None, integrations::identity);
     assert!(matches!(outcome, Outcome::Waiting(_)), "{outcome:?}");
     assert!(minted.is_none());
-    let c = conditions.iter().find(|c| c.type_ == "IdentityReady").unwrap();
+    let c = conditions
+        .iter()
+        .find(|c| c.type_ == "IdentityReady")
+        .unwrap();
     assert!(!c.status && c.reason == "RateLimited", "{c:?}");
     assert_eq!(retry, Some(std::time::Duration::from_secs(7)));
 }
@@ -152,16 +170,32 @@ async fn register_keeps_the_record_current_and_waits_on_a_refusal() {
             .id
             .to_string()
     };
-    let (outcome, _, conditions, _) =
-        run_step!(&ctx, &svc, &cd, &mut status, Some(id.clone()), integrations::register);
+    let (outcome, _, conditions, _) = run_step!(
+        &ctx,
+        &svc,
+        &cd,
+        &mut status,
+        Some(id.clone()),
+        integrations::register
+    );
     assert!(matches!(outcome, Outcome::Done(_)), "{outcome:?}");
-    assert!(conditions.iter().any(|c| c.type_ == "Registered" && c.status));
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "Registered" && c.status)
+    );
     let stored = registry.record(&id).expect("the record is stored");
     assert_eq!(stored.record.version, "1.2.0");
 
     registry.fail_next(RegistryError::ReadOnly);
-    let (outcome, _, conditions, _) =
-        run_step!(&ctx, &svc, &cd, &mut status, Some(id), integrations::register);
+    let (outcome, _, conditions, _) = run_step!(
+        &ctx,
+        &svc,
+        &cd,
+        &mut status,
+        Some(id),
+        integrations::register
+    );
     assert!(matches!(outcome, Outcome::Waiting(_)), "{outcome:?}");
     let c = conditions.iter().find(|c| c.type_ == "Registered").unwrap();
     assert_eq!((c.status, c.reason.as_str()), (false, "RegistryReadOnly"));
