@@ -6,6 +6,9 @@ pub mod cloudflare_job;
 pub mod deployment;
 pub mod hpa;
 pub mod ingress;
+pub mod pod_template;
+pub mod probes;
+pub mod security;
 pub mod service;
 
 use std::collections::BTreeMap;

@@ -46,7 +46,7 @@ pub async fn restore(
             revision: &to.spec.revision,
             rollout: &to.name_any(),
             track: Track::Stable,
-            replicas: service.spec.replicas,
+            replicas: Some(service.spec.replicas),
         }),
     )
     .await?;

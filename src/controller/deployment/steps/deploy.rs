@@ -63,7 +63,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &stable.spec.revision,
                     rollout: &stable.name_any(),
                     track: Track::Stable,
-                    replicas: stable_replicas,
+                    replicas: Some(stable_replicas),
                 }),
             )
             .await?;
@@ -76,7 +76,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &input.rollout.spec.revision,
                     rollout: &input.rollout.name_any(),
                     track: Track::Canary,
-                    replicas: canary_replicas,
+                    replicas: Some(canary_replicas),
                 }),
             )
             .await?;
@@ -105,7 +105,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     revision: &input.rollout.spec.revision,
                     rollout: &input.rollout.name_any(),
                     track: Track::Stable,
-                    replicas,
+                    replicas: Some(replicas),
                 }),
             )
             .await?;

@@ -183,7 +183,7 @@ async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
             revision: &input.rollout.spec.revision,
             rollout: &input.rollout.name_any(),
             track: Track::Stable,
-            replicas: input.service.spec.replicas,
+            replicas: Some(input.service.spec.replicas),
         }),
     )
     .await?;
