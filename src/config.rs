@@ -1,7 +1,11 @@
 //! Operator configuration: flags, each with an environment variable so the Helm chart and
 //! kustomize bases can set them from a ConfigMap.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 mod routing;
 pub use routing::{RouteReservation, RoutingConfig};
@@ -188,6 +192,68 @@ pub struct BuildDefaults {
         default_value_t = 1800
     )]
     pub timeout_seconds: i64,
+    /// User ID the clone, install, test and wrangler steps run as. Those steps run the builder
+    /// image as a non-root user; 1000 is the `node` user of the default image.
+    #[arg(
+        long = "builder-run-as-user",
+        env = "CHITTY_BUILDER_RUN_AS_USER",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(i64).range(1..)
+    )]
+    pub run_as_user: i64,
+    /// CPU each build and wrangler container requests.
+    #[arg(long = "build-cpu-request", env = "CHITTY_BUILD_CPU_REQUEST", default_value = "500m", value_parser = parse_quantity)]
+    pub cpu_request: Quantity,
+    /// CPU each build and wrangler container may use at most.
+    #[arg(long = "build-cpu-limit", env = "CHITTY_BUILD_CPU_LIMIT", default_value = "2", value_parser = parse_quantity)]
+    pub cpu_limit: Quantity,
+    /// Memory each build and wrangler container requests.
+    #[arg(long = "build-memory-request", env = "CHITTY_BUILD_MEMORY_REQUEST", default_value = "1Gi", value_parser = parse_quantity)]
+    pub memory_request: Quantity,
+    /// Memory each build and wrangler container may use at most; a build that needs more is killed.
+    #[arg(long = "build-memory-limit", env = "CHITTY_BUILD_MEMORY_LIMIT", default_value = "4Gi", value_parser = parse_quantity)]
+    pub memory_limit: Quantity,
+}
+
+impl BuildDefaults {
+    /// Requests and limits for every container of a build or wrangler Job, so a build is
+    /// scheduled for what it needs and cannot starve the node or fail a namespace's quota.
+    pub fn container_resources(&self) -> ResourceRequirements {
+        let pair = |cpu: &Quantity, memory: &Quantity| {
+            BTreeMap::from([
+                ("cpu".to_string(), cpu.clone()),
+                ("memory".to_string(), memory.clone()),
+            ])
+        };
+        ResourceRequirements {
+            requests: Some(pair(&self.cpu_request, &self.memory_request)),
+            limits: Some(pair(&self.cpu_limit, &self.memory_limit)),
+            ..Default::default()
+        }
+    }
+}
+
+/// A Kubernetes quantity (`500m`, `2`, `1Gi`), checked at startup so a typo fails the operator's
+/// start rather than every build Job at admission.
+fn parse_quantity(text: &str) -> Result<Quantity, String> {
+    let (number, suffix) = text.split_at(
+        text.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len()),
+    );
+    let number_ok = !number.is_empty()
+        && number.matches('.').count() <= 1
+        && !number.starts_with('.')
+        && !number.ends_with('.');
+    const SUFFIXES: [&str; 14] = [
+        "", "m", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei",
+    ];
+    if number_ok && SUFFIXES.contains(&suffix) {
+        Ok(Quantity(text.to_string()))
+    } else {
+        Err(format!(
+            "'{text}' is not a quantity such as 500m, 2, 512Mi or 1Gi"
+        ))
+    }
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -212,4 +278,26 @@ impl OperatorConfig {
 pub enum LogFormat {
     Plain,
     Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_containers_get_requests_and_limits_by_default() {
+        let r = OperatorConfig::defaults().build.container_resources();
+        assert_eq!(r.requests.unwrap()["cpu"], Quantity("500m".into()));
+        assert_eq!(r.limits.unwrap()["memory"], Quantity("4Gi".into()));
+    }
+
+    #[test]
+    fn quantities_are_checked_at_startup() {
+        for good in ["500m", "2", "1.5", "512Mi", "1Gi", "100k"] {
+            assert!(parse_quantity(good).is_ok(), "{good}");
+        }
+        for bad in ["", "m", "1GB", "-1", "1..5", "lots"] {
+            assert!(parse_quantity(bad).is_err(), "{bad}");
+        }
+    }
 }

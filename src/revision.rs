@@ -7,8 +7,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::api::{
-    BuildSpec, ChittyServiceSpec, CloudflareSpec, Environment, HealthCheck, ServiceType, Source,
-    Target,
+    BuildSpec, ChittyServiceSpec, CloudflareSpec, Environment, HealthCheck, PodSettings,
+    ServiceType, Source, Target,
 };
 use k8s_openapi::api::core::v1::{EnvFromSource, EnvVar, ResourceRequirements};
 
@@ -30,6 +30,10 @@ struct DeployRelevant<'a> {
     env: &'a [EnvVar],
     env_from: &'a [EnvFromSource],
     resources: &'a Option<ResourceRequirements>,
+    // Left out when unset, so specs written before `pod` existed keep their revision and the
+    // upgrade starts no rollouts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pod: &'a Option<PodSettings>,
 }
 
 /// The revision hash of a spec, as lower-case hex.
@@ -47,6 +51,7 @@ pub fn of(spec: &ChittyServiceSpec) -> String {
         env: &spec.env,
         env_from: &spec.env_from,
         resources: &spec.resources,
+        pod: &spec.pod,
     };
     // serde_json writes struct fields in declaration order and k8s-openapi maps are BTreeMaps,
     // so the bytes, and the hash, depend only on the values.
@@ -73,6 +78,21 @@ mod tests {
     fn same_spec_same_revision() {
         assert_eq!(of(&spec()), of(&spec()));
         assert_eq!(of(&spec()).len(), REVISION_LEN);
+    }
+
+    #[test]
+    fn a_spec_without_pod_settings_keeps_the_revision_it_had_before_they_existed() {
+        assert_eq!(of(&spec()), "202b71565128cc40");
+    }
+
+    #[test]
+    fn pod_settings_change_what_runs() {
+        let mut s = spec();
+        s.pod = Some(crate::api::PodSettings {
+            read_only_root_filesystem: Some(false),
+            ..Default::default()
+        });
+        assert_ne!(of(&s), of(&spec()));
     }
 
     #[test]

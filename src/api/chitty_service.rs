@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::patterns;
-use super::{Autoscaling, ServiceRef};
+use super::{Autoscaling, PodSettings, ServiceRef};
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -162,6 +162,11 @@ pub struct ChittyServiceSpec {
     /// Compute resources for each pod of the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
+
+    /// How the pods of a `cluster` target run: service account, image pulls, command, scheduling,
+    /// security context and probes. The defaults pass the `restricted` Pod Security Standard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<PodSettings>,
 }
 
 fn default_replicas() -> i32 {

@@ -26,11 +26,13 @@ pub mod chitty_deployment;
 pub mod chitty_service;
 pub mod conditions;
 pub mod patterns;
+pub mod pod;
 pub mod route_claim;
 
 pub use autoscaling::*;
 pub use chitty_deployment::*;
 pub use chitty_service::*;
+pub use pod::*;
 pub use route_claim::*;
 
 pub const GROUP: &str = "chitty.cc";

@@ -2,10 +2,12 @@
 //! init containers sharing one workspace, then a final container that builds and pushes the image.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ContainerStatus, Pod, SecurityContext, VolumeMount,
+};
 use kube::{Resource, ResourceExt};
 
-use super::{ROLLOUT_LABEL, common_labels};
+use super::{ROLLOUT_LABEL, common_labels, security};
 use crate::api::{ChittyDeployment, ChittyService, ServiceType, StepPhase, StepStatus};
 use crate::config::BuildDefaults;
 use crate::labels;
@@ -64,15 +66,22 @@ pub fn build(
         .command
         .clone()
         .unwrap_or_else(|| default_build_command(snapshot.service_type).into());
+    let resources = defaults.container_resources();
+    let (scratch_volumes, scratch_mounts) = security::tool_scratch();
+    let mut tool_mounts = vec![workspace_mount()];
+    tool_mounts.extend(scratch_mounts);
     let step = |name: &str, script: String| {
         serde_json::json!({
             "name": name,
             "image": builder,
             "command": ["sh", "-ec", script],
             "workingDir": "/workspace",
-            "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+            "volumeMounts": tool_mounts,
             "env": [{"name": "CHITTY_REVISION", "value": rollout.spec.revision},
-                    {"name": "CHITTY_ENVIRONMENT", "value": format!("{:?}", snapshot.environment).to_lowercase()}],
+                    {"name": "CHITTY_ENVIRONMENT", "value": format!("{:?}", snapshot.environment).to_lowercase()},
+                    {"name": "HOME", "value": security::TOOL_HOME}],
+            "securityContext": security::tool_container(defaults.run_as_user),
+            "resources": resources,
         })
     };
     // The repository URL and revision travel as environment variables, never spliced into the
@@ -90,8 +99,12 @@ pub fn build(
         "image": defaults.image_builder,
         "args": [format!("--context=dir:///workspace"), format!("--destination={image}"),
                  "--build-arg".to_string(), format!("BUILD_COMMAND={command}")],
-        "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+        "volumeMounts": [workspace_mount()],
+        "securityContext": image_builder_context(),
+        "resources": resources,
     });
+    let mut volumes = vec![security::scratch_volume(WORKSPACE_VOLUME)];
+    volumes.extend(scratch_volumes);
     let mut pod_labels = common_labels(service);
     pod_labels.insert(ROLLOUT_LABEL.into(), rollout.name_any());
     let owner = rollout
@@ -115,14 +128,50 @@ pub fn build(
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": false,
+                    "securityContext": security::pod_context(None, None),
                     "initContainers": [clone, step("install", install), step("test", test)],
                     "containers": [image_step],
-                    "volumes": [{"name": "workspace", "emptyDir": {}}],
+                    "volumes": volumes,
                 },
             },
         },
     }))
     .expect("Job is well-formed")
+}
+
+const WORKSPACE_VOLUME: &str = "workspace";
+
+fn workspace_mount() -> VolumeMount {
+    security::mount(WORKSPACE_VOLUME, "/workspace")
+}
+
+/// The `image` stage cannot run as non-root: kaniko builds the image by unpacking the base image
+/// into its own root filesystem and running the Dockerfile's steps there, so it runs as root on a
+/// writable root. It still never escalates, and keeps only the capabilities that unpacking files
+/// with their owners and modes and running steps as another user need (no NET_RAW, MKNOD, ...).
+fn image_builder_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: Some(
+                [
+                    "CHOWN",
+                    "DAC_OVERRIDE",
+                    "FOWNER",
+                    "FSETID",
+                    "SETUID",
+                    "SETGID",
+                    "SETFCAP",
+                    "KILL",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+        }),
+        read_only_root_filesystem: Some(false),
+        ..Default::default()
+    }
 }
 
 /// How the build stands, from the Job's conditions.
@@ -247,6 +296,56 @@ mod tests {
             Some("exited with code 1: 2 tests failed")
         );
         assert_eq!(steps[3].phase, StepPhase::Pending);
+    }
+
+    fn git_rollout() -> (ChittyService, ChittyDeployment) {
+        let spec = serde_json::json!({"type": "worker", "version": "1.0.0", "environment": "staging",
+            "source": {"git": {"url": "https://git.chitty.local/x.git", "revision": "main"}}});
+        let service = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+            "metadata": {"name": "x", "namespace": "ns", "uid": "u-1"}, "spec": spec}))
+        .unwrap();
+        let rollout = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
+            "metadata": {"name": "x-r1", "namespace": "ns", "uid": "u-2"},
+            "spec": {"serviceRef": {"name": "x"}, "revision": "abc", "snapshot": spec,
+                     "trigger": "Initial", "strategy": "immediate"}}))
+        .unwrap();
+        (service, rollout)
+    }
+
+    #[test]
+    fn tool_stages_run_as_non_root_and_every_container_is_bounded() {
+        let defaults = crate::config::OperatorConfig::defaults().build;
+        let (service, rollout) = git_rollout();
+        let job = build(&defaults, &service, &rollout, "r/x:abc");
+        let pod = job.spec.unwrap().template.spec.unwrap();
+        let seccomp = pod.security_context.unwrap().seccomp_profile.unwrap();
+        assert_eq!(seccomp.type_, "RuntimeDefault");
+        for c in pod.init_containers.as_ref().unwrap() {
+            let sc = c.security_context.as_ref().unwrap();
+            assert_eq!(sc.run_as_non_root, Some(true), "{}", c.name);
+            assert_eq!(sc.run_as_user, Some(defaults.run_as_user), "{}", c.name);
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{}", c.name);
+            let home = c.env.as_ref().unwrap().iter().find(|e| e.name == "HOME");
+            assert_eq!(home.unwrap().value.as_deref(), Some(security::TOOL_HOME));
+        }
+        let kaniko = pod.containers[0].security_context.as_ref().unwrap();
+        assert_eq!(kaniko.allow_privilege_escalation, Some(false));
+        assert_eq!(
+            kaniko.capabilities.as_ref().unwrap().drop.as_deref(),
+            Some(&["ALL".to_string()][..])
+        );
+        let all = pod.init_containers.iter().flatten().chain(&pod.containers);
+        for c in all {
+            let r = c.resources.as_ref().unwrap();
+            assert!(
+                r.requests.as_ref().unwrap().contains_key("memory"),
+                "{}",
+                c.name
+            );
+            assert!(r.limits.as_ref().unwrap().contains_key("cpu"), "{}", c.name);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use k8s_openapi::api::batch::v1::Job;
 use kube::{Resource, ResourceExt};
 
-use super::{ROLLOUT_LABEL, common_labels};
+use super::{ROLLOUT_LABEL, common_labels, security};
 use crate::api::{ChittyDeployment, ChittyService, Environment, ServiceType};
 use crate::config::BuildDefaults;
 
@@ -48,6 +48,7 @@ pub fn build(
         secret_env("CLOUDFLARE_ACCOUNT_ID", "accountId"),
         // Only the routes this service holds: the Worker is never bound to a route it lost.
         serde_json::json!({"name": "CHITTY_ROUTES", "value": routes.join(",")}),
+        serde_json::json!({"name": "HOME", "value": security::TOOL_HOME}),
     ];
     let mut script = String::new();
     if let Some(git) = &snapshot.source.git {
@@ -56,6 +57,14 @@ pub fn build(
         script.push_str(r#"git init -q . && git remote add origin "$GIT_URL" && git fetch -q --depth 1 origin "$GIT_REVISION" && git checkout -q FETCH_HEAD && npm ci && "#);
     }
     script.push_str(&command);
+    let (scratch_volumes, scratch_mounts) = security::tool_scratch();
+    let mut mounts = vec![security::mount("workspace", "/workspace")];
+    mounts.extend(scratch_mounts);
+    let mut volumes = vec![security::scratch_volume("workspace")];
+    volumes.extend(scratch_volumes);
+    // Every step is git, npm or wrangler from the builder image, so the whole pod runs non-root.
+    let mut pod_security = security::pod_context(None, None);
+    pod_security.run_as_non_root = Some(true);
     let mut pod_labels = common_labels(service);
     pod_labels.insert(ROLLOUT_LABEL.into(), rollout.name_any());
     let owner = rollout
@@ -73,15 +82,18 @@ pub fn build(
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": false,
+                    "securityContext": pod_security,
                     "containers": [{
                         "name": "wrangler",
                         "image": defaults.builder_image,
                         "workingDir": "/workspace",
                         "command": ["sh", "-ec", script],
                         "env": env,
-                        "volumeMounts": [{"name": "workspace", "mountPath": "/workspace"}],
+                        "volumeMounts": mounts,
+                        "securityContext": security::tool_container(defaults.run_as_user),
+                        "resources": defaults.container_resources(),
                     }],
-                    "volumes": [{"name": "workspace", "emptyDir": {}}],
+                    "volumes": volumes,
                 },
             },
         },
@@ -103,5 +115,45 @@ mod tests {
             wrangler_command(ServiceType::Frontend, Environment::Staging, "site")
                 .starts_with("npx wrangler pages deploy")
         );
+    }
+
+    #[test]
+    fn wrangler_runs_non_root_with_bounded_resources() {
+        let spec = serde_json::json!({"type": "worker", "version": "1.0.0", "environment": "staging",
+            "target": "cloudflare", "source": {"image": "r/x:1"},
+            "cloudflare": {"credentialsSecret": "cf", "url": "https://x.chitty.cc"}});
+        let service: ChittyService = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
+            "metadata": {"name": "x", "namespace": "ns", "uid": "u-1"}, "spec": spec}))
+        .unwrap();
+        let rollout: ChittyDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
+            "metadata": {"name": "x-r1", "namespace": "ns", "uid": "u-2"},
+            "spec": {"serviceRef": {"name": "x"}, "revision": "abc", "snapshot": spec,
+                     "trigger": "Initial", "strategy": "immediate"}}))
+        .unwrap();
+        let defaults = crate::config::OperatorConfig::defaults().build;
+        let pod = build(&defaults, &service, &rollout, &[])
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap();
+        assert_eq!(pod.security_context.unwrap().run_as_non_root, Some(true));
+        let c = &pod.containers[0];
+        let sc = c.security_context.as_ref().unwrap();
+        assert_eq!(sc.run_as_user, Some(defaults.run_as_user));
+        assert_eq!(sc.read_only_root_filesystem, Some(true));
+        let mounts: Vec<&str> = c
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|m| m.mount_path.as_str())
+            .collect();
+        assert!(
+            mounts.contains(&"/tmp") && mounts.contains(&security::TOOL_HOME),
+            "{mounts:?}"
+        );
+        assert!(c.resources.as_ref().unwrap().limits.is_some());
     }
 }

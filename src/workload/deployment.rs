@@ -1,9 +1,12 @@
 //! The apps/v1 Deployment that runs one track of a service.
 
-use k8s_openapi::api::apps::v1::Deployment;
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::{Resource, ResourceExt};
 
-use super::{ROLLOUT_LABEL, TRACK_LABEL, Track, common_labels, deployment_name};
+use super::{ROLLOUT_LABEL, TRACK_LABEL, Track, common_labels, deployment_name, pod_template};
 use crate::api::{ChittyService, ChittyServiceSpec};
 use crate::labels;
 
@@ -15,6 +18,8 @@ pub struct Workload<'a> {
     pub revision: &'a str,
     pub rollout: &'a str,
     pub track: Track,
+    /// `None` leaves `spec.replicas` out of the applied object, so that under server-side apply
+    /// the HorizontalPodAutoscaler, not the operator, owns the field.
     pub replicas: Option<i32>,
 }
 
@@ -24,75 +29,29 @@ pub fn build(w: &Workload) -> Deployment {
     meta_labels.insert(TRACK_LABEL.into(), w.track.as_str().into());
     meta_labels.insert(labels::REVISION.into(), w.revision.into());
     meta_labels.insert(ROLLOUT_LABEL.into(), w.rollout.into());
-    let selector = serde_json::json!({
-        labels::SERVICE: w.service.name_any(),
-        TRACK_LABEL: w.track.as_str(),
-    });
-    let pod_labels = serde_json::json!({
-        labels::SERVICE: w.service.name_any(),
-        TRACK_LABEL: w.track.as_str(),
-        labels::REVISION: w.revision,
-        "app.kubernetes.io/name": w.service.name_any(),
-        "app.kubernetes.io/version": w.snapshot.version,
-    });
-    let spec = w.snapshot;
-    let mut container = serde_json::json!({
-        "name": "service",
-        "image": w.image,
-        "ports": [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}],
-        "readinessProbe": {
-            "httpGet": {"path": spec.health.path, "port": "http"},
-            "periodSeconds": 10,
-            "failureThreshold": spec.health.failure_threshold,
+    let selector = BTreeMap::from([
+        (labels::SERVICE.to_string(), w.service.name_any()),
+        (TRACK_LABEL.to_string(), w.track.as_str().to_string()),
+    ]);
+    Deployment {
+        metadata: ObjectMeta {
+            name: Some(name),
+            namespace: w.service.namespace(),
+            labels: Some(meta_labels),
+            owner_references: w.service.controller_owner_ref(&()).map(|o| vec![o]),
+            ..Default::default()
         },
-        "env": [{"name": "CHITTY_ENVIRONMENT", "value": environment(spec)},
-                {"name": "CHITTY_SERVICE_VERSION", "value": spec.version}],
-        "securityContext": {"allowPrivilegeEscalation": false},
-    });
-    if let Some(env) = container["env"].as_array_mut() {
-        env.extend(
-            spec.env
-                .iter()
-                .map(|e| serde_json::to_value(e).expect("EnvVar serializes")),
-        );
-    }
-    if !spec.env_from.is_empty() {
-        container["envFrom"] =
-            serde_json::to_value(&spec.env_from).expect("EnvFromSource serializes");
-    }
-    if let Some(resources) = &spec.resources {
-        container["resources"] = serde_json::to_value(resources).expect("resources serialize");
-    }
-    let owner = w
-        .service
-        .controller_owner_ref(&())
-        .map(|o| serde_json::to_value(vec![o]).expect("owner serializes"));
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {
-            "name": name,
-            "namespace": w.service.namespace(),
-            "labels": meta_labels,
-            "ownerReferences": owner,
-        },
-        "spec": {
-            "replicas": w.replicas,
-            "selector": {"matchLabels": selector},
-            "progressDeadlineSeconds": 600,
-            "template": {
-                "metadata": {"labels": pod_labels},
-                "spec": {"containers": [container], "automountServiceAccountToken": false},
+        spec: Some(DeploymentSpec {
+            replicas: w.replicas,
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
             },
-        },
-    }))
-    .expect("Deployment is well-formed")
-}
-
-fn environment(spec: &ChittyServiceSpec) -> &'static str {
-    match spec.environment {
-        crate::api::Environment::Staging => "staging",
-        crate::api::Environment::Production => "production",
+            progress_deadline_seconds: Some(600),
+            template: pod_template::build(w),
+            ..Default::default()
+        }),
+        status: None,
     }
 }
 
@@ -184,6 +143,22 @@ mod tests {
         let text = serde_json::to_string(&d).unwrap();
         assert!(text.contains("secretKeyRef"));
         assert!(text.contains(r#""containerPort":9000"#));
+    }
+
+    #[test]
+    fn autoscaled_deployments_leave_replicas_to_the_autoscaler() {
+        let svc = service();
+        let d = build(&Workload {
+            service: &svc,
+            snapshot: &svc.spec,
+            image: "i",
+            revision: "abc",
+            rollout: "r1",
+            track: Track::Stable,
+            replicas: None,
+        });
+        let applied = serde_json::to_value(&d).unwrap();
+        assert!(applied["spec"].get("replicas").is_none(), "{applied}");
     }
 
     #[test]

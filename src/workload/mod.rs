@@ -8,6 +8,9 @@ pub mod desired;
 pub mod drift;
 pub mod hpa;
 pub mod ingress;
+pub mod pod_template;
+pub mod probes;
+pub mod security;
 pub mod service;
 
 use std::collections::BTreeMap;
