@@ -58,10 +58,23 @@ fn ready_at(s: &ChittyService, version: &str) -> bool {
         })
 }
 
+/// How many rollouts the service has had; more than one shows each one's spec, to see what
+/// started the extra one.
 async fn rollout_count(client: &Client, ns: &str, service: &str) -> usize {
     let api: Api<ChittyDeployment> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().labels(&format!("chitty.cc/service={service}"));
-    api.list(&lp).await.unwrap().items.len()
+    let items = api.list(&lp).await.unwrap().items;
+    if items.len() > 1 {
+        for r in &items {
+            eprintln!(
+                "{} {:?}: {}",
+                r.name_any(),
+                r.spec.trigger,
+                serde_json::to_string(&r.spec.snapshot).unwrap()
+            );
+        }
+    }
+    items.len()
 }
 
 fn replicas(d: &Deployment) -> Option<i32> {
@@ -198,9 +211,10 @@ async fn an_autoscaler_owns_replicas_while_autoscaling_is_on() {
     // Anything that would revert it (a service or Deployment event) has had time to run.
     apply(
         &services,
-        &manifest(
+        &service(
             "api",
             "1.0.0",
+            &health,
             json!({"replicas": 3, "capabilities": ["x"],
         "autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCpuUtilization": 70}}),
         ),

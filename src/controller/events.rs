@@ -97,3 +97,31 @@ pub async fn publish<K: Resource<DynamicType = ()>>(
     };
     ctx.events.publish(event, obj.object_ref(&())).await;
 }
+
+/// An Event about something done to another object (`related`): a repaired Deployment, a removed
+/// canary. Events that share their reason and objects count as one series, so naming the related
+/// object at the version acted on keeps two different repairs two Events, and one repair seen
+/// twice one.
+pub async fn publish_about<K, R>(
+    ctx: &super::Context,
+    obj: &K,
+    related: &R,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) where
+    K: Resource<DynamicType = ()>,
+    R: Resource<DynamicType = ()>,
+{
+    let mut related_ref = related.object_ref(&());
+    related_ref.resource_version = related.meta().resource_version.clone();
+    let related = related_ref;
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: Some(related),
+    };
+    ctx.events.publish(event, obj.object_ref(&())).await;
+}

@@ -44,6 +44,9 @@ pub struct Caches {
     pub ingresses: Store<Ingress>,
     /// The HorizontalPodAutoscalers the operator applied.
     pub autoscalers: Store<HorizontalPodAutoscaler>,
+    /// Set once every store above has its first list (`Store::wait_until_ready` wakes only one
+    /// waiter at a time, so reconciles read this flag instead of waiting on the stores).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Caches {
@@ -63,7 +66,13 @@ impl Caches {
             service_objects: store(),
             ingresses: store(),
             autoscalers: store(),
+            ready: Default::default(),
         }
+    }
+
+    /// Whether every cache has had its first list.
+    pub fn synced(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

@@ -200,7 +200,9 @@ pub(super) async fn run_controllers(
         service_objects: service_object_store.clone(),
         ingresses: ingress_store.clone(),
         autoscalers: autoscaler_store.clone(),
+        ready: Default::default(),
     };
+    let caches_ready = caches.ready.clone();
     let integrations =
         crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
     let (events, event_pump) = controller::events::EventQueue::new(
@@ -231,6 +233,7 @@ pub(super) async fn run_controllers(
                 autoscaler_store.wait_until_ready()
             );
             if [a, b, c, d, e, f, g].iter().all(Result::is_ok) {
+                caches_ready.store(true, Ordering::Release);
                 state.ready.store(true, Ordering::Relaxed);
                 tracing::info!("caches synced; ready");
             }

@@ -46,6 +46,12 @@ fn walk(desired: &Value, live: &Value, path: String, out: &mut Vec<String>) {
                     None => out.push(here),
                 }
             }
+            if is_exclusive_list(&path) {
+                for extra in have.iter().filter(|h| !has_entry(want, h)) {
+                    let label = list_key(extra).map_or("?".to_string(), |(_, id)| id.to_string());
+                    out.push(format!("{path}[{}] (added)", label.trim_matches('"')));
+                }
+            }
         }
         (Value::String(want), Value::String(have)) if is_quantity_path(&path) => {
             if quantity(want) != quantity(have) {
@@ -73,11 +79,59 @@ fn join(path: &str, key: &str) -> String {
 }
 
 /// The merge key of an element of a list, as server-side apply uses it for the lists the
-/// operator writes (containers, env, ports, volumes, volume mounts, metrics).
+/// operator writes (container ports by number; containers, env and volumes by name; service
+/// ports by port; volume mounts by path).
 fn list_key(item: &Value) -> Option<(&'static str, &Value)> {
-    ["name", "containerPort", "port", "mountPath"]
+    ["containerPort", "name", "port", "mountPath"]
         .into_iter()
         .find_map(|key| item.get(key).map(|v| (key, v)))
+}
+
+fn has_entry(list: &[Value], item: &Value) -> bool {
+    match list_key(item) {
+        Some((key, id)) => list.iter().any(|w| w.get(key) == Some(id)),
+        None => true,
+    }
+}
+
+/// Lists inside the service's own container are the operator's alone: an entry someone added
+/// (a port, an environment variable, a mount) is drift too. Elsewhere, entries others add (a
+/// sidecar container, a label) are theirs and stay.
+pub fn is_exclusive_list(path: &str) -> bool {
+    path.contains("containers[service]")
+        && [".ports", ".env", ".volumeMounts"]
+            .iter()
+            .any(|list| path.ends_with(list))
+}
+
+/// The lists of the service's own container that hold entries the desired object does not:
+/// server-side apply leaves entries other managers added, so these are replaced outright. Each
+/// is a JSON pointer into the live object and the list it should hold.
+pub fn foreign_entries(desired: &Value, live: &Value) -> Vec<(String, Value)> {
+    let container = |obj: &Value| -> Option<(usize, Value)> {
+        let list = obj.pointer("/spec/template/spec/containers")?.as_array()?;
+        list.iter()
+            .position(|c| c.get("name") == Some(&Value::from("service")))
+            .map(|i| (i, list[i].clone()))
+    };
+    let (Some((_, want)), Some((at, have))) = (container(desired), container(live)) else {
+        return vec![];
+    };
+    ["ports", "env", "volumeMounts"]
+        .into_iter()
+        .filter_map(|list| {
+            let wanted = want
+                .get(list)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let present = have.get(list)?.as_array()?;
+            present.iter().any(|h| !has_entry(&wanted, h)).then(|| {
+                let pointer = format!("/spec/template/spec/containers/{at}/{list}");
+                (pointer, Value::Array(wanted))
+            })
+        })
+        .collect()
 }
 
 fn is_quantity_path(path: &str) -> bool {
@@ -147,7 +201,8 @@ mod tests {
             differences(&desired, &live),
             [
                 "spec.template.spec.containers[service].image",
-                "spec.template.spec.containers[service].ports[http].containerPort",
+                "spec.template.spec.containers[service].ports[8080]",
+                "spec.template.spec.containers[service].ports[9090] (added)",
             ]
         );
     }
@@ -181,5 +236,28 @@ mod tests {
         assert_eq!(quantity("1e3"), quantity("1k"));
         assert_ne!(quantity("128Mi"), quantity("128M"));
         assert_eq!(quantity("lots"), None);
+    }
+
+    #[test]
+    fn an_entry_added_to_the_services_own_lists_is_replaced_outright() {
+        let desired = deployment("r/web:1", 8080);
+        let mut live = desired.clone();
+        let ports = &mut live["spec"]["template"]["spec"]["containers"][0]["ports"];
+        ports
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "debug", "containerPort": 9999}));
+        assert_eq!(
+            differences(&desired, &live),
+            ["spec.template.spec.containers[service].ports[9999] (added)"]
+        );
+        let fix = foreign_entries(&desired, &live);
+        assert_eq!(fix.len(), 1);
+        assert_eq!(fix[0].0, "/spec/template/spec/containers/0/ports");
+        assert_eq!(
+            fix[0].1,
+            desired["spec"]["template"]["spec"]["containers"][0]["ports"]
+        );
+        assert!(foreign_entries(&desired, &desired).is_empty());
     }
 }

@@ -18,7 +18,7 @@ use crate::api::{
 };
 use crate::controller::Context;
 use crate::controller::apply::{apply, delete_if_present};
-use crate::controller::events::publish;
+use crate::controller::events::{publish, publish_about};
 use crate::labels;
 use crate::routing::{Reason, RouteKey};
 use crate::workload::ingress::{self, HeldRoute, IngressSettings};
@@ -71,19 +71,15 @@ pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<
         .status
         .as_ref()
         .is_some_and(|s| s.routes == routing.summaries && !s.routes.is_empty());
-    if sync_ingress(ctx, service, &routing.held).await? && routes_unchanged {
-        let name = ingress::ingress_name(service);
+    if let Some(applied) = sync_ingress(ctx, service, &routing.held).await?
+        && routes_unchanged
+    {
         let note = format!(
-            "Ingress {name} differed from the routes the service holds (edited or deleted by hand); restored"
+            "Ingress {} differed from the routes the service holds (edited or deleted by hand); restored",
+            applied.name_any()
         );
-        publish(
-            ctx,
-            service,
-            EventType::Normal,
-            crate::api::conditions::events::DRIFT_REPAIRED,
-            note,
-        )
-        .await;
+        let reason = crate::api::conditions::events::DRIFT_REPAIRED;
+        publish_about(ctx, service, &applied, EventType::Normal, reason, note).await;
     }
     Ok(routing)
 }
@@ -402,12 +398,12 @@ pub async fn announce(
 /// The Ingress of a cluster service: applied when it differs from the held routes, deleted when
 /// it holds none (or runs on Cloudflare). An Ingress of the same name that this service does not
 /// own is left alone.
-/// `true` when it applied the Ingress.
+/// The Ingress as applied, when it was.
 async fn sync_ingress(
     ctx: &Context,
     service: &ChittyService,
     held: &[HeldRoute],
-) -> crate::Result<bool> {
+) -> crate::Result<Option<Ingress>> {
     let settings = IngressSettings {
         class: ctx.config.routing.ingress_class.as_deref(),
         cert_manager_issuer: ctx.config.routing.cert_manager_issuer.as_deref(),
@@ -425,9 +421,9 @@ async fn sync_ingress(
             .within(&service.namespace().unwrap_or_default()),
     );
     match (&cached, &desired) {
-        (None, None) => return Ok(false),
+        (None, None) => return Ok(None),
         (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => {
-            return Ok(false);
+            return Ok(None);
         }
         _ => {}
     }
@@ -438,14 +434,11 @@ async fn sync_ingress(
             tracing::warn!(service = %name, "an Ingress of this name exists and is not the service's own; leaving it alone");
         }
         (Some(existing), Some(desired)) if ingress::is_current(&existing, &desired) => {}
-        (_, Some(desired)) => {
-            apply(&api, &desired).await?;
-            return Ok(true);
-        }
+        (_, Some(desired)) => return Ok(Some(apply(&api, &desired).await?)),
         (Some(_), None) if ours => delete_if_present(&api, &name).await?,
         _ => {}
     }
-    Ok(false)
+    Ok(None)
 }
 
 fn owned_by(ingress: &Ingress, service: &ChittyService) -> bool {

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -19,8 +20,8 @@ use crate::api::ChittyService;
 use crate::api::conditions::events as reasons;
 use crate::controller::Context;
 use crate::controller::apply::{apply, delete_if_present};
-use crate::controller::events::publish;
-use crate::workload::drift::differences;
+use crate::controller::events::publish_about;
+use crate::workload::drift::{differences, foreign_entries};
 use crate::workload::{Track, deployment_name};
 
 /// Field manager that holds `spec.replicas` while an autoscaler is handed the field: server-side
@@ -30,26 +31,67 @@ const REPLICAS_HANDOVER: &str = "chitty-operator-replicas";
 /// At most this many field paths are named in one Event.
 const FIELDS_NAMED: usize = 6;
 
-/// The last apply of each object whose result still holds: the resourceVersion the server gave
-/// back and the desired object it was given. When the cache still shows that version and the
-/// desired object is the same, a remaining difference is the server's own rewriting of a value
-/// (a quantity, a default) and not drift, so it is not applied again.
+/// What the operator last applied to each object, so that it neither applies twice what the cache
+/// has not shown yet nor re-applies what the server merely rewrote.
+///
+/// - Right after an apply the cache may still show the object as it was, or a later version of
+///   it that predates the apply (the Deployment controller's status writes): a reconcile in that
+///   window would find the same difference, apply again and report the repair twice. Until the
+///   cache shows the version the apply produced (bounded by `CATCH_UP`), it is "behind".
+/// - Once the cache shows the version the apply produced and the desired object is unchanged, a
+///   remaining difference is the server's own rewriting of a value (a quantity, a default) and
+///   not drift, so it is not applied again.
 #[derive(Default)]
-pub struct AppliedMemo(Mutex<HashMap<String, (String, u64)>>);
+pub struct AppliedMemo(Mutex<HashMap<String, Applied>>);
+
+struct Applied {
+    /// The resourceVersion the server gave back.
+    produced: Option<String>,
+    /// Whether the cache has shown `produced` yet.
+    seen: bool,
+    desired: u64,
+    at: Instant,
+}
+
+/// How long the cache may lag behind an apply before the reconcile stops waiting for it.
+const CATCH_UP: Duration = Duration::from_secs(3);
 
 impl AppliedMemo {
-    fn holds(&self, key: &str, live_version: Option<&str>, desired: u64) -> bool {
-        let memo = self.0.lock().expect("applied memo lock");
-        memo.get(key)
-            .is_some_and(|(v, d)| Some(v.as_str()) == live_version && *d == desired)
+    /// The cache has not yet shown what an apply of moments ago produced.
+    fn behind(&self, key: &str, live_version: Option<&str>) -> bool {
+        let mut memo = self.0.lock().expect("applied memo lock");
+        let Some(applied) = memo.get_mut(key) else {
+            return false;
+        };
+        if live_version.is_some() && applied.produced.as_deref() == live_version {
+            applied.seen = true;
+        }
+        !applied.seen && applied.at.elapsed() < CATCH_UP
     }
 
-    fn record(&self, key: String, version: Option<String>, desired: u64) {
-        let mut memo = self.0.lock().expect("applied memo lock");
-        match version {
-            Some(v) => memo.insert(key, (v, desired)),
-            None => memo.remove(&key),
+    /// The cache shows exactly what the last apply of this same desired object produced.
+    fn holds(&self, key: &str, live_version: Option<&str>, desired: u64) -> bool {
+        let memo = self.0.lock().expect("applied memo lock");
+        memo.get(key).is_some_and(|a| {
+            live_version.is_some() && a.produced.as_deref() == live_version && a.desired == desired
+        })
+    }
+
+    fn record(&self, key: String, produced: Option<String>, desired: u64) {
+        let applied = Applied {
+            produced,
+            seen: false,
+            desired,
+            at: Instant::now(),
         };
+        self.0
+            .lock()
+            .expect("applied memo lock")
+            .insert(key, applied);
+    }
+
+    fn forget(&self, key: &str) {
+        self.0.lock().expect("applied memo lock").remove(key);
     }
 }
 
@@ -65,6 +107,8 @@ pub struct Act<'a> {
     ctx: &'a Context,
     service: &'a ChittyService,
     namespace: String,
+    /// Some object's cache had not caught up with our last apply to it.
+    lagging: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> Act<'a> {
@@ -74,7 +118,15 @@ impl<'a> Act<'a> {
             ctx,
             service,
             namespace,
+            lagging: Default::default(),
         }
+    }
+
+    /// When to look again: soon if a cache was behind our own apply, else on the next change.
+    pub fn next(&self) -> Option<Duration> {
+        self.lagging
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then_some(CATCH_UP)
     }
 
     pub async fn deployment(
@@ -83,7 +135,7 @@ impl<'a> Act<'a> {
         live: Option<&Deployment>,
     ) -> crate::Result<()> {
         let api: Api<Deployment> = self.ctx.api_for(self.service);
-        let Some(fields) = self.converge(&api, desired, live).await? else {
+        let Some((fields, related)) = self.converge(&api, desired, live).await? else {
             return Ok(());
         };
         let name = desired.name_any();
@@ -102,14 +154,22 @@ impl<'a> Act<'a> {
         } else {
             reasons::DRIFT_REPAIRED
         };
-        publish(self.ctx, self.service, EventType::Normal, reason, note).await;
+        publish_about(
+            self.ctx,
+            self.service,
+            &related,
+            EventType::Normal,
+            reason,
+            note,
+        )
+        .await;
         Ok(())
     }
 
     pub async fn service(&mut self, desired: &Service) -> crate::Result<()> {
         let api: Api<Service> = self.ctx.api_for(self.service);
         let live = self.cached(&self.ctx.caches.service_objects, &desired.name_any());
-        let Some(fields) = self.converge(&api, desired, live.as_deref()).await? else {
+        let Some((fields, related)) = self.converge(&api, desired, live.as_deref()).await? else {
             return Ok(());
         };
         let name = desired.name_any();
@@ -117,9 +177,10 @@ impl<'a> Act<'a> {
             None => format!("Service {name} was missing; recreated"),
             Some(_) => changed(&format!("Service {name}"), &fields),
         };
-        publish(
+        publish_about(
             self.ctx,
             self.service,
+            &related,
             EventType::Normal,
             reasons::DRIFT_REPAIRED,
             note,
@@ -140,7 +201,7 @@ impl<'a> Act<'a> {
         {
             self.hand_over_replicas(stable).await?;
         }
-        let Some(fields) = self.converge(&api, desired, live.as_deref()).await? else {
+        let Some((fields, related)) = self.converge(&api, desired, live.as_deref()).await? else {
             return Ok(());
         };
         let name = desired.name_any();
@@ -154,7 +215,15 @@ impl<'a> Act<'a> {
                 changed(&format!("HorizontalPodAutoscaler {name}"), &fields),
             ),
         };
-        publish(self.ctx, self.service, EventType::Normal, reason, note).await;
+        publish_about(
+            self.ctx,
+            self.service,
+            &related,
+            EventType::Normal,
+            reason,
+            note,
+        )
+        .await;
         Ok(())
     }
 
@@ -168,13 +237,18 @@ impl<'a> Act<'a> {
         }
         let api: Api<HorizontalPodAutoscaler> = self.ctx.api_for(self.service);
         delete_if_present(&api, &name).await?;
+        self.ctx.applied.forget(&format!(
+            "HorizontalPodAutoscaler/{}/{name}",
+            self.namespace
+        ));
         let note = format!(
             "autoscaling is off: HorizontalPodAutoscaler {name} removed; spec.replicas ({}) applies again",
             self.service.spec.replicas
         );
-        publish(
+        publish_about(
             self.ctx,
             self.service,
+            &*live,
             EventType::Normal,
             reasons::SCALED,
             note,
@@ -190,9 +264,10 @@ impl<'a> Act<'a> {
             "Deployment {} belonged to a finished canary; removed",
             canary.name_any()
         );
-        publish(
+        publish_about(
             self.ctx,
             self.service,
+            canary,
             EventType::Normal,
             reasons::DRIFT_REPAIRED,
             note,
@@ -208,22 +283,29 @@ impl<'a> Act<'a> {
         api: &Api<K>,
         desired: &K,
         live: Option<&K>,
-    ) -> crate::Result<Option<Vec<String>>>
+    ) -> crate::Result<Option<(Vec<String>, K)>>
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
     {
         let want = serde_json::to_value(desired)?;
         let key = format!("{}/{}/{}", K::kind(&()), self.namespace, desired.name_any());
         let fingerprint = fingerprint(&want);
+        let live_version = live.and_then(|l| l.meta().resource_version.clone());
+        if self.ctx.applied.behind(&key, live_version.as_deref()) {
+            // Our own apply has not come back through the watch yet; its event brings the next
+            // look, and the reconcile looks again after CATCH_UP should it never come.
+            self.lagging
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Ok(None);
+        }
         let fields = match live {
             Some(live) => {
                 let fields = differences(&want, &serde_json::to_value(live)?);
                 if fields.is_empty()
-                    || self.ctx.applied.holds(
-                        &key,
-                        live.meta().resource_version.as_deref(),
-                        fingerprint,
-                    )
+                    || self
+                        .ctx
+                        .applied
+                        .holds(&key, live_version.as_deref(), fingerprint)
                 {
                     return Ok(None);
                 }
@@ -231,12 +313,21 @@ impl<'a> Act<'a> {
             }
             None => vec![],
         };
+        // Entries another manager added to the container's own lists would survive an apply (and
+        // may make it invalid: two ports named `http`); they are replaced first, with a patch
+        // guarded by the version the cache shows.
+        if let Some(live) = live {
+            let leftovers = foreign_entries(&want, &serde_json::to_value(live)?);
+            if !leftovers.is_empty() {
+                replace_lists(api, live, leftovers).await?;
+            }
+        }
         let applied = apply(api, desired).await?;
         self.ctx
             .applied
             .record(key, applied.meta().resource_version.clone(), fingerprint);
-        tracing::info!(service = %self.service.name_any(), object = %desired.name_any(), ?fields, "converged");
-        Ok(Some(fields))
+        tracing::info!(service = %self.service.name_any(), kind = K::kind(&()).as_ref(), object = %desired.name_any(), ?fields, "converged");
+        Ok(Some((fields, applied)))
     }
 
     /// Makes a second manager share `spec.replicas` at its current value before the operator's
@@ -268,6 +359,33 @@ impl<'a> Act<'a> {
             .get(&ObjectRef::new(name).within(&self.namespace))
             .filter(|o| owned_by(&**o, self.service))
     }
+}
+
+/// A JSON patch that replaces whole lists, refused if the object changed since `live`.
+async fn replace_lists<K>(
+    api: &Api<K>,
+    live: &K,
+    lists: Vec<(String, serde_json::Value)>,
+) -> crate::Result<K>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    let mut ops = vec![serde_json::json!({
+        "op": "test", "path": "/metadata/resourceVersion", "value": live.meta().resource_version,
+    })];
+    ops.extend(
+        lists.into_iter().map(
+            |(path, value)| serde_json::json!({"op": "replace", "path": path, "value": value}),
+        ),
+    );
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops))?;
+    let params = PatchParams {
+        field_manager: Some(crate::labels::FIELD_MANAGER.into()),
+        ..Default::default()
+    };
+    Ok(api
+        .patch(&live.name_any(), &params, &Patch::Json::<()>(patch))
+        .await?)
 }
 
 fn replicas_of(d: &Deployment) -> i32 {
@@ -329,5 +447,22 @@ mod tests {
             !memo.holds("Deployment/ns/web", Some("7"), 2),
             "wanted something else"
         );
+    }
+
+    #[test]
+    fn the_cache_is_behind_until_it_shows_what_the_apply_produced() {
+        let memo = AppliedMemo::default();
+        memo.record("Service/ns/web".into(), Some("9".into()), 1);
+        assert!(memo.behind("Service/ns/web", None), "created, not seen yet");
+        assert!(memo.behind("Service/ns/web", Some("8")), "an older version");
+        assert!(!memo.behind("Service/ns/web", Some("9")), "seen");
+        assert!(
+            !memo.behind("Service/ns/web", None),
+            "seen, then deleted: repair it"
+        );
+        assert!(!memo.behind("Service/ns/other", None), "never applied");
+        memo.record("Service/ns/web".into(), Some("12".into()), 1);
+        memo.forget("Service/ns/web");
+        assert!(!memo.behind("Service/ns/web", None));
     }
 }

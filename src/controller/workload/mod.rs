@@ -32,17 +32,10 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
         // Garbage collection removes the owned objects with the service.
         return Ok(Action::await_change());
     }
-    // Before every cache has its first list, a missing object may only be unlisted yet: wait,
-    // rather than "recreate" what exists (once ready, these return at once).
-    let caches = &ctx.caches;
-    let (a, b, c, d) = futures::join!(
-        caches.rollouts.wait_until_ready(),
-        caches.workloads.wait_until_ready(),
-        caches.service_objects.wait_until_ready(),
-        caches.autoscalers.wait_until_ready()
-    );
-    if a.is_err() || b.is_err() || c.is_err() || d.is_err() {
-        return Ok(Action::await_change());
+    // Before every cache has its first list, a missing object may only be unlisted yet: look
+    // again shortly, rather than "recreate" what exists.
+    if !ctx.caches.synced() {
+        return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
     let rollouts = super::rollouts_of(&ctx.caches.rollouts, &service);
     let ns = service.namespace().unwrap_or_default();
@@ -83,5 +76,7 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     if let Some(why) = &want.handed_off {
         tracing::trace!(service = %service.name_any(), why, "Deployments left to the rollout");
     }
-    Ok(Action::await_change())
+    Ok(act
+        .next()
+        .map_or_else(Action::await_change, Action::requeue))
 }
