@@ -538,16 +538,7 @@ async fn a_cloudflare_worker_deploys_with_wrangler_using_its_secret() {
     );
 
     let rollout = status.current_deployment.unwrap();
-    let jobs: Api<Job> = Api::namespaced(env.client.clone(), env.ns());
-    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
-    let container = job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers
-        .remove(0);
+    let container = env.job_container(&format!("{rollout}-wrangler")).await;
     let script = container.command.unwrap().join(" ");
     assert!(
         script.contains("npx wrangler deploy --env production"),

@@ -727,16 +727,7 @@ async fn a_cloudflare_worker_is_bound_only_to_the_routes_it_holds() {
     })
     .await;
     let rollout = svc.status.unwrap().current_deployment.unwrap();
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), env.ns());
-    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
-    let container = job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers
-        .remove(0);
+    let container = env.job_container(&format!("{rollout}-wrangler")).await;
     let routes = container
         .env
         .unwrap()

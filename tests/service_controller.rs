@@ -128,18 +128,7 @@ async fn each_new_revision_gets_exactly_one_rollout() {
 async fn rollout_spec_is_immutable() {
     let env = TestEnv::new("immutable").await;
     env.apply(&service("chittyfinance").version("1.2.0")).await;
-    let svc = common::wait_for(
-        &env.services,
-        "chittyfinance",
-        "rollout recorded",
-        |s: &ChittyService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.current_deployment.is_some())
-        },
-    )
-    .await;
-    let name = svc.status.unwrap().current_deployment.unwrap();
+    let name = env.recorded_rollout("chittyfinance").await;
     let (ok, out) = common::kubectl_try(&[
         "patch",
         "cdeploy",
@@ -159,18 +148,7 @@ async fn rollout_spec_is_immutable() {
 async fn every_rollout_has_a_status_from_its_first_reconcile() {
     let env = TestEnv::new("rollout-status").await;
     env.apply(&service("chittyid").version("2.1.0")).await;
-    let svc = common::wait_for(
-        &env.services,
-        "chittyid",
-        "rollout recorded",
-        |s: &ChittyService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.current_deployment.is_some())
-        },
-    )
-    .await;
-    let name = svc.status.unwrap().current_deployment.unwrap();
+    let name = env.recorded_rollout("chittyid").await;
     let rollout = common::wait_for(
         &env.rollouts,
         &name,

@@ -8,6 +8,8 @@ use chitty_operator::api::{ChittyDeployment, ChittyService, RouteClaim};
 use chitty_operator::config::OperatorConfig;
 use chitty_operator::metrics::Metrics;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, PostParams};
@@ -180,6 +182,29 @@ impl TestEnv {
         )
         .await
         .unwrap()
+    }
+
+    /// The name of the rollout the service's status records, once it records one.
+    pub async fn recorded_rollout(&self, service: &str) -> String {
+        let svc = self
+            .service_where(service, "rollout recorded", |s| {
+                s.status
+                    .as_ref()
+                    .is_some_and(|st| st.current_deployment.is_some())
+            })
+            .await;
+        svc.status.unwrap().current_deployment.unwrap()
+    }
+
+    /// The first container of a Job's pod: the one a single-step Job (`wrangler`) runs.
+    pub async fn job_container(&self, job: &str) -> Container {
+        let jobs: Api<Job> = self.api();
+        let job = jobs
+            .get(job)
+            .await
+            .unwrap_or_else(|e| panic!("reading Job {job}: {e}"));
+        let pod = job.spec.and_then(|s| s.template.spec).expect("a pod spec");
+        pod.containers.into_iter().next().expect("a container")
     }
 
     /// The image of the first container of a Deployment, if it exists.
