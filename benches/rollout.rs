@@ -105,11 +105,13 @@ async fn rollout_run(client: &Client, kubeconfig: &str, n: usize, port: u16) -> 
     let peak = operator.memory_kib("VmHWM:");
 
     // Idle: nothing changes in the world, so writes must stay still.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let (_, idle_before) = operator.requests(&http).await;
-    let idle_window = Duration::from_secs(30);
-    tokio::time::sleep(idle_window).await;
-    let (_, idle_after) = operator.requests(&http).await;
+    let idle_writes_per_minute = support::idle_writes_per_minute(
+        &operator,
+        &http,
+        Duration::from_secs(5),
+        Duration::from_secs(30),
+    )
+    .await;
     let idle_rss = operator.memory_kib("VmRSS:");
     drop(operator);
 
@@ -123,8 +125,7 @@ async fn rollout_run(client: &Client, kubeconfig: &str, n: usize, port: u16) -> 
         writes_per_service: (writes1 - writes0) as f64 / n as f64,
         peak_rss_mib: peak as f64 / 1024.0,
         idle_rss_mib: idle_rss as f64 / 1024.0,
-        idle_writes_per_minute: (idle_after - idle_before) as f64 * 60.0
-            / idle_window.as_secs_f64(),
+        idle_writes_per_minute,
         floor,
         floor_available,
     }

@@ -7,107 +7,24 @@ mod common;
 
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{
-    ChittyDeployment, ChittyService, DeploymentPhase, ServicePhase, StepPhase, StepStatus,
+    ChittyDeployment, DeploymentPhase, ServicePhase, StepPhase, StepStatus,
 };
 use common::health_server::HealthServer;
+use common::manifest::ServiceManifest;
+use common::{TestEnv, service};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
-
-struct Env {
-    client: Client,
-    ns: common::TestNamespace,
-    operator: common::RunningOperator,
-    services: Api<ChittyService>,
-    rollouts: Api<ChittyDeployment>,
-    deployments: Api<Deployment>,
-}
-
-impl Env {
-    async fn new(prefix: &str) -> Self {
-        let client = common::client().await;
-        let ns = common::TestNamespace::create(&client, prefix).await;
-        let operator = common::RunningOperator::start(&ns.name).await;
-        Self {
-            services: Api::namespaced(client.clone(), &ns.name),
-            rollouts: Api::namespaced(client.clone(), &ns.name),
-            deployments: Api::namespaced(client.clone(), &ns.name),
-            client,
-            ns,
-            operator,
-        }
-    }
-
-    async fn apply(&self, manifest: serde_json::Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-        self.services
-            .patch(
-                &name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&manifest),
-            )
-            .await
-            .unwrap();
-    }
-
-    /// The rollout of the service's current generation, once `done` holds for it.
-    async fn current_rollout(
-        &self,
-        name: &str,
-        what: &str,
-        done: impl Fn(&ChittyDeployment) -> bool,
-    ) -> ChittyDeployment {
-        common::eventually(
-            what,
-            || async {
-                let svc = self.services.get(name).await.ok()?;
-                let st = svc.status?;
-                if st.observed_generation != svc.metadata.generation {
-                    return None;
-                }
-                self.rollouts.get(&st.current_deployment?).await.ok()
-            },
-            |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&done),
-        )
-        .await
-        .unwrap()
-    }
-
-    /// The service once it reports Stalled for its current generation.
-    async fn wait_stalled(&self, name: &str) -> ChittyService {
-        common::wait_for(
-            &self.services,
-            name,
-            "Stalled=True for the current generation",
-            |s: &ChittyService| {
-                s.status.as_ref().is_some_and(|st| {
-                    st.observed_generation == s.metadata.generation
-                        && conditions::is_true(&st.conditions, types::STALLED)
-                })
-            },
-        )
-        .await
-    }
-
-    async fn stop(self) {
-        self.operator.stop().await;
-    }
-}
+use kube::{Api, ResourceExt};
+use serde_json::json;
 
 /// A git-sourced worker whose build runs `test` as its test step.
-fn git_service(name: &str, version: &str, test: &str, health: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": version, "environment": "staging",
-            "source": {"git": {"url": format!("https://git.chitty.local/{name}.git"), "revision": format!("v{version}")}},
-            "build": {"test": test},
-            "replicas": 1,
-            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
-        }
-    })
+fn git_service(name: &str, version: &str, test: &str, health: &str) -> ServiceManifest {
+    service(name)
+        .version(version)
+        .git()
+        .set("build", json!({"test": test}))
+        .replicas(1)
+        .health(health)
 }
 
 fn phase(d: &ChittyDeployment) -> Option<DeploymentPhase> {
@@ -146,9 +63,9 @@ fn image_of(d: &Deployment) -> Option<String> {
 
 #[tokio::test]
 async fn a_failing_test_step_fails_the_first_rollout_naming_build_test() {
-    let env = Env::new("build-fail").await;
+    let env = TestEnv::new("build-fail").await;
     let health = HealthServer::start().await;
-    env.apply(git_service("chittyledger", "1.0.0", "exit 1", &health.url))
+    env.apply(&git_service("chittyledger", "1.0.0", "exit 1", &health.url))
         .await;
 
     let failed = env
@@ -193,7 +110,7 @@ async fn a_failing_test_step_fails_the_first_rollout_naming_build_test() {
         );
     }
 
-    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), env.ns());
     let job = jobs
         .get(&format!("{}-build", failed.name_any()))
         .await
@@ -223,14 +140,14 @@ async fn a_failing_test_step_fails_the_first_rollout_naming_build_test() {
         ("False", "RolloutFailed")
     );
     assert!(ready.message.contains("build/test"), "{}", ready.message);
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_failing_build_of_a_new_revision_leaves_the_running_revision_untouched() {
-    let env = Env::new("build-fail-next").await;
+    let env = TestEnv::new("build-fail-next").await;
     let health = HealthServer::start().await;
-    env.apply(git_service(
+    env.apply(&git_service(
         "chittyfinance",
         "1.0.0",
         "npm test",
@@ -250,8 +167,13 @@ async fn a_failing_build_of_a_new_revision_leaves_the_running_revision_untouched
     let before = env.deployments.get("chittyfinance").await.unwrap();
     let serving = image_of(&before).unwrap();
 
-    env.apply(git_service("chittyfinance", "1.1.0", "exit 3", &health.url))
-        .await;
+    env.apply(&git_service(
+        "chittyfinance",
+        "1.1.0",
+        "exit 3",
+        &health.url,
+    ))
+    .await;
     let failed = env
         .current_rollout("chittyfinance", "the 1.1.0 rollout failed", |d| {
             d.spec.snapshot.version == "1.1.0" && phase(d).is_some_and(|p| p.is_finished())
@@ -299,5 +221,5 @@ async fn a_failing_build_of_a_new_revision_leaves_the_running_revision_untouched
         "{}",
         ready.message
     );
-    env.stop().await;
+    env.teardown().await;
 }

@@ -14,52 +14,23 @@ mod webdriver;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chitty_operator::api::{ChittyService, RouteClaim};
 use chitty_operator::clients::SecretToken;
 use chitty_operator::sim::{self, SimConfig};
 use common::health_server::HealthServer;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
-use serde_json::{Value, json};
+use common::manifest::ServiceManifest;
+use common::{TestEnv, service};
+use serde_json::json;
 use slow_health::SlowHealth;
 use webdriver::Browser;
 
-fn manifest(name: &str, version: &str, environment: &str, health: &str) -> Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": version, "environment": environment,
-            "source": {"image": format!("registry.local/{name}:{version}")},
-            "identity": {"jurisdiction": "USA", "region": 1},
-            "health": {"url": health, "interval": "500ms", "timeout": "1s",
-                       "failureThreshold": 2, "progressDeadline": "5m"}
-        }
-    })
-}
-
-async fn apply(services: &Api<ChittyService>, manifest: &Value) {
-    let name = manifest["metadata"]["name"].as_str().unwrap();
-    services
-        .patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(manifest),
-        )
-        .await
-        .unwrap();
-}
-
-async fn claim(claims: &Api<RouteClaim>, name: &str, service: &str) {
-    let manifest = json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "RouteClaim",
-        "metadata": {"name": name},
-        "spec": {"host": "mcp.chitty.cc", "path": "/*", "serviceRef": {"name": service}},
-    });
-    claims
-        .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
-        .await
-        .unwrap();
+/// A service with an identity, probed at `health`; its rollout has five minutes to be healthy.
+fn manifest(name: &str, version: &str, environment: &str, health: &str) -> ServiceManifest {
+    service(name)
+        .version(version)
+        .environment(environment)
+        .set("identity", json!({"jurisdiction": "USA", "region": 1}))
+        .health(health)
+        .merge(json!({"spec": {"health": {"progressDeadline": "5m"}}}))
 }
 
 /// Waits until the rendered text of `css` satisfies `check`; on timeout, fails with what the
@@ -136,19 +107,15 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
         std::path::Path::new(webdriver::CHROMIUM).exists(),
         "Debian's chromium is needed: apt-get install chromium chromium-driver (scripts/test.sh does)"
     );
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "dashboard").await;
-    let n = ns.name.clone();
     let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
     let sim_url = sim.base_url();
-    let operator = common::RunningOperator::start_with(&n, move |config| {
-        config.ecosystem.chitty_id_url = Some(sim_url);
+    let env = TestEnv::with("dashboard", move |config, _| {
+        config.ecosystem.chitty_id_url = Some(sim_url.clone());
         config.ecosystem.chitty_id_token = Some(SecretToken::new("sim-token"));
         config.ecosystem.timeout = Duration::from_secs(2);
     })
     .await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &n);
-    let claims: Api<RouteClaim> = Api::namespaced(client.clone(), &n);
+    let n = env.ns().to_string();
 
     let (ok, broken, flaky) = (
         HealthServer::start().await,
@@ -157,30 +124,20 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     );
     let slow = SlowHealth::start(Duration::from_secs(2)).await;
     broken.set_status(500);
-    apply(
-        &services,
-        &manifest("chittyid", "2.1.0", "production", &ok.url),
-    )
-    .await;
-    let mut rolling = manifest("chittyrental", "1.3.0", "staging", &slow.url);
+    env.apply(&manifest("chittyid", "2.1.0", "production", &ok.url))
+        .await;
     // Healthy, but 2 s to say so, and it takes 100 checks in a row to pass: the rollout stays at
     // its health step, counting up, while the test looks.
-    rolling["spec"]["health"]["successThreshold"] = 100.into();
-    rolling["spec"]["health"]["timeout"] = "5s".into();
-    apply(&services, &rolling).await;
-    apply(
-        &services,
-        &manifest("chittyledger", "0.1.0", "staging", &broken.url),
-    )
-    .await;
-    apply(
-        &services,
-        &manifest("chittycharge", "1.0.0", "staging", &flaky.url),
-    )
-    .await;
+    let rolling = manifest("chittyrental", "1.3.0", "staging", &slow.url)
+        .merge(json!({"spec": {"health": {"successThreshold": 100, "timeout": "5s"}}}));
+    env.apply(&rolling).await;
+    env.apply(&manifest("chittyledger", "0.1.0", "staging", &broken.url))
+        .await;
+    env.apply(&manifest("chittycharge", "1.0.0", "staging", &flaky.url))
+        .await;
 
     let browser = Browser::launch().await;
-    browser.goto(&operator.url("/")).await;
+    browser.goto(&env.operator().url("/")).await;
     let row = |name: &str| format!("tr[data-service='{n}/{name}']");
     // Everything below is seen on this one page load: it updates itself.
     browser.run("window.__sameDocument = 'yes'").await;
@@ -190,13 +147,12 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     })
     .await;
     flaky.set_status(503);
-    apply(
-        &services,
-        &manifest("chittycharge", "1.1.0", "staging", &flaky.url),
-    )
-    .await;
-    claim(&claims, "charge-on-mcp", "chittycharge").await;
-    claim(&claims, "ledger-on-mcp", "chittyledger").await;
+    env.apply(&manifest("chittycharge", "1.1.0", "staging", &flaky.url))
+        .await;
+    env.apply_claim("charge-on-mcp", "mcp.chitty.cc", "chittycharge")
+        .await;
+    env.apply_claim("ledger-on-mcp", "mcp.chitty.cc", "chittyledger")
+        .await;
 
     // Every service, its phase in words (and colour), version, environment, ChittyID and URL.
     let id_row = until_text(
@@ -335,5 +291,5 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     );
 
     browser.quit().await;
-    operator.stop().await;
+    env.teardown().await;
 }

@@ -7,50 +7,35 @@ mod common;
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase, HealthState};
 use common::health_server::HealthServer;
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
+use common::manifest::ServiceManifest;
+use common::wait::ready_at;
+use common::{TestEnv, service};
 use serde_json::json;
 
-fn manifest(name: &str, version: &str, health: &str, critical: bool) -> serde_json::Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService", "metadata": {"name": name},
-        "spec": {"type": "worker", "version": version, "environment": "production", "critical": critical,
-                 "source": {"image": format!("registry.local/{name}:{version}")},
-                 "health": {"url": health, "interval": "300ms", "timeout": "1s", "failureThreshold": 2}}
-    })
+/// A production worker probed at `health` every 300 ms, down after two failures.
+fn manifest(name: &str, version: &str, health: &str, critical: bool) -> ServiceManifest {
+    service(name)
+        .version(version)
+        .environment("production")
+        .set("critical", critical.into())
+        .health_spec(
+            json!({"url": health, "interval": "300ms", "timeout": "1s", "failureThreshold": 2}),
+        )
 }
 
 fn health_of(s: &ChittyService) -> Option<HealthState> {
     s.status.as_ref()?.health.as_ref().map(|h| h.status)
 }
 
-fn ready_at(s: &ChittyService, version: &str) -> bool {
-    s.spec.version == version
-        && s.status.as_ref().is_some_and(|st| {
-            st.observed_generation == s.metadata.generation
-                && conditions::is_true(&st.conditions, types::READY)
-        })
-}
-
 #[tokio::test]
 async fn a_service_that_goes_down_is_reported_and_recovers() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "health").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("health").await;
+    let services = &env.services;
     let health = HealthServer::start().await;
-    let ssa = PatchParams::apply("test").force();
-    services
-        .patch(
-            "chittyconnect",
-            &ssa,
-            &Patch::Apply(manifest("chittyconnect", "1.0.0", &health.url, false)),
-        )
-        .await
-        .unwrap();
+    env.apply(&manifest("chittyconnect", "1.0.0", &health.url, false))
+        .await;
     common::wait_for(
-        &services,
+        services,
         "chittyconnect",
         "Ready and healthy",
         |s: &ChittyService| ready_at(s, "1.0.0") && health_of(s) == Some(HealthState::Healthy),
@@ -59,7 +44,7 @@ async fn a_service_that_goes_down_is_reported_and_recovers() {
 
     health.set_status(503);
     let down = common::wait_for(
-        &services,
+        services,
         "chittyconnect",
         "reported down",
         |s: &ChittyService| health_of(s) == Some(HealthState::Down),
@@ -74,101 +59,56 @@ async fn a_service_that_goes_down_is_reported_and_recovers() {
     assert!(st.health.unwrap().message.unwrap().contains("503"));
 
     // Not critical: reported, never touched.
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    let image = deployments
-        .get("chittyconnect")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers[0]
-        .image
-        .clone();
+    let image = env.image_of("chittyconnect").await;
     assert_eq!(image.as_deref(), Some("registry.local/chittyconnect:1.0.0"));
 
     health.set_status(200);
     common::wait_for(
-        &services,
+        services,
         "chittyconnect",
         "healthy and Ready again",
         |s: &ChittyService| ready_at(s, "1.0.0") && health_of(s) == Some(HealthState::Healthy),
     )
     .await;
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_steady_healthy_service_causes_no_writes() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "health-idle").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("health-idle").await;
     let health = HealthServer::start().await;
-    services
-        .patch(
-            "chittyid",
-            &PatchParams::apply("test"),
-            &Patch::Apply(manifest("chittyid", "2.1.0", &health.url, false)),
-        )
-        .await
-        .unwrap();
+    env.apply(&manifest("chittyid", "2.1.0", &health.url, false))
+        .await;
     common::wait_for(
-        &services,
+        &env.services,
         "chittyid",
         "Ready and healthy",
         |s: &ChittyService| ready_at(s, "2.1.0") && health_of(s) == Some(HealthState::Healthy),
     )
     .await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let (before, hits_before) = (operator.metrics.kube_write_total(), health.hits());
+    let writes = || env.operator().metrics.kube_write_total();
+    let (before, hits_before) = (writes(), health.hits());
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     assert!(
         health.hits() > hits_before + 3,
         "the service is still being probed"
     );
-    assert_eq!(
-        operator.metrics.kube_write_total(),
-        before,
-        "probing a steady service writes nothing"
-    );
-    operator.stop().await;
+    assert_eq!(writes(), before, "probing a steady service writes nothing");
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_critical_service_that_goes_down_after_a_rollout_is_rolled_back() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "critical").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("critical").await;
     let health = HealthServer::start().await;
-    let ssa = PatchParams::apply("test").force();
-    services
-        .patch(
-            "chittyid",
-            &ssa,
-            &Patch::Apply(manifest("chittyid", "2.1.0", &health.url, true)),
-        )
-        .await
-        .unwrap();
-    common::wait_for(&services, "chittyid", "2.1.0 Ready", |s: &ChittyService| {
-        ready_at(s, "2.1.0")
-    })
-    .await;
-    services
-        .patch(
-            "chittyid",
-            &ssa,
-            &Patch::Apply(manifest("chittyid", "2.2.0", &health.url, true)),
-        )
-        .await
-        .unwrap();
+    env.apply(&manifest("chittyid", "2.1.0", &health.url, true))
+        .await;
+    env.wait_ready_at("chittyid", "2.1.0").await;
+    env.apply(&manifest("chittyid", "2.2.0", &health.url, true))
+        .await;
     let svc = common::wait_for(
-        &services,
+        &env.services,
         "chittyid",
         "2.2.0 Ready and healthy",
         |s: &ChittyService| ready_at(s, "2.2.0") && health_of(s) == Some(HealthState::Healthy),
@@ -178,7 +118,7 @@ async fn a_critical_service_that_goes_down_after_a_rollout_is_rolled_back() {
 
     health.set_status(500);
     let rolled = common::wait_for(
-        &rollouts,
+        &env.rollouts,
         &current,
         "the 2.2.0 rollout is rolled back",
         |d: &ChittyDeployment| {
@@ -194,25 +134,14 @@ async fn a_critical_service_that_goes_down_after_a_rollout_is_rolled_back() {
             .unwrap()
             .contains("went down after the rollout")
     );
-    let image = deployments
-        .get("chittyid")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers[0]
-        .image
-        .clone();
+    let image = env.image_of("chittyid").await;
     assert_eq!(
         image.as_deref(),
         Some("registry.local/chittyid:2.1.0"),
         "the previous revision serves again"
     );
     let svc = common::wait_for(
-        &services,
+        &env.services,
         "chittyid",
         "the service is Stalled",
         |s: &ChittyService| {
@@ -226,5 +155,5 @@ async fn a_critical_service_that_goes_down_after_a_rollout_is_rolled_back() {
         &svc.status.unwrap().conditions,
         types::READY
     ));
-    operator.stop().await;
+    env.teardown().await;
 }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chitty_operator::api::conditions::{self, types};
-use chitty_operator::api::{ChittyDeployment, ChittyService};
+use chitty_operator::api::ChittyDeployment;
 use chitty_operator::config::OperatorConfig;
 use chitty_operator::metrics::{ControllerLabel, Metrics};
 use common::health_server::HealthServer;
-use common::{RunningOperator, TestNamespace};
+use common::manifest::ServiceManifest;
+use common::{RunningOperator, TestEnv};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
@@ -97,46 +97,11 @@ async fn get(operator: &RunningOperator, path: &str) -> (u16, String) {
     (status, response.text().await.unwrap_or_default())
 }
 
-fn service(name: &str, version: &str, health: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": version, "environment": "staging",
-            "source": {"image": format!("registry.local/{name}:{version}")},
-            "replicas": 1,
-            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
-        }
-    })
-}
-
-async fn apply(services: &Api<ChittyService>, manifest: serde_json::Value) {
-    let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-    services
-        .patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&manifest),
-        )
-        .await
-        .unwrap();
-}
-
-async fn wait_ready(services: &Api<ChittyService>, name: &str, version: &str) {
-    let version = version.to_string();
-    common::wait_for(
-        services,
-        name,
-        "Ready=True at the current generation",
-        |s: &ChittyService| {
-            s.spec.version == version
-                && s.status.as_ref().is_some_and(|st| {
-                    st.observed_generation == s.metadata.generation
-                        && conditions::is_true(&st.conditions, types::READY)
-                })
-        },
-    )
-    .await;
+fn service(name: &str, version: &str, health: &str) -> ServiceManifest {
+    common::service(name)
+        .version(version)
+        .replicas(1)
+        .health(health)
 }
 
 /// Every rollout's (service, revision), counted: a doubled reconcile would show as a 2.
@@ -153,19 +118,19 @@ async fn rollouts_per_revision(client: &Client, ns: &str) -> BTreeMap<(String, S
 
 #[tokio::test]
 async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
-    let client = common::client().await;
-    let ns = TestNamespace::create(&client, "election-kill").await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    // Two replicas of the test's own, so the environment runs none.
+    let env = TestEnv::without_operator("election-kill").await;
+    let (client, ns) = (&env.client, env.ns());
     let health = HealthServer::start().await;
 
-    let first = RunningOperator::start_with(&ns.name, elected(&ns.name)).await;
+    let first = RunningOperator::start_with(ns, elected(ns)).await;
     common::eventually(
         "the first replica leads",
         || async { leading(&first.metrics) },
         |l| *l,
     )
     .await;
-    let second = RunningOperator::start_with(&ns.name, elected(&ns.name)).await;
+    let second = RunningOperator::start_with(ns, elected(ns)).await;
     let second_led = EverLed::watch(second.metrics.clone());
     common::eventually(
         "the second replica is ready on standby",
@@ -175,10 +140,10 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
     .await;
     assert_eq!(readyz(&first).await, Some(200), "the leader is ready too");
 
-    apply(&services, service("chittyid", "1.0.0", &health.url)).await;
-    wait_ready(&services, "chittyid", "1.0.0").await;
-    apply(&services, service("chittyid", "1.1.0", &health.url)).await;
-    wait_ready(&services, "chittyid", "1.1.0").await;
+    env.apply(&service("chittyid", "1.0.0", &health.url)).await;
+    env.wait_ready_at("chittyid", "1.0.0").await;
+    env.apply(&service("chittyid", "1.1.0", &health.url)).await;
+    env.wait_ready_at("chittyid", "1.1.0").await;
 
     // Whichever replica a Service sends a reader to, it gets the leader's answer: the standby
     // hands reads of the API to the address the leader published in its Lease.
@@ -231,12 +196,13 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
         RENEW_MARGIN.as_secs()
     );
 
-    apply(&services, service("chittyregistry", "3.0.0", &health.url)).await;
-    wait_ready(&services, "chittyregistry", "3.0.0").await;
-    wait_ready(&services, "chittyid", "1.1.0").await;
+    env.apply(&service("chittyregistry", "3.0.0", &health.url))
+        .await;
+    env.wait_ready_at("chittyregistry", "3.0.0").await;
+    env.wait_ready_at("chittyid", "1.1.0").await;
     assert!(second.metrics.kube_write_total() > 0);
 
-    let counts = rollouts_per_revision(&client, &ns.name).await;
+    let counts = rollouts_per_revision(client, ns).await;
     assert!(
         counts.values().all(|n| *n == 1),
         "one ChittyDeployment per revision: {counts:?}"
@@ -245,6 +211,7 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
     assert_eq!(per_service("chittyid"), 2, "{counts:?}");
     assert_eq!(per_service("chittyregistry"), 1, "{counts:?}");
     second.stop().await;
+    env.teardown().await;
 }
 
 /// Takes the Lease over as another holder would, and keeps renewing it until told to stop.
@@ -298,24 +265,25 @@ impl Usurper {
 
 #[tokio::test]
 async fn a_leader_whose_lease_is_taken_stops_writing() {
-    let client = common::client().await;
-    let ns = TestNamespace::create(&client, "election-loss").await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    // Two replicas of the test's own, so the environment runs none.
+    let env = TestEnv::without_operator("election-loss").await;
+    let (client, ns) = (&env.client, env.ns());
     let health = HealthServer::start().await;
 
-    let first = RunningOperator::start_with(&ns.name, elected(&ns.name)).await;
+    let first = RunningOperator::start_with(ns, elected(ns)).await;
     common::eventually(
         "the first replica leads",
         || async { leading(&first.metrics) },
         |l| *l,
     )
     .await;
-    let second = RunningOperator::start_with(&ns.name, elected(&ns.name)).await;
-    apply(&services, service("chittyfinance", "1.0.0", &health.url)).await;
-    wait_ready(&services, "chittyfinance", "1.0.0").await;
+    let second = RunningOperator::start_with(ns, elected(ns)).await;
+    env.apply(&service("chittyfinance", "1.0.0", &health.url))
+        .await;
+    env.wait_ready_at("chittyfinance", "1.0.0").await;
 
     let taken = Instant::now();
-    let usurper = Usurper::take(&client, &ns.name).await;
+    let usurper = Usurper::take(client, ns).await;
     common::eventually(
         "the leader notices and steps down",
         || async { leading(&first.metrics) },
@@ -335,7 +303,8 @@ async fn a_leader_whose_lease_is_taken_stops_writing() {
         second.metrics.kube_write_total(),
     );
     let counted = (reconciles(&first.metrics), reconciles(&second.metrics));
-    apply(&services, service("chittyfinance", "1.1.0", &health.url)).await;
+    env.apply(&service("chittyfinance", "1.1.0", &health.url))
+        .await;
     tokio::time::sleep(LEASE_DURATION).await;
     assert_eq!(
         (
@@ -350,7 +319,7 @@ async fn a_leader_whose_lease_is_taken_stops_writing() {
         counted,
         "no replica reconciles while neither holds the Lease"
     );
-    let untouched = services.get("chittyfinance").await.unwrap();
+    let untouched = env.services.get("chittyfinance").await.unwrap();
     assert_ne!(
         untouched.status.unwrap().observed_generation,
         untouched.metadata.generation,
@@ -369,11 +338,11 @@ async fn a_leader_whose_lease_is_taken_stops_writing() {
         |l| *l,
     )
     .await;
-    wait_ready(&services, "chittyfinance", "1.1.0").await;
-    let counts = rollouts_per_revision(&client, &ns.name).await;
+    env.wait_ready_at("chittyfinance", "1.1.0").await;
+    let counts = rollouts_per_revision(client, ns).await;
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(counts.values().all(|n| *n == 1), "{counts:?}");
-    let holder = Api::<Lease>::namespaced(client.clone(), &ns.name)
+    let holder = Api::<Lease>::namespaced(client.clone(), ns)
         .get(LEASE)
         .await
         .unwrap()
@@ -385,4 +354,5 @@ async fn a_leader_whose_lease_is_taken_stops_writing() {
     );
     first.stop().await;
     second.stop().await;
+    env.teardown().await;
 }

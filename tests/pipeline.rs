@@ -8,125 +8,27 @@ use std::time::Duration;
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase, StepPhase, Trigger};
 use common::health_server::HealthServer;
-use k8s_openapi::api::apps::v1::Deployment;
+use common::manifest::ServiceManifest;
+use common::{TestEnv, service};
 use k8s_openapi::api::batch::v1::Job;
-use kube::api::{ListParams, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
-
-struct Env {
-    client: Client,
-    ns: common::TestNamespace,
-    operator: Option<common::RunningOperator>,
-    services: Api<ChittyService>,
-    rollouts: Api<ChittyDeployment>,
-    deployments: Api<Deployment>,
-}
-
-impl Env {
-    async fn new(prefix: &str) -> Self {
-        let client = common::client().await;
-        let ns = common::TestNamespace::create(&client, prefix).await;
-        let operator = Some(common::RunningOperator::start(&ns.name).await);
-        Self {
-            services: Api::namespaced(client.clone(), &ns.name),
-            rollouts: Api::namespaced(client.clone(), &ns.name),
-            deployments: Api::namespaced(client.clone(), &ns.name),
-            client,
-            ns,
-            operator,
-        }
-    }
-
-    async fn apply(&self, manifest: serde_json::Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-        self.services
-            .patch(
-                &name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&manifest),
-            )
-            .await
-            .unwrap();
-    }
-
-    async fn wait_ready(&self, name: &str) -> ChittyService {
-        common::wait_for(
-            &self.services,
-            name,
-            "Ready=True for the current generation",
-            |s: &ChittyService| {
-                let st = s.status.as_ref();
-                st.is_some_and(|st| {
-                    st.observed_generation == s.metadata.generation
-                        && conditions::is_true(&st.conditions, types::READY)
-                })
-            },
-        )
-        .await
-    }
-
-    async fn current_rollout(
-        &self,
-        name: &str,
-        what: &str,
-        done: impl Fn(&ChittyDeployment) -> bool,
-    ) -> ChittyDeployment {
-        let rollouts = self.rollouts.clone();
-        let services = self.services.clone();
-        let name = name.to_string();
-        common::eventually(
-            what,
-            || {
-                let (rollouts, services, name) = (rollouts.clone(), services.clone(), name.clone());
-                async move {
-                    let svc = services.get(&name).await.ok()?;
-                    let st = svc.status?;
-                    if st.observed_generation != svc.metadata.generation {
-                        return None;
-                    }
-                    rollouts.get(&st.current_deployment?).await.ok()
-                }
-            },
-            |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&done),
-        )
-        .await
-        .unwrap()
-    }
-
-    async fn image_of(&self, deployment: &str) -> Option<String> {
-        let d = self.deployments.get_opt(deployment).await.unwrap()?;
-        d.spec?.template.spec?.containers.first()?.image.clone()
-    }
-
-    async fn stop(mut self) {
-        if let Some(op) = self.operator.take() {
-            op.stop().await;
-        }
-    }
-}
+use kube::api::ListParams;
+use kube::{Api, ResourceExt};
+use serde_json::json;
 
 fn phase(d: &ChittyDeployment) -> Option<DeploymentPhase> {
     d.status.as_ref().and_then(|s| s.phase)
 }
 
-fn manifest(name: &str, version: &str, health: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": version, "environment": "staging",
-            "source": {"image": format!("registry.local/{name}:{version}")},
-            "replicas": 2,
-            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
-        }
-    })
+/// A worker on two replicas, probed at `health`.
+fn manifest(name: &str, version: &str, health: &str) -> ServiceManifest {
+    service(name).version(version).replicas(2).health(health)
 }
 
 #[tokio::test]
 async fn image_source_rolls_out_to_ready() {
-    let env = Env::new("to-ready").await;
+    let env = TestEnv::new("to-ready").await;
     let health = HealthServer::start().await;
-    env.apply(manifest("chittyid", "2.1.0", &health.url)).await;
+    env.apply(&manifest("chittyid", "2.1.0", &health.url)).await;
     let svc = env.wait_ready("chittyid").await;
 
     let out = common::kubectl(&[
@@ -134,7 +36,7 @@ async fn image_source_rolls_out_to_ready() {
         "--for=condition=Ready",
         "chittyservice/chittyid",
         "-n",
-        &env.ns.name,
+        env.ns(),
         "--timeout=30s",
     ]);
     assert!(out.contains("condition met"), "{out}");
@@ -160,23 +62,23 @@ async fn image_source_rolls_out_to_ready() {
     );
     assert!(health.hits() > 0, "the health endpoint was probed");
     let svc_obj =
-        Api::<k8s_openapi::api::core::v1::Service>::namespaced(env.client.clone(), &env.ns.name)
+        Api::<k8s_openapi::api::core::v1::Service>::namespaced(env.client.clone(), env.ns())
             .get("chittyid")
             .await;
     assert!(svc_obj.is_ok(), "a Service fronts the workload");
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn failing_health_rolls_back_to_the_last_good_revision() {
-    let env = Env::new("rollback").await;
+    let env = TestEnv::new("rollback").await;
     let health = HealthServer::start().await;
-    env.apply(manifest("chittycharge", "1.0.0", &health.url))
+    env.apply(&manifest("chittycharge", "1.0.0", &health.url))
         .await;
     env.wait_ready("chittycharge").await;
 
     health.set_status(503);
-    env.apply(manifest("chittycharge", "1.1.0", &health.url))
+    env.apply(&manifest("chittycharge", "1.1.0", &health.url))
         .await;
     let failed = env
         .current_rollout("chittycharge", "the 1.1.0 rollout rolled back", |d| {
@@ -213,15 +115,15 @@ async fn failing_health_rolls_back_to_the_last_good_revision() {
         ("False", "RolloutFailed")
     );
     assert!(ready.message.contains("keeps serving"), "{}", ready.message);
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_failing_first_rollout_says_there_is_nothing_to_roll_back_to() {
-    let env = Env::new("first-fail").await;
+    let env = TestEnv::new("first-fail").await;
     let health = HealthServer::start().await;
     health.set_status(500);
-    env.apply(manifest("chittyledger", "0.1.0", &health.url))
+    env.apply(&manifest("chittyledger", "0.1.0", &health.url))
         .await;
     let failed = env
         .current_rollout("chittyledger", "the rollout failed", |d| {
@@ -236,17 +138,17 @@ async fn a_failing_first_rollout_says_there_is_nothing_to_roll_back_to() {
             .unwrap()
             .contains("nothing to roll back to")
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn git_source_builds_with_ordered_steps_then_deploys() {
-    let env = Env::new("build").await;
+    let env = TestEnv::new("build").await;
     let health = HealthServer::start().await;
-    let mut m = manifest("chittyfinance", "1.2.0", &health.url);
-    m["spec"]["source"] = serde_json::json!({"git": {"url": "https://git.chitty.local/chittyfinance.git", "revision": "v1.2.0"}});
-    m["spec"]["build"] = serde_json::json!({"test": "npm test -- --ci"});
-    env.apply(m).await;
+    let m = manifest("chittyfinance", "1.2.0", &health.url)
+        .git()
+        .set("build", json!({"test": "npm test -- --ci"}));
+    env.apply(&m).await;
     let svc = env.wait_ready("chittyfinance").await;
 
     let rollout = env
@@ -254,7 +156,7 @@ async fn git_source_builds_with_ordered_steps_then_deploys() {
         .get(&svc.status.unwrap().current_deployment.unwrap())
         .await
         .unwrap();
-    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns.name);
+    let jobs: Api<Job> = Api::namespaced(env.client.clone(), env.ns());
     let job = jobs
         .get(&format!("{}-build", rollout.name_any()))
         .await
@@ -299,23 +201,20 @@ async fn git_source_builds_with_ordered_steps_then_deploys() {
         "{image}"
     );
     assert_eq!(env.image_of("chittyfinance").await, Some(image));
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn canary_is_promoted_after_a_healthy_monitor_window() {
-    let env = Env::new("canary-ok").await;
+    let env = TestEnv::new("canary-ok").await;
     let health = HealthServer::start().await;
-    let mut m = manifest("chittyrental", "1.0.0", &health.url);
-    m["spec"]["replicas"] = 4.into();
-    m["spec"]["strategy"] =
-        serde_json::json!({"type": "canary", "canary": {"percent": 25, "monitorDuration": "3s"}});
-    env.apply(m.clone()).await;
+    let m = manifest("chittyrental", "1.0.0", &health.url)
+        .replicas(4)
+        .strategy(json!({"type": "canary", "canary": {"percent": 25, "monitorDuration": "3s"}}));
+    env.apply(&m).await;
     env.wait_ready("chittyrental").await;
 
-    m["spec"]["version"] = "1.1.0".into();
-    m["spec"]["source"]["image"] = "registry.local/chittyrental:1.1.0".into();
-    env.apply(m).await;
+    env.apply(&m.version("1.1.0")).await;
     let canary = common::eventually(
         "a canary Deployment runs beside the stable one",
         || async {
@@ -355,24 +254,21 @@ async fn canary_is_promoted_after_a_healthy_monitor_window() {
             .is_none(),
         "canary removed"
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn unhealthy_canary_is_aborted_and_stable_is_untouched() {
-    let env = Env::new("canary-abort").await;
+    let env = TestEnv::new("canary-abort").await;
     let health = HealthServer::start().await;
-    let mut m = manifest("chittyrental", "1.0.0", &health.url);
-    m["spec"]["replicas"] = 4.into();
-    m["spec"]["strategy"] =
-        serde_json::json!({"type": "canary", "canary": {"percent": 50, "monitorDuration": "30s"}});
-    env.apply(m.clone()).await;
+    let m = manifest("chittyrental", "1.0.0", &health.url)
+        .replicas(4)
+        .strategy(json!({"type": "canary", "canary": {"percent": 50, "monitorDuration": "30s"}}));
+    env.apply(&m).await;
     env.wait_ready("chittyrental").await;
 
     health.set_status(503);
-    m["spec"]["version"] = "2.0.0".into();
-    m["spec"]["source"]["image"] = "registry.local/chittyrental:2.0.0".into();
-    env.apply(m).await;
+    env.apply(&m.version("2.0.0")).await;
     let aborted = env
         .current_rollout("chittyrental", "the canary was aborted", |d| {
             d.spec.snapshot.version == "2.0.0" && phase(d) == Some(DeploymentPhase::RolledBack)
@@ -399,16 +295,15 @@ async fn unhealthy_canary_is_aborted_and_stable_is_untouched() {
         env.image_of("chittyrental").await.as_deref(),
         Some("registry.local/chittyrental:1.0.0")
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn dependencies_gate_the_rollout_until_ready() {
-    let env = Env::new("deps").await;
+    let env = TestEnv::new("deps").await;
     let health = HealthServer::start().await;
-    let mut charge = manifest("chittycharge", "1.2.3", &health.url);
-    charge["spec"]["dependsOn"] = serde_json::json!([{"name": "chittyfinance"}]);
-    env.apply(charge).await;
+    let charge = manifest("chittycharge", "1.2.3", &health.url).depends_on(&["chittyfinance"]);
+    env.apply(&charge).await;
     let waiting = env
         .current_rollout(
             "chittycharge",
@@ -435,21 +330,20 @@ async fn dependencies_gate_the_rollout_until_ready() {
     );
     assert_eq!(phase(&waiting), Some(DeploymentPhase::Pending));
 
-    env.apply(manifest("chittyfinance", "1.2.0", &health.url))
+    env.apply(&manifest("chittyfinance", "1.2.0", &health.url))
         .await;
     env.wait_ready("chittyfinance").await;
     env.wait_ready("chittycharge").await;
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_dependency_cycle_is_reported_on_every_member() {
-    let env = Env::new("cycle").await;
+    let env = TestEnv::new("cycle").await;
     let health = HealthServer::start().await;
     for (name, dep) in [("svc-a", "svc-b"), ("svc-b", "svc-a")] {
-        let mut m = manifest(name, "1.0.0", &health.url);
-        m["spec"]["dependsOn"] = serde_json::json!([{"name": dep}]);
-        env.apply(m).await;
+        env.apply(&manifest(name, "1.0.0", &health.url).depends_on(&[dep]))
+            .await;
     }
     for name in ["svc-a", "svc-b"] {
         let stalled = env
@@ -469,21 +363,21 @@ async fn a_dependency_cycle_is_reported_on_every_member() {
             c.message
         );
     }
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn reverting_to_a_good_revision_is_recognised() {
-    let env = Env::new("revert").await;
+    let env = TestEnv::new("revert").await;
     let health = HealthServer::start().await;
-    env.apply(manifest("chittyid", "1.0.0", &health.url)).await;
+    env.apply(&manifest("chittyid", "1.0.0", &health.url)).await;
     env.wait_ready("chittyid").await;
-    env.apply(manifest("chittyid", "1.1.0", &health.url)).await;
+    env.apply(&manifest("chittyid", "1.1.0", &health.url)).await;
     env.current_rollout("chittyid", "1.1.0 succeeded", |d| {
         d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::Succeeded)
     })
     .await;
-    env.apply(manifest("chittyid", "1.0.0", &health.url)).await;
+    env.apply(&manifest("chittyid", "1.0.0", &health.url)).await;
     let revert = env
         .current_rollout("chittyid", "the revert succeeded", |d| {
             d.spec.snapshot.version == "1.0.0" && phase(d) == Some(DeploymentPhase::Succeeded)
@@ -494,17 +388,17 @@ async fn reverting_to_a_good_revision_is_recognised() {
         env.image_of("chittyid").await.as_deref(),
         Some("registry.local/chittyid:1.0.0")
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn history_is_pruned_to_the_limit() {
-    let env = Env::new("history").await;
+    let env = TestEnv::new("history").await;
     let health = HealthServer::start().await;
     for minor in 0..4 {
-        let mut m = manifest("chittyid", &format!("1.{minor}.0"), &health.url);
-        m["spec"]["revisionHistoryLimit"] = 2.into();
-        env.apply(m).await;
+        let m = manifest("chittyid", &format!("1.{minor}.0"), &health.url)
+            .set("revisionHistoryLimit", 2.into());
+        env.apply(&m).await;
         env.current_rollout("chittyid", "rollout succeeded", |d| {
             d.spec.snapshot.version == format!("1.{minor}.0")
                 && phase(d) == Some(DeploymentPhase::Succeeded)
@@ -525,27 +419,27 @@ async fn history_is_pruned_to_the_limit() {
         |n| *n <= 2,
     )
     .await;
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_restarted_operator_resumes_a_rollout_mid_flight() {
-    let mut env = Env::new("restart").await;
+    let mut env = TestEnv::new("restart").await;
     let health = HealthServer::start().await;
     health.set_status(503);
-    let mut m = manifest("chittyregistry", "1.0.4", &health.url);
-    m["spec"]["health"]["failureThreshold"] = 100.into();
-    env.apply(m).await;
+    let m = manifest("chittyregistry", "1.0.4", &health.url)
+        .merge(json!({"spec": {"health": {"failureThreshold": 100}}}));
+    env.apply(&m).await;
     env.current_rollout("chittyregistry", "the rollout is in its health step", |d| {
         d.status.as_ref().is_some_and(|s| {
             s.current_step.as_deref() == Some("health") && s.phase == Some(DeploymentPhase::Running)
         })
     })
     .await;
-    env.operator.take().unwrap().stop().await;
+    env.stop_operator().await;
 
     health.set_status(200);
-    env.operator = Some(common::RunningOperator::start(&env.ns.name).await);
+    env.start_operator().await;
     env.wait_ready("chittyregistry").await;
     let all = env
         .rollouts
@@ -565,19 +459,19 @@ async fn a_restarted_operator_resumes_a_rollout_mid_flight() {
         .clone();
     assert_eq!(deploy_step.phase, StepPhase::Succeeded);
     tokio::time::sleep(Duration::from_millis(10)).await;
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn suspending_a_service_pauses_new_rollouts() {
-    let env = Env::new("suspend").await;
+    let env = TestEnv::new("suspend").await;
     let health = HealthServer::start().await;
-    env.apply(manifest("chittygov", "1.0.0", &health.url)).await;
+    env.apply(&manifest("chittygov", "1.0.0", &health.url))
+        .await;
     env.wait_ready("chittygov").await;
 
-    let mut m = manifest("chittygov", "1.1.0", &health.url);
-    m["spec"]["suspend"] = true.into();
-    env.apply(m.clone()).await;
+    let m = manifest("chittygov", "1.1.0", &health.url);
+    env.apply(&m.clone().suspend(true)).await;
     let svc = common::wait_for(
         &env.services,
         "chittygov",
@@ -614,26 +508,27 @@ async fn suspending_a_service_pauses_new_rollouts() {
         Some("registry.local/chittygov:1.0.0")
     );
 
-    m["spec"]["suspend"] = false.into();
-    env.apply(m).await;
+    env.apply(&m.suspend(false)).await;
     env.current_rollout("chittygov", "1.1.0 rolls out once resumed", |d| {
         d.spec.snapshot.version == "1.1.0" && phase(d) == Some(DeploymentPhase::Succeeded)
     })
     .await;
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_cloudflare_worker_deploys_with_wrangler_using_its_secret() {
-    let env = Env::new("cloudflare").await;
+    let env = TestEnv::new("cloudflare").await;
     let health = HealthServer::start().await;
-    let mut m = manifest("chittyrouter", "3.1.0", &health.url);
-    m["spec"]["target"] = "cloudflare".into();
-    m["spec"]["environment"] = "production".into();
-    m["spec"]["cloudflare"] =
-        serde_json::json!({"credentialsSecret": "cloudflare-chittyrouter", "url": health.url});
-    m["spec"]["health"].as_object_mut().unwrap().remove("url");
-    env.apply(m).await;
+    let m = manifest("chittyrouter", "3.1.0", &health.url)
+        .environment("production")
+        .set("target", "cloudflare".into())
+        .set(
+            "cloudflare",
+            json!({"credentialsSecret": "cloudflare-chittyrouter", "url": health.url}),
+        )
+        .merge(json!({"spec": {"health": {"url": null}}}));
+    env.apply(&m).await;
     let svc = env.wait_ready("chittyrouter").await;
     let status = svc.status.unwrap();
     assert_eq!(
@@ -643,16 +538,7 @@ async fn a_cloudflare_worker_deploys_with_wrangler_using_its_secret() {
     );
 
     let rollout = status.current_deployment.unwrap();
-    let jobs: Api<Job> = Api::namespaced(env.client.clone(), &env.ns.name);
-    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
-    let container = job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers
-        .remove(0);
+    let container = env.job_container(&format!("{rollout}-wrangler")).await;
     let script = container.command.unwrap().join(" ");
     assert!(
         script.contains("npx wrangler deploy --env production"),
@@ -683,5 +569,5 @@ async fn a_cloudflare_worker_deploys_with_wrangler_using_its_secret() {
             .is_none(),
         "no cluster workload for a Worker"
     );
-    env.stop().await;
+    env.teardown().await;
 }

@@ -8,12 +8,10 @@ mod support;
 
 use std::io::BufRead;
 
-use chitty_operator::api::ChittyService;
-use chitty_operator::api::conditions::{self, types};
 use common::health_server::HealthServer;
-use common::{RunningOperator, TestNamespace};
-use kube::Api;
-use kube::api::{Patch, PatchParams};
+use common::manifest::ServiceManifest;
+use common::{RunningOperator, TestEnv, TestNamespace};
+use serde_json::json;
 use support::*;
 
 /// A fixed release name: ClusterRole names and the Lease name in the expected list derive from it.
@@ -125,55 +123,28 @@ fn audit_lines() -> usize {
 }
 
 /// The service at `version`: from an image, or (`from_git`) built from git by a build Job.
-fn service(version: &str, from_git: bool, health: &str, host: &str) -> serde_json::Value {
-    let source = if from_git {
-        serde_json::json!({"git": {"url": "https://git.chitty.local/chittyrental.git", "revision": format!("v{version}")}})
-    } else {
-        serde_json::json!({"image": format!("registry.local/chittyrental:{version}")})
-    };
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": "chittyrental"},
-        "spec": {
-            "type": "worker", "version": version, "environment": "staging",
-            "source": source,
-            "replicas": 1,
-            "routes": [{"host": host}],
-            "health": {"url": health, "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "60s"}
-        }
-    })
+fn service(version: &str, from_git: bool, health: &str, host: &str) -> ServiceManifest {
+    let manifest = common::service("chittyrental")
+        .version(version)
+        .replicas(1)
+        .routes(json!([{"host": host}]))
+        .health(health);
+    if from_git { manifest.git() } else { manifest }
 }
 
-async fn converge(services: &Api<ChittyService>, manifest: serde_json::Value) {
-    let version = manifest["spec"]["version"].as_str().unwrap().to_string();
-    services
-        .patch(
-            "chittyrental",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&manifest),
-        )
-        .await
-        .unwrap();
-    common::wait_for(
-        services,
-        "chittyrental",
-        "Ready at the current generation",
-        |s: &ChittyService| {
-            s.spec.version == version
-                && s.status.as_ref().is_some_and(|st| {
-                    st.observed_generation == s.metadata.generation
-                        && conditions::is_true(&st.conditions, types::READY)
-                })
-        },
-    )
-    .await;
+/// Applies the service and waits until it is Ready at its version.
+async fn converge(env: &TestEnv, manifest: ServiceManifest) {
+    env.apply(&manifest).await;
+    env.wait_ready_at("chittyrental", manifest.spec_version())
+        .await;
 }
 
 #[tokio::test]
 async fn the_operator_runs_on_exactly_the_charts_permissions() {
-    let client = common::client().await;
-    let release_ns = TestNamespace::create(&client, "rbac-operator").await;
-    let apps_ns = TestNamespace::create(&client, "rbac-apps").await;
+    // The operator runs as the chart's account, so the environment runs none of its own.
+    let env = TestEnv::without_operator("rbac-apps").await;
+    let release_ns = TestNamespace::create(&env.client, "rbac-operator").await;
+    let apps_ns = &env.ns;
     let account = format!("system:serviceaccount:{}:{FULLNAME}", release_ns.name);
 
     // The whole chart (not only its RBAC): the pods must pass the restricted Pod Security level.
@@ -236,22 +207,18 @@ async fn the_operator_runs_on_exactly_the_charts_permissions() {
     .await;
 
     let health = HealthServer::start().await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &apps_ns.name);
     let host = format!("{}.rbac.chitty.cc", apps_ns.name);
     // Deployment, Service, RouteClaim, Ingress, status, events; then a build Job and its pods.
-    converge(&services, service("1.0.0", false, &health.url, &host)).await;
-    converge(&services, service("1.1.0", true, &health.url, &host)).await;
-    services
+    converge(&env, service("1.0.0", false, &health.url, &host)).await;
+    converge(&env, service("1.1.0", true, &health.url, &host)).await;
+    env.services
         .delete("chittyrental", &Default::default())
         .await
         .unwrap();
-    common::eventually(
+    common::wait::wait_gone(
+        &env.services,
+        "chittyrental",
         "the service's finalizer ran and it is gone",
-        || {
-            let services = services.clone();
-            async move { services.get_opt("chittyrental").await.unwrap().is_none() }
-        },
-        |gone| *gone,
     )
     .await;
 
@@ -272,4 +239,6 @@ async fn the_operator_runs_on_exactly_the_charts_permissions() {
         "requests the chart's RBAC refused: {refused:?}"
     );
     operator.stop().await;
+    release_ns.delete_and_wait(&env.client).await;
+    env.teardown().await;
 }

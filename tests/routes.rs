@@ -4,176 +4,87 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyService, Route, RouteClaim};
-use chitty_operator::config::{OperatorConfig, RouteReservation};
+use chitty_operator::config::RouteReservation;
 use chitty_operator::controller::service::routes::claim_name;
 use chitty_operator::metrics::ControllerLabel;
+use common::TestEnv;
 use common::health_server::HealthServer;
+use common::manifest::ServiceManifest;
+use common::wait::observed;
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-struct Env {
-    client: Client,
-    ns: common::TestNamespace,
-    operator: Option<common::RunningOperator>,
-    http: SocketAddr,
-    configure: fn(&mut OperatorConfig, &str),
-    services: Api<ChittyService>,
-    claims: Api<RouteClaim>,
-    ingresses: Api<Ingress>,
+/// Waits until the claim's `Accepted` condition has this reason for its current generation.
+async fn claim_decided(env: &TestEnv, name: &str, reason: &str) -> RouteClaim {
+    common::wait_for(
+        &env.claims,
+        name,
+        &format!("Accepted reason {reason}"),
+        |c: &RouteClaim| accepted_reason(c).as_deref() == Some(reason),
+    )
+    .await
 }
 
-impl Env {
-    async fn new(prefix: &str) -> Self {
-        Self::with(prefix, |_, _| {}).await
-    }
-
-    /// `configure` gets the configuration and the test's namespace, and is applied again on restart.
-    async fn with(prefix: &str, configure: fn(&mut OperatorConfig, &str)) -> Self {
-        let client = common::client().await;
-        let ns = common::TestNamespace::create(&client, prefix).await;
-        let mut env = Self {
-            services: Api::namespaced(client.clone(), &ns.name),
-            claims: Api::namespaced(client.clone(), &ns.name),
-            ingresses: Api::namespaced(client.clone(), &ns.name),
-            client,
-            ns,
-            operator: None,
-            http: free_port(),
-            configure,
-        };
-        env.start().await;
-        env
-    }
-
-    async fn start(&mut self) {
-        let (http, configure, ns) = (self.http, self.configure, self.ns.name.clone());
-        let for_config = ns.clone();
-        self.operator = Some(
-            common::RunningOperator::start_with(&ns, move |config| {
-                config.http_addr = http;
-                configure(config, &for_config);
-            })
-            .await,
-        );
-    }
-
-    async fn stop(&mut self) {
-        if let Some(operator) = self.operator.take() {
-            operator.stop().await;
-        }
-    }
-
-    fn ns(&self) -> &str {
-        &self.ns.name
-    }
-
-    /// `ns/name`, as claim status and the fleet view name claims.
-    fn id(&self, claim: &str) -> String {
-        format!("{}/{claim}", self.ns())
-    }
-
-    async fn apply_service(&self, manifest: Value) {
-        let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-        self.services
-            .patch(
-                &name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&manifest),
-            )
-            .await
-            .unwrap();
-    }
-
-    async fn apply_claim(&self, name: &str, host: &str, service: &str) {
-        let manifest = json!({
-            "apiVersion": "chitty.cc/v1alpha1", "kind": "RouteClaim",
-            "metadata": {"name": name},
-            "spec": {"host": host, "path": "/*", "serviceRef": {"name": service}},
-        });
-        self.claims
-            .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
-            .await
-            .unwrap();
-    }
-
-    /// Waits until the claim's `Accepted` condition has this reason for its current generation.
-    async fn claim_decided(&self, name: &str, reason: &str) -> RouteClaim {
-        common::wait_for(
-            &self.claims,
-            name,
-            &format!("Accepted reason {reason}"),
-            |c: &RouteClaim| accepted_reason(c).as_deref() == Some(reason),
-        )
+/// The service once its status speaks for its current generation and `check` holds.
+async fn service_where(
+    env: &TestEnv,
+    name: &str,
+    what: &str,
+    check: impl Fn(&ChittyService) -> bool,
+) -> ChittyService {
+    env.service_where(name, what, |s| observed(s) && check(s))
         .await
-    }
+}
 
-    async fn service_where(
-        &self,
-        name: &str,
-        what: &str,
-        check: impl Fn(&ChittyService) -> bool,
-    ) -> ChittyService {
-        common::wait_for(&self.services, name, what, |s: &ChittyService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.observed_generation == s.metadata.generation)
-                && check(s)
-        })
-        .await
-    }
+/// `ns/name`, as claim status and the fleet view name claims.
+fn id(env: &TestEnv, claim: &str) -> String {
+    format!("{}/{claim}", env.ns())
+}
 
-    async fn fleet(&self) -> Value {
-        let url = format!("http://{}/api/admin/routes", self.http);
-        common::eventually(
-            "the fleet view answers",
-            || {
-                let url = url.clone();
-                async move {
-                    let response = http().get(&url).send().await.ok()?;
-                    if !response.status().is_success() {
-                        return None;
-                    }
-                    response.json::<Value>().await.ok()
+async fn fleet(env: &TestEnv) -> Value {
+    let url = env.operator().url("/api/admin/routes");
+    common::eventually(
+        "the fleet view answers",
+        || {
+            let url = url.clone();
+            async move {
+                let response = http().get(&url).send().await.ok()?;
+                if !response.status().is_success() {
+                    return None;
                 }
-            },
-            Option::is_some,
-        )
-        .await
-        .unwrap()
-    }
-
-    /// The fleet view once it satisfies `check`.
-    async fn fleet_where(&self, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
-        loop {
-            let fleet = self.fleet().await;
-            if check(&fleet) {
-                return fleet;
+                response.json::<Value>().await.ok()
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for the fleet view: {what}; last: {fleet:#}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-    }
+        },
+        Option::is_some,
+    )
+    .await
+    .unwrap()
+}
 
-    async fn ingress_rules(&self, name: &str) -> Option<Vec<(String, String, String, i32)>> {
-        let ingress = self.ingresses.get_opt(name).await.unwrap()?;
-        Some(rules(&ingress))
+/// The fleet view once it satisfies `check`.
+async fn fleet_where(env: &TestEnv, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let fleet = fleet(env).await;
+        if check(&fleet) {
+            return fleet;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the fleet view: {what}; last: {fleet:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
 
-fn free_port() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+async fn ingress_rules(env: &TestEnv, name: &str) -> Option<Vec<(String, String, String, i32)>> {
+    let ingress = env.ingresses.get_opt(name).await.unwrap()?;
+    Some(rules(&ingress))
 }
 
 fn http() -> reqwest::Client {
@@ -183,23 +94,16 @@ fn http() -> reqwest::Client {
 
 /// A service as a user writes it. Suspended unless it needs to roll out: routes are claimed,
 /// decided and routed whether or not a rollout has run, and idle services keep the tests light.
-fn service(name: &str, routes: Value) -> Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {"type": "worker", "version": "1.0.0", "environment": "staging",
-                 "source": {"image": format!("registry.local/{name}:1")},
-                 "port": 3000, "suspend": true, "routes": routes}
-    })
+fn service(name: &str, routes: Value) -> ServiceManifest {
+    common::service(name)
+        .set("port", 3000.into())
+        .suspend(true)
+        .routes(routes)
 }
 
 /// A service that rolls out and becomes Ready against the given health endpoint.
-fn running_service(name: &str, routes: Value, health: &str) -> Value {
-    let mut manifest = service(name, routes);
-    manifest["spec"]["suspend"] = false.into();
-    manifest["spec"]["health"] = json!({"url": health, "interval": "500ms", "timeout": "1s",
-                                        "failureThreshold": 2, "progressDeadline": "60s"});
-    manifest
+fn running_service(name: &str, routes: Value, health: &str) -> ServiceManifest {
+    service(name, routes).suspend(false).health(health)
 }
 
 /// The name the operator gives the claim for a spec route.
@@ -261,49 +165,51 @@ fn rule(host: &str, path: &str, service: &str) -> (String, String, String, i32) 
 
 #[tokio::test]
 async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goes() {
-    let mut env = Env::new("routes-seed").await;
+    let env = TestEnv::new("routes-seed").await;
     let health = HealthServer::start().await;
     let mcp_route = json!([{"host": "mcp.chitty.cc", "path": "/*"}]);
     let connect_claim = claim_for("chittyconnect", "mcp.chitty.cc", "/*");
     let mcp_claim = claim_for("chittymcp", "mcp.chitty.cc", "/*");
 
-    env.apply_service(running_service(
+    env.apply(&running_service(
         "chittyconnect",
         mcp_route.clone(),
         &health.url,
     ))
     .await;
-    env.claim_decided(&connect_claim, "Accepted").await;
-    env.apply_service(running_service("chittymcp", mcp_route.clone(), &health.url))
-        .await;
+    claim_decided(&env, &connect_claim, "Accepted").await;
+    env.apply(&running_service(
+        "chittymcp",
+        mcp_route.clone(),
+        &health.url,
+    ))
+    .await;
 
     // The loser's claim says who holds the route and why.
-    let lost = env.claim_decided(&mcp_claim, "Conflicted").await;
-    assert_eq!(holder(&lost), Some(env.id(&connect_claim)));
+    let lost = claim_decided(&env, &mcp_claim, "Conflicted").await;
+    assert_eq!(holder(&lost), Some(id(&env, &connect_claim)));
     assert_eq!(
         lost.status.as_ref().unwrap().conflicts_with,
-        [env.id(&connect_claim)]
+        [id(&env, &connect_claim)]
     );
     let message = condition(&lost).unwrap().message;
     assert!(
         message.starts_with(&format!(
             "mcp.chitty.cc/* is held by {}, which already held it (incumbent)",
-            env.id(&connect_claim)
+            id(&env, &connect_claim)
         )),
         "{message}"
     );
 
     // The loser service rolls out but is not Ready, and says why and who holds the route.
-    let loser = env
-        .service_where("chittymcp", "not Ready because of the route", |s| {
-            service_condition(s, types::READY)
-                .is_some_and(|(_, reason, _)| reason == "RouteConflict")
-        })
-        .await;
+    let loser = service_where(&env, "chittymcp", "not Ready because of the route", |s| {
+        service_condition(s, types::READY).is_some_and(|(_, reason, _)| reason == "RouteConflict")
+    })
+    .await;
     let (ready, _, why) = service_condition(&loser, types::READY).unwrap();
     assert_eq!(ready, "False");
     assert!(
-        why.contains(&format!("held by {}", env.id(&connect_claim))),
+        why.contains(&format!("held by {}", id(&env, &connect_claim))),
         "{why}"
     );
     let (routed, reason, _) = service_condition(&loser, types::ROUTED).unwrap();
@@ -318,13 +224,12 @@ async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goe
             summary.reason.as_deref(),
             summary.holder.clone()
         ),
-        (false, Some("Conflicted"), Some(env.id(&connect_claim)))
+        (false, Some("Conflicted"), Some(id(&env, &connect_claim)))
     );
-    let winner = env
-        .service_where("chittyconnect", "Ready and routed", |s| {
-            service_condition(s, types::READY).is_some_and(|(status, _, _)| status == "True")
-        })
-        .await;
+    let winner = service_where(&env, "chittyconnect", "Ready and routed", |s| {
+        service_condition(s, types::READY).is_some_and(|(status, _, _)| status == "True")
+    })
+    .await;
     assert_eq!(
         service_condition(&winner, types::ROUTED).unwrap().1,
         "RoutesHeld"
@@ -332,21 +237,20 @@ async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goe
 
     // Only the winner is routed.
     assert_eq!(
-        env.ingress_rules("chittyconnect").await,
+        ingress_rules(&env, "chittyconnect").await,
         Some(vec![rule("mcp.chitty.cc", "/", "chittyconnect")])
     );
-    assert_eq!(env.ingress_rules("chittymcp").await, None);
+    assert_eq!(ingress_rules(&env, "chittymcp").await, None);
 
     // The fleet view lists the conflict.
-    let fleet = env
-        .fleet_where("the mcp conflict", |f| {
-            f["conflicts"].as_array().is_some_and(|c| !c.is_empty())
-        })
-        .await;
+    let fleet = fleet_where(&env, "the mcp conflict", |f| {
+        f["conflicts"].as_array().is_some_and(|c| !c.is_empty())
+    })
+    .await;
     assert_eq!(
         fleet["conflicts"],
-        json!([{"host": "mcp.chitty.cc", "path": "/", "holder": env.id(&connect_claim),
-                "losers": [env.id(&mcp_claim)]}])
+        json!([{"host": "mcp.chitty.cc", "path": "/", "holder": id(&env, &connect_claim),
+                "losers": [id(&env, &mcp_claim)]}])
     );
     assert_eq!(fleet["claims"].as_array().unwrap().len(), 2);
 
@@ -381,18 +285,18 @@ async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goe
         .delete("chittyconnect", &DeleteParams::default())
         .await
         .unwrap();
-    let taken = env.claim_decided(&mcp_claim, "Accepted").await;
+    let taken = claim_decided(&env, &mcp_claim, "Accepted").await;
     assert_eq!(
         taken.status.unwrap().held_route.as_deref(),
         Some("mcp.chitty.cc/*")
     );
     common::eventually(
         "chittymcp routed",
-        || env.ingress_rules("chittymcp"),
+        || ingress_rules(&env, "chittymcp"),
         |r| *r == Some(vec![rule("mcp.chitty.cc", "/", "chittymcp")]),
     )
     .await;
-    env.service_where("chittymcp", "Ready once it holds its route", |s| {
+    service_where(&env, "chittymcp", "Ready once it holds its route", |s| {
         service_condition(s, types::READY).is_some_and(|(status, _, _)| status == "True")
     })
     .await;
@@ -405,10 +309,10 @@ async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goe
     )
     .await
     .unwrap();
-    env.apply_service(running_service("chittyconnect", mcp_route, &health.url))
+    env.apply(&running_service("chittyconnect", mcp_route, &health.url))
         .await;
-    let back = env.claim_decided(&connect_claim, "Conflicted").await;
-    assert_eq!(holder(&back), Some(env.id(&mcp_claim)));
+    let back = claim_decided(&env, &connect_claim, "Conflicted").await;
+    assert_eq!(holder(&back), Some(id(&env, &mcp_claim)));
     assert!(
         condition(&back)
             .unwrap()
@@ -419,27 +323,27 @@ async fn older_service_keeps_the_route_and_the_other_takes_over_only_when_it_goe
         accepted_reason(&env.claims.get(&mcp_claim).await.unwrap()).as_deref(),
         Some("Accepted")
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_restart_keeps_the_incumbent_and_a_new_claim_does_not_steal() {
-    let mut env = Env::new("routes-restart").await;
+    let mut env = TestEnv::new("routes-restart").await;
     let holder_claim = claim_for("holder", "shared.chitty.cc", "/*");
 
     // The oldest claim cannot compete at first: its service does not exist yet.
     env.apply_claim("early", "shared.chitty.cc", "late").await;
-    env.claim_decided("early", "ServiceNotFound").await;
+    claim_decided(&env, "early", "ServiceNotFound").await;
     // Creation timestamps have one-second resolution: make the holder unambiguously newer.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    env.apply_service(service("holder", json!([{"host": "shared.chitty.cc"}])))
+    env.apply(&service("holder", json!([{"host": "shared.chitty.cc"}])))
         .await;
-    env.claim_decided(&holder_claim, "Accepted").await;
-    env.apply_service(service("late", json!([]))).await;
+    claim_decided(&env, &holder_claim, "Accepted").await;
+    env.apply(&service("late", json!([]))).await;
 
     // Older, but the holder is the incumbent.
-    let early = env.claim_decided("early", "Conflicted").await;
-    assert_eq!(holder(&early), Some(env.id(&holder_claim)));
+    let early = claim_decided(&env, "early", "Conflicted").await;
+    assert_eq!(holder(&early), Some(id(&env, &holder_claim)));
     assert!(
         condition(&early)
             .unwrap()
@@ -452,12 +356,10 @@ async fn a_restart_keeps_the_incumbent_and_a_new_claim_does_not_steal() {
     let early = env.claims.get("early").await.unwrap();
 
     // Restart: incumbency is read back from status, so nothing changes and nothing is written.
-    env.stop().await;
-    env.start().await;
+    env.stop_operator().await;
+    env.start_operator().await;
     let reconciled = || {
-        env.operator
-            .as_ref()
-            .unwrap()
+        env.operator()
             .metrics
             .reconciles
             .get_or_create(&ControllerLabel {
@@ -482,21 +384,21 @@ async fn a_restart_keeps_the_incumbent_and_a_new_claim_does_not_steal() {
     // A claim created now is newer than the holder and steals nothing either.
     env.apply_claim("newcomer", "shared.chitty.cc", "late")
         .await;
-    let newcomer = env.claim_decided("newcomer", "Conflicted").await;
-    assert_eq!(holder(&newcomer), Some(env.id(&holder_claim)));
+    let newcomer = claim_decided(&env, "newcomer", "Conflicted").await;
+    assert_eq!(holder(&newcomer), Some(id(&env, &holder_claim)));
     assert_eq!(
         accepted_reason(&env.claims.get(&holder_claim).await.unwrap()).as_deref(),
         Some("Accepted")
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_claim_made_ahead_of_its_service_is_accepted_when_the_service_appears() {
-    let mut env = Env::new("routes-ahead").await;
+    let env = TestEnv::new("routes-ahead").await;
     env.apply_claim("reserved", "future.chitty.cc", "future")
         .await;
-    let waiting = env.claim_decided("reserved", "ServiceNotFound").await;
+    let waiting = claim_decided(&env, "reserved", "ServiceNotFound").await;
     assert!(
         condition(&waiting)
             .unwrap()
@@ -504,16 +406,15 @@ async fn a_claim_made_ahead_of_its_service_is_accepted_when_the_service_appears(
             .contains("was not found")
     );
 
-    env.apply_service(service("future", json!([]))).await;
-    env.claim_decided("reserved", "Accepted").await;
+    env.apply(&service("future", json!([]))).await;
+    claim_decided(&env, "reserved", "Accepted").await;
     // A claim made by hand in the service's namespace routes to it like its own.
-    let svc = env
-        .service_where("future", "the hand-made claim mirrored", |s| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.routes.iter().any(|r| r.accepted))
-        })
-        .await;
+    let svc = service_where(&env, "future", "the hand-made claim mirrored", |s| {
+        s.status
+            .as_ref()
+            .is_some_and(|st| st.routes.iter().any(|r| r.accepted))
+    })
+    .await;
     let summary = &svc.status.as_ref().unwrap().routes[0];
     assert_eq!(
         (summary.claim.as_str(), summary.host.as_str()),
@@ -522,7 +423,7 @@ async fn a_claim_made_ahead_of_its_service_is_accepted_when_the_service_appears(
     assert_eq!(service_condition(&svc, types::ROUTED).unwrap().0, "True");
     common::eventually(
         "the Ingress routes the hand-made claim",
-        || env.ingress_rules("future"),
+        || ingress_rules(&env, "future"),
         |r| *r == Some(vec![rule("future.chitty.cc", "/", "future")]),
     )
     .await;
@@ -532,13 +433,13 @@ async fn a_claim_made_ahead_of_its_service_is_accepted_when_the_service_appears(
         .delete("future", &DeleteParams::default())
         .await
         .unwrap();
-    env.claim_decided("reserved", "ServiceNotFound").await;
-    env.stop().await;
+    claim_decided(&env, "reserved", "ServiceNotFound").await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn reservations_refuse_claims_from_other_namespaces() {
-    let mut env = Env::with("routes-reserved", |config, ns| {
+    let env = TestEnv::with("routes-reserved", |config, ns| {
         config.routing.reservations = vec![
             RouteReservation {
                 pattern: "reserved.chitty.cc".into(),
@@ -551,14 +452,17 @@ async fn reservations_refuse_claims_from_other_namespaces() {
         ];
     })
     .await;
-    env.apply_service(service(
+    env.apply(&service(
         "api",
         json!([{"host": "reserved.chitty.cc"}, {"host": "api.ours.chitty.cc"}]),
     ))
     .await;
-    let refused = env
-        .claim_decided(&claim_for("api", "reserved.chitty.cc", "/"), "NotAllowed")
-        .await;
+    let refused = claim_decided(
+        &env,
+        &claim_for("api", "reserved.chitty.cc", "/"),
+        "NotAllowed",
+    )
+    .await;
     let message = condition(&refused).unwrap().message;
     assert!(
         message.starts_with(&format!(
@@ -568,15 +472,18 @@ async fn reservations_refuse_claims_from_other_namespaces() {
         )),
         "{message}"
     );
-    env.claim_decided(&claim_for("api", "api.ours.chitty.cc", "/"), "Accepted")
-        .await;
-    let svc = env
-        .service_where("api", "Routed=False", |s| {
-            service_condition(s, types::ROUTED).is_some_and(|(_, r, _)| r == "RouteNotAllowed")
-        })
-        .await;
+    claim_decided(
+        &env,
+        &claim_for("api", "api.ours.chitty.cc", "/"),
+        "Accepted",
+    )
+    .await;
+    let svc = service_where(&env, "api", "Routed=False", |s| {
+        service_condition(s, types::ROUTED).is_some_and(|(_, r, _)| r == "RouteNotAllowed")
+    })
+    .await;
     assert_eq!(
-        env.ingress_rules("api").await,
+        ingress_rules(&env, "api").await,
         Some(vec![rule("api.ours.chitty.cc", "/", "api")])
     );
     assert!(
@@ -586,21 +493,21 @@ async fn reservations_refuse_claims_from_other_namespaces() {
             .iter()
             .any(|r| r.reason.as_deref() == Some("NotAllowed"))
     );
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
-    let mut env = Env::with("routes-ingress", |config, _| {
+    let env = TestEnv::with("routes-ingress", |config, _| {
         config.routing.ingress_class = Some("nginx".into());
         config.routing.cert_manager_issuer = Some("letsencrypt-prod".into());
     })
     .await;
     // Someone else holds taken.chitty.cc first.
-    env.apply_service(service("other", json!([]))).await;
+    env.apply(&service("other", json!([]))).await;
     env.apply_claim("squatter", "taken.chitty.cc", "other")
         .await;
-    env.claim_decided("squatter", "Accepted").await;
+    claim_decided(&env, "squatter", "Accepted").await;
 
     let routes = json!([
         {"host": "web.chitty.cc", "path": "/", "tls": true, "tlsSecretName": "web-cert"},
@@ -608,9 +515,13 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
         {"host": "taken.chitty.cc", "path": "/*"},
         {"host": "*.apps.chitty.cc"},
     ]);
-    env.apply_service(service("web", routes)).await;
-    env.claim_decided(&claim_for("web", "taken.chitty.cc", "/*"), "Conflicted")
-        .await;
+    env.apply(&service("web", routes)).await;
+    claim_decided(
+        &env,
+        &claim_for("web", "taken.chitty.cc", "/*"),
+        "Conflicted",
+    )
+    .await;
     let held = vec![
         rule("*.apps.chitty.cc", "/", "web"),
         rule("api.web.chitty.cc", "/v1", "web"),
@@ -618,7 +529,7 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
     ];
     common::eventually(
         "the Ingress has the three held routes",
-        || env.ingress_rules("web"),
+        || ingress_rules(&env, "web"),
         |r| r.as_ref() == Some(&held),
     )
     .await;
@@ -648,7 +559,7 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
         .unwrap();
     common::eventually(
         "the Ingress is recreated",
-        || env.ingress_rules("web"),
+        || ingress_rules(&env, "web"),
         |r| r.as_ref() == Some(&held),
     )
     .await;
@@ -660,7 +571,7 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
         .unwrap();
     common::eventually(
         "taken.chitty.cc routed to web",
-        || env.ingress_rules("web"),
+        || ingress_rules(&env, "web"),
         |r| {
             r.as_ref()
                 .is_some_and(|r| r.contains(&rule("taken.chitty.cc", "/", "web")))
@@ -671,10 +582,10 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
     // A route leaving the spec leaves the Ingress, and its claim goes.
     let fewer =
         json!([{"host": "web.chitty.cc", "path": "/", "tls": true, "tlsSecretName": "web-cert"}]);
-    env.apply_service(service("web", fewer)).await;
+    env.apply(&service("web", fewer)).await;
     common::eventually(
         "only web.chitty.cc left",
-        || env.ingress_rules("web"),
+        || ingress_rules(&env, "web"),
         |r| *r == Some(vec![rule("web.chitty.cc", "/", "web")]),
     )
     .await;
@@ -695,7 +606,7 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
     .await;
 
     // No routes held, no Ingress.
-    env.apply_service(service("web", json!([]))).await;
+    env.apply(&service("web", json!([]))).await;
     common::eventually(
         "the Ingress is deleted",
         || env.ingresses.get_opt("web"),
@@ -703,17 +614,17 @@ async fn the_ingress_carries_exactly_the_held_routes_with_tls() {
     )
     .await
     .unwrap();
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
-    let mut env = Env::new("routes-wildcard").await;
-    env.apply_service(service("wild", json!([{"host": "*.wild.chitty.cc"}])))
+    let env = TestEnv::new("routes-wildcard").await;
+    env.apply(&service("wild", json!([{"host": "*.wild.chitty.cc"}])))
         .await;
-    env.apply_service(service("exact", json!([{"host": "api.wild.chitty.cc"}])))
+    env.apply(&service("exact", json!([{"host": "api.wild.chitty.cc"}])))
         .await;
-    env.apply_service(service(
+    env.apply(&service(
         "versioned",
         json!([{"host": "api.wild.chitty.cc", "path": "/v2/*"}]),
     ))
@@ -723,14 +634,13 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
         claim_for("exact", "api.wild.chitty.cc", "/"),
         claim_for("versioned", "api.wild.chitty.cc", "/v2/*"),
     ] {
-        let decided = env.claim_decided(&claim, "Accepted").await;
+        let decided = claim_decided(&env, &claim, "Accepted").await;
         assert!(decided.status.unwrap().conflicts_with.is_empty());
     }
-    let fleet = env
-        .fleet_where("all three claims", |f| {
-            f["claims"].as_array().is_some_and(|c| c.len() == 3)
-        })
-        .await;
+    let fleet = fleet_where(&env, "all three claims", |f| {
+        f["claims"].as_array().is_some_and(|c| c.len() == 3)
+    })
+    .await;
     assert_eq!(fleet["conflicts"], json!([]));
     assert_eq!(
         fleet["overlaps"],
@@ -746,12 +656,12 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
 
     // Settled: an idle operator writes nothing (statuses are written only when they change).
     for name in ["wild", "exact", "versioned"] {
-        env.service_where(name, "Routed=True", |s| {
+        service_where(&env, name, "Routed=True", |s| {
             service_condition(s, types::ROUTED).is_some_and(|(status, _, _)| status == "True")
         })
         .await;
     }
-    let writes = || env.operator.as_ref().unwrap().metrics.kube_write_total();
+    let writes = || env.operator().metrics.kube_write_total();
     let before = writes();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(writes(), before, "an idle operator wrote");
@@ -759,9 +669,7 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
     // A reconcile with nothing to change (an annotation only) writes nothing either: the claims,
     // the Ingress and the status it would write are all compared with what is there first.
     let reconciles = || {
-        env.operator
-            .as_ref()
-            .unwrap()
+        env.operator()
             .metrics
             .reconciles
             .get_or_create(&ControllerLabel {
@@ -788,50 +696,38 @@ async fn an_exact_host_and_other_paths_do_not_conflict_with_a_wildcard() {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert!(env.ingresses.get_opt("exact").await.unwrap().is_some());
     assert_eq!(writes(), before, "a reconcile with nothing to change wrote");
-    env.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_cloudflare_worker_is_bound_only_to_the_routes_it_holds() {
-    let mut env = Env::new("routes-worker").await;
+    let env = TestEnv::new("routes-worker").await;
     let health = HealthServer::start().await;
-    env.apply_service(service("other", json!([]))).await;
+    env.apply(&service("other", json!([]))).await;
     env.apply_claim("squatter", "taken.chitty.cc", "other")
         .await;
-    env.claim_decided("squatter", "Accepted").await;
+    claim_decided(&env, "squatter", "Accepted").await;
 
-    let mut worker = running_service(
+    let worker = running_service(
         "router",
         json!([{"host": "router.chitty.cc", "path": "/*"}, {"host": "taken.chitty.cc", "path": "/*"}]),
         &health.url,
-    );
-    worker["spec"]["target"] = "cloudflare".into();
-    worker["spec"]["cloudflare"] =
-        json!({"credentialsSecret": "cloudflare-router", "url": health.url});
-    worker["spec"]["health"]
-        .as_object_mut()
-        .unwrap()
-        .remove("url");
-    env.apply_service(worker).await;
+    )
+    .set("target", "cloudflare".into())
+    .set(
+        "cloudflare",
+        json!({"credentialsSecret": "cloudflare-router", "url": health.url}),
+    )
+    .merge(json!({"spec": {"health": {"url": null}}}));
+    env.apply(&worker).await;
 
     // The rollout finishes, but the service is not Ready: one of its routes is held elsewhere.
-    let svc = env
-        .service_where("router", "rolled out, route lost", |s| {
-            service_condition(s, types::READY)
-                .is_some_and(|(_, reason, _)| reason == "RouteConflict")
-        })
-        .await;
+    let svc = service_where(&env, "router", "rolled out, route lost", |s| {
+        service_condition(s, types::READY).is_some_and(|(_, reason, _)| reason == "RouteConflict")
+    })
+    .await;
     let rollout = svc.status.unwrap().current_deployment.unwrap();
-    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(env.client.clone(), env.ns());
-    let job = jobs.get(&format!("{rollout}-wrangler")).await.unwrap();
-    let container = job
-        .spec
-        .unwrap()
-        .template
-        .spec
-        .unwrap()
-        .containers
-        .remove(0);
+    let container = env.job_container(&format!("{rollout}-wrangler")).await;
     let routes = container
         .env
         .unwrap()
@@ -840,5 +736,5 @@ async fn a_cloudflare_worker_is_bound_only_to_the_routes_it_holds() {
         .and_then(|e| e.value);
     assert_eq!(routes.as_deref(), Some("router.chitty.cc/*"));
     assert!(env.ingresses.get_opt("router").await.unwrap().is_none());
-    env.stop().await;
+    env.teardown().await;
 }

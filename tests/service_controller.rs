@@ -7,46 +7,24 @@ use std::time::Duration;
 
 use chitty_operator::api::conditions::{self, reasons, types};
 use chitty_operator::api::{ChittyDeployment, ChittyService, ServicePhase, Trigger};
+use common::wait::observed;
+use common::{TestEnv, service};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
-
-/// A manifest as a user writes it: only what they set, defaults left to the apiserver.
-fn service(name: &str, version: &str) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {"type": "worker", "version": version, "environment": "staging",
-                 "source": {"image": format!("registry.local/{name}:{version}")}}
-    })
-}
-
-async fn create(api: &Api<ChittyService>, manifest: serde_json::Value) {
-    let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
-    api.patch(&name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
-        .await
-        .unwrap();
-}
 
 async fn rollouts_of(api: &Api<ChittyDeployment>, service: &str) -> Vec<ChittyDeployment> {
     let lp = ListParams::default().labels(&format!("chitty.cc/service={service}"));
     api.list(&lp).await.unwrap().items
 }
 
-fn observed(svc: &ChittyService) -> bool {
-    svc.status.as_ref().and_then(|s| s.observed_generation) == svc.metadata.generation
-}
-
 #[tokio::test]
 async fn each_new_revision_gets_exactly_one_rollout() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "revisions").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("revisions").await;
+    let (services, rollouts) = (&env.services, &env.rollouts);
 
-    create(&services, service("chittyrental", "1.0.0")).await;
+    env.apply(&service("chittyrental")).await;
     let svc = common::wait_for(
-        &services,
+        services,
         "chittyrental",
         "first rollout recorded",
         |s: &ChittyService| {
@@ -71,13 +49,12 @@ async fn each_new_revision_gets_exactly_one_rollout() {
         status.phase,
         Some(ServicePhase::Pending | ServicePhase::Progressing)
     ));
-    let first = rollouts_of(&rollouts, "chittyrental").await;
+    let first = rollouts_of(rollouts, "chittyrental").await;
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].spec.trigger, Trigger::Initial);
     assert_eq!(first[0].owner_references()[0].name, "chittyrental");
 
     // Scaling is not a new revision.
-    let ssa = PatchParams::apply("test").force();
     services
         .patch(
             "chittyrental",
@@ -87,13 +64,13 @@ async fn each_new_revision_gets_exactly_one_rollout() {
         .await
         .unwrap();
     common::wait_for(
-        &services,
+        services,
         "chittyrental",
         "generation 2 observed",
         |s: &ChittyService| s.metadata.generation == Some(2) && observed(s),
     )
     .await;
-    assert_eq!(rollouts_of(&rollouts, "chittyrental").await.len(), 1);
+    assert_eq!(rollouts_of(rollouts, "chittyrental").await.len(), 1);
 
     // A new version is a new revision: exactly one more rollout.
     services
@@ -105,13 +82,13 @@ async fn each_new_revision_gets_exactly_one_rollout() {
         .await
         .unwrap();
     let svc = common::wait_for(
-        &services,
+        services,
         "chittyrental",
         "generation 3 observed",
         |s: &ChittyService| s.metadata.generation == Some(3) && observed(s),
     )
     .await;
-    let after = rollouts_of(&rollouts, "chittyrental").await;
+    let after = rollouts_of(rollouts, "chittyrental").await;
     assert_eq!(
         after.len(),
         2,
@@ -125,18 +102,14 @@ async fn each_new_revision_gets_exactly_one_rollout() {
         .expect("status names an existing rollout");
     assert_eq!(newest.spec.snapshot.version, "1.1.0");
 
-    // Re-applying the same manifest (version and replicas as patched above) changes nothing.
-    let mut same = service("chittyrental", "1.0.0");
-    same["spec"]["version"] = "1.1.0".into();
-    same["spec"]["replicas"] = 3.into();
-    services
-        .patch("chittyrental", &ssa, &Patch::Apply(&same))
-        .await
-        .unwrap();
-    services
-        .patch("chittyrental", &ssa, &Patch::Apply(&same))
-        .await
-        .unwrap();
+    // Re-applying the same manifest (version and replicas as patched above, the image as
+    // first applied: the patches left it alone) changes nothing.
+    let same = service("chittyrental")
+        .version("1.1.0")
+        .image("registry.local/chittyrental:1.0.0")
+        .replicas(3);
+    env.apply(&same).await;
+    env.apply(&same).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         services
@@ -147,66 +120,37 @@ async fn each_new_revision_gets_exactly_one_rollout() {
             .generation,
         Some(3)
     );
-    assert_eq!(rollouts_of(&rollouts, "chittyrental").await.len(), 2);
-    operator.stop().await;
+    assert_eq!(rollouts_of(rollouts, "chittyrental").await.len(), 2);
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn rollout_spec_is_immutable() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "immutable").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    create(&services, service("chittyfinance", "1.2.0")).await;
-    let svc = common::wait_for(
-        &services,
-        "chittyfinance",
-        "rollout recorded",
-        |s: &ChittyService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.current_deployment.is_some())
-        },
-    )
-    .await;
-    let name = svc.status.unwrap().current_deployment.unwrap();
+    let env = TestEnv::new("immutable").await;
+    env.apply(&service("chittyfinance").version("1.2.0")).await;
+    let name = env.recorded_rollout("chittyfinance").await;
     let (ok, out) = common::kubectl_try(&[
         "patch",
         "cdeploy",
         &name,
         "-n",
-        &ns.name,
+        env.ns(),
         "--type=merge",
         "-p",
         r#"{"spec":{"trigger":"Revert"}}"#,
     ]);
     assert!(!ok, "patching a rollout's spec must fail");
     assert!(out.contains("ChittyDeployment spec is immutable"), "{out}");
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn every_rollout_has_a_status_from_its_first_reconcile() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "rollout-status").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
-    create(&services, service("chittyid", "2.1.0")).await;
-    let svc = common::wait_for(
-        &services,
-        "chittyid",
-        "rollout recorded",
-        |s: &ChittyService| {
-            s.status
-                .as_ref()
-                .is_some_and(|st| st.current_deployment.is_some())
-        },
-    )
-    .await;
-    let name = svc.status.unwrap().current_deployment.unwrap();
+    let env = TestEnv::new("rollout-status").await;
+    env.apply(&service("chittyid").version("2.1.0")).await;
+    let name = env.recorded_rollout("chittyid").await;
     let rollout = common::wait_for(
-        &rollouts,
+        &env.rollouts,
         &name,
         "status written",
         |d: &ChittyDeployment| d.status.is_some(),
@@ -221,22 +165,20 @@ async fn every_rollout_has_a_status_from_its_first_reconcile() {
         ]
     );
     assert!(conditions::find(&status.conditions, types::READY).is_some());
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn an_idle_operator_writes_nothing() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "idle").await;
     let health = common::health_server::HealthServer::start().await;
-    let operator = common::RunningOperator::start_with(&ns.name, |c| {
-        c.health_url_override = Some(health.url.clone())
+    let url = health.url.clone();
+    let env = TestEnv::with("idle", move |c, _| {
+        c.health_url_override = Some(url.clone())
     })
     .await;
     let dir = common::repo().join("config/samples");
-    common::kubectl(&["apply", "-n", &ns.name, "-k", &dir.to_string_lossy()]);
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
+    common::kubectl(&["apply", "-n", env.ns(), "-k", &dir.to_string_lossy()]);
+    let (services, rollouts) = (&env.services, &env.rollouts);
     let names: Vec<String> = services
         .list(&ListParams::default())
         .await
@@ -268,9 +210,9 @@ async fn an_idle_operator_writes_nothing() {
 
     // Settled: from here on, nothing changes in the world, so the operator must not write.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = operator.metrics.kube_write_total();
+    let before = env.operator().metrics.kube_write_total();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let after = operator.metrics.kube_write_total();
+    let after = env.operator().metrics.kube_write_total();
     assert_eq!(
         after,
         before,
@@ -281,5 +223,5 @@ async fn an_idle_operator_writes_nothing() {
         before > 0,
         "the write counter counts (the operator did write while converging)"
     );
-    operator.stop().await;
+    env.teardown().await;
 }

@@ -7,12 +7,12 @@ mod common;
 mod slow_health;
 use std::time::Duration;
 
-use chitty_operator::api::{ChittyService, RouteClaim};
 use chitty_operator::clients::SecretToken;
+use chitty_operator::config::OperatorConfig;
 use chitty_operator::sim::{self, SimConfig, SimHandle};
 use common::health_server::HealthServer;
-use kube::Api;
-use kube::api::{Patch, PatchParams};
+use common::manifest::ServiceManifest;
+use common::{TestEnv, service};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use slow_health::SlowHealth;
@@ -152,43 +152,15 @@ impl Contract {
     }
 }
 
-fn manifest(name: &str, version: &str, environment: &str, health: &str) -> Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": version, "environment": environment,
-            "source": {"image": format!("registry.local/{name}:{version}")},
-            "capabilities": ["deploy-status-test"],
-            "identity": {"jurisdiction": "USA", "region": 1},
-            "health": {"url": health, "interval": "500ms", "timeout": "1s",
-                       "failureThreshold": 2, "progressDeadline": "5m"}
-        }
-    })
-}
-
-async fn apply(services: &Api<ChittyService>, manifest: &Value) {
-    let name = manifest["metadata"]["name"].as_str().unwrap();
-    services
-        .patch(
-            name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(manifest),
-        )
-        .await
-        .unwrap();
-}
-
-async fn claim(claims: &Api<RouteClaim>, name: &str, host: &str, service: &str) {
-    let manifest = json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "RouteClaim",
-        "metadata": {"name": name},
-        "spec": {"host": host, "path": "/*", "serviceRef": {"name": service}},
-    });
-    claims
-        .patch(name, &PatchParams::apply("test"), &Patch::Apply(&manifest))
-        .await
-        .unwrap();
+/// A service with an identity, probed at `health`; its rollout has five minutes to be healthy.
+fn manifest(name: &str, version: &str, environment: &str, health: &str) -> ServiceManifest {
+    service(name)
+        .version(version)
+        .environment(environment)
+        .set("capabilities", json!(["deploy-status-test"]))
+        .set("identity", json!({"jurisdiction": "USA", "region": 1}))
+        .health(health)
+        .merge(json!({"spec": {"health": {"progressDeadline": "5m"}}}))
 }
 
 fn entry<'a>(summary: &'a Value, service: &str) -> &'a Value {
@@ -209,61 +181,49 @@ fn status_of(summary: &Value, service: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn operator_with_identity(ns: &str, sim: &SimHandle) -> common::RunningOperator {
+/// An operator that mints identities at the stand-in and wants the token on its API.
+fn with_identity(sim: &SimHandle) -> impl Fn(&mut OperatorConfig, &str) + Send + Sync + 'static {
     let url = sim.base_url();
-    common::RunningOperator::start_with(ns, move |config| {
-        config.ecosystem.chitty_id_url = Some(url);
+    move |config, _| {
+        config.ecosystem.chitty_id_url = Some(url.clone());
         config.ecosystem.chitty_id_token = Some(SecretToken::new("sim-token"));
         config.ecosystem.timeout = Duration::from_secs(2);
         config.web.api_token = Some(SecretToken::new(TOKEN));
-    })
-    .await
+    }
 }
 
 #[tokio::test]
 async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "web-fleet").await;
     let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
-    let operator = operator_with_identity(&ns.name, &sim).await;
-    let port = Port::new(&operator, Some(TOKEN));
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let claims: Api<RouteClaim> = Api::namespaced(client.clone(), &ns.name);
-    let n = &ns.name;
+    let env = TestEnv::with("web-fleet", with_identity(&sim)).await;
+    let port = Port::new(env.operator(), Some(TOKEN));
+    let n = env.ns();
 
     let (ok, flaky) = (HealthServer::start().await, HealthServer::start().await);
     let slow = SlowHealth::start(Duration::from_secs(2)).await;
-    apply(
-        &services,
-        &manifest("chittyid", "2.1.0", "production", &ok.url),
-    )
-    .await;
-    let mut rolling = manifest("chittyrental", "1.0.0", "staging", &slow.url);
+    env.apply(&manifest("chittyid", "2.1.0", "production", &ok.url))
+        .await;
     // Healthy, but slow to say so, and it takes 100 checks in a row to pass: the rollout stays
     // at its health step.
-    rolling["spec"]["health"]["successThreshold"] = 100.into();
-    rolling["spec"]["health"]["timeout"] = "5s".into();
-    apply(&services, &rolling).await;
-    apply(
-        &services,
-        &manifest("chittycharge", "1.0.0", "staging", &flaky.url),
-    )
-    .await;
+    let rolling = manifest("chittyrental", "1.0.0", "staging", &slow.url)
+        .merge(json!({"spec": {"health": {"successThreshold": 100, "timeout": "5s"}}}));
+    env.apply(&rolling).await;
+    env.apply(&manifest("chittycharge", "1.0.0", "staging", &flaky.url))
+        .await;
     let summary = format!("/api/deploy/status?namespace={n}");
     port.until(&summary, "chittycharge 1.0.0 completed", |s| {
         status_of(s, "chittycharge").as_deref() == Some("completed")
     })
     .await;
     flaky.set_status(503);
-    apply(
-        &services,
-        &manifest("chittycharge", "1.1.0", "staging", &flaky.url),
-    )
-    .await;
+    env.apply(&manifest("chittycharge", "1.1.0", "staging", &flaky.url))
+        .await;
     // Claims on services whose phase the test does not pin: a claim holds its service's Ready
     // until it is decided.
-    claim(&claims, "charge-on-mcp", "mcp.chitty.cc", "chittycharge").await;
-    claim(&claims, "rental-on-mcp", "mcp.chitty.cc", "chittyrental").await;
+    env.apply_claim("charge-on-mcp", "mcp.chitty.cc", "chittycharge")
+        .await;
+    env.apply_claim("rental-on-mcp", "mcp.chitty.cc", "chittyrental")
+        .await;
 
     let body = port
         .until(&summary, "ready, rolling out and rolled back", |s| {
@@ -283,7 +243,7 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     contract.check("/api/deploy/status", &reply);
     let ready = entry(&body, "chittyid");
     assert_eq!(ready["progress"], 1.0);
-    assert_eq!(ready["namespace"], n.as_str());
+    assert_eq!(ready["namespace"], n);
     assert_eq!(ready["environment"], "production");
     assert!(
         ready["chittyId"].as_str().unwrap().starts_with("03-"),
@@ -440,7 +400,7 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
         .until("/.well-known/chitty.json", "chittyid listed", |d| {
             d["services"].as_array().is_some_and(|s| {
                 s.iter()
-                    .any(|s| s["name"] == "chittyid" && s["namespace"] == n.as_str())
+                    .any(|s| s["name"] == "chittyid" && s["namespace"] == n)
             })
         })
         .await;
@@ -450,7 +410,7 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|s| s["namespace"] == n.as_str())
+        .filter(|s| s["namespace"] == n)
         .collect();
     let listed: Vec<&str> = mine.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert!(listed.contains(&"chittyid"), "{listed:?}");
@@ -499,17 +459,14 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
         assert_eq!(reply.status, StatusCode::OK, "GET {path}");
     }
 
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn the_discovery_document_revalidates_with_its_etag() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "web-etag").await;
     let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
-    let operator = operator_with_identity(&ns.name, &sim).await;
-    let port = Port::new(&operator, None);
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::with("web-etag", with_identity(&sim)).await;
+    let port = Port::new(env.operator(), None);
     let health = HealthServer::start().await;
 
     let first = common::eventually(
@@ -527,12 +484,9 @@ async fn the_discovery_document_revalidates_with_its_etag() {
     assert_eq!(again.status, StatusCode::NOT_MODIFIED);
     assert!(again.body.is_null(), "a 304 has no body");
 
-    apply(
-        &services,
-        &manifest("chittyauth", "1.0.0", "production", &health.url),
-    )
-    .await;
-    let n = ns.name.clone();
+    env.apply(&manifest("chittyauth", "1.0.0", "production", &health.url))
+        .await;
+    let n = env.ns().to_string();
     let changed = common::eventually(
         "the new service changes the document and its ETag",
         || async {
@@ -545,20 +499,18 @@ async fn the_discovery_document_revalidates_with_its_etag() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|s| s["name"] == "chittyauth" && s["namespace"] == n.as_str())
+                    .any(|s| s["name"] == "chittyauth" && s["namespace"] == n)
         },
     )
     .await;
     assert_ne!(changed.headers["etag"].to_str().unwrap(), etag);
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn bad_parameters_are_answered_with_a_json_400() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "web-bad").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let port = Port::new(&operator, None);
+    let env = TestEnv::new("web-bad").await;
+    let port = Port::new(env.operator(), None);
     port.until("/api/services", "the API is serving", |_| true)
         .await;
     let contract = Contract::fetch(&port).await;
@@ -599,23 +551,22 @@ async fn bad_parameters_are_answered_with_a_json_400() {
     let bad_path = port.get("/api/deploy/status/Bad_Namespace/chittyid").await;
     assert_eq!(bad_path.status, StatusCode::BAD_REQUEST);
     contract.check("/api/deploy/status/{namespace}/{service}", &bad_path);
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn the_api_needs_the_token_from_the_secret_file_and_discovery_stays_public() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "web-token").await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
-    let operator = common::RunningOperator::start_with(&ns.name, |config| {
-        config.web.api_token_file = Some(file.clone());
+    let token_file = file.clone();
+    let env = TestEnv::with("web-token", move |config, _| {
+        config.web.api_token_file = Some(token_file.clone());
     })
     .await;
-    let anonymous = Port::new(&operator, None);
-    let wrong = Port::new(&operator, Some("web-api-test-tokem"));
-    let right = Port::new(&operator, Some(TOKEN));
+    let anonymous = Port::new(env.operator(), None);
+    let wrong = Port::new(env.operator(), Some("web-api-test-tokem"));
+    let right = Port::new(env.operator(), Some(TOKEN));
     right
         .until("/api/services", "the API is serving", |_| true)
         .await;
@@ -662,5 +613,5 @@ async fn the_api_needs_the_token_from_the_secret_file_and_discovery_stays_public
             .status();
         assert_eq!(status, StatusCode::OK, "GET {public} without a token");
     }
-    operator.stop().await;
+    env.teardown().await;
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each bench uses its own part of this
 
+pub mod timing;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -178,8 +180,43 @@ impl Drop for Operator {
 
 /// Writes a report under `target/bench/` and prints it.
 pub fn write_report(file: &str, report: &str) {
+    std::fs::write(bench_dir().join(file), report).unwrap();
+    println!("{report}");
+}
+
+/// Writes the figures behind a report under `target/bench/`, for tools that compare runs.
+pub fn write_json(file: &str, figures: &serde_json::Value) {
+    let text = serde_json::to_string_pretty(figures).unwrap();
+    std::fs::write(bench_dir().join(file), text + "\n").unwrap();
+}
+
+fn bench_dir() -> std::path::PathBuf {
     let dir = std::path::Path::new(repo()).join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(file), report).unwrap();
-    println!("{report}");
+    dir
+}
+
+/// The operator's apiserver writes per minute while nothing changes: `settle` for what is in
+/// flight to finish, then a count over `window`.
+pub async fn idle_writes_per_minute(
+    operator: &Operator,
+    http: &reqwest::Client,
+    settle: Duration,
+    window: Duration,
+) -> f64 {
+    tokio::time::sleep(settle).await;
+    let (_, before) = operator.requests(http).await;
+    tokio::time::sleep(window).await;
+    let (_, after) = operator.requests(http).await;
+    (after - before) as f64 * 60.0 / window.as_secs_f64()
+}
+
+/// The size a bench runs at: the first number among its arguments (`cargo bench --bench x -- 20`),
+/// else the variable `var`, else `default`.
+pub fn size(var: &str, default: usize) -> usize {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .or_else(|| std::env::var(var).ok().and_then(|v| v.parse().ok()))
+        .unwrap_or(default)
 }

@@ -5,17 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::OnceLock;
 
-use chitty_operator::config::OperatorConfig;
-use chitty_operator::metrics::Metrics;
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
-use prometheus_client::registry::Registry;
-use serde::de::DeserializeOwned;
 
 pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,168 +130,20 @@ pub async fn client() -> Client {
     Client::try_from(kube_config().await).expect("client builds")
 }
 
-/// A namespace of the test's own, deleted when the test ends.
-pub struct TestNamespace {
-    pub name: String,
-}
-
-impl TestNamespace {
-    pub async fn create(client: &Client, prefix: &str) -> Self {
-        let suffix: u32 = std::process::id()
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos());
-        let name = format!("{prefix}-{:x}", suffix % 0xffffff);
-        let api: Api<Namespace> = Api::all(client.clone());
-        let ns: Namespace = serde_json::from_value(
-            serde_json::json!({"metadata": {"name": name, "labels": {"chitty.cc/test": "true"}}}),
-        )
-        .unwrap();
-        api.create(&PostParams::default(), &ns)
-            .await
-            .expect("namespace created");
-        Self { name }
-    }
-}
-
-impl Drop for TestNamespace {
-    fn drop(&mut self) {
-        if std::env::var_os("CHITTY_KEEP_NAMESPACES").is_none() {
-            let _ = kubectl_try(&["delete", "namespace", &self.name, "--wait=false"]);
-        }
-    }
-}
-
-/// The operator running in-process for one namespace.
-pub struct RunningOperator {
-    pub metrics: Arc<Metrics>,
-    /// Where its HTTP port (probes, metrics, read API, dashboard) listens.
-    pub http: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl RunningOperator {
-    pub async fn start(namespace: &str) -> Self {
-        Self::start_with(namespace, |_| {}).await
-    }
-
-    /// Starts with the test's own changes to the default configuration.
-    pub async fn start_with(namespace: &str, adjust: impl FnOnce(&mut OperatorConfig)) -> Self {
-        Self::start_with_config(namespace, kube_config().await, adjust).await
-    }
-
-    /// Starts with a kube config of the test's own (e.g. one that impersonates a ServiceAccount).
-    pub async fn start_with_config(
-        namespace: &str,
-        kube_config: Config,
-        adjust: impl FnOnce(&mut OperatorConfig),
-    ) -> Self {
-        let mut registry = Registry::default();
-        let metrics = Metrics::register(&mut registry);
-        let client =
-            chitty_operator::kube_client::from_config(kube_config, &metrics).expect("client");
-        let mut config = OperatorConfig::defaults();
-        config.namespace = Some(namespace.to_string());
-        config.http_addr = "127.0.0.1:0".parse().unwrap();
-        config.concurrency = 4;
-        adjust(&mut config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        // Bound here, so the test knows the port before the operator starts serving on it.
-        let listener = tokio::net::TcpListener::bind(config.http_addr)
-            .await
-            .expect("the HTTP port binds");
-        let http = listener.local_addr().unwrap();
-        let handle = tokio::spawn(chitty_operator::operator::serve_on(
-            listener,
-            client,
-            config,
-            metrics.clone(),
-            registry,
-            shutdown,
-        ));
-        Self {
-            metrics,
-            http,
-            stop: Some(stop),
-            handle: Some(handle),
-        }
-    }
-
-    /// `http://127.0.0.1:<port><path>` on the operator's HTTP port.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
-    }
-
-    /// Stops the operator gracefully and waits for it to finish.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-        }
-    }
-}
-
-impl Drop for RunningOperator {
-    fn drop(&mut self) {
-        if let Some(handle) = &self.handle {
-            handle.abort();
-        }
-    }
-}
-
-/// Polls until `check` accepts the object, or fails the test with the last state seen.
-pub async fn wait_for<K, F>(api: &Api<K>, name: &str, what: &str, mut check: F) -> K
-where
-    K: Clone + DeserializeOwned + std::fmt::Debug + kube::Resource,
-    F: FnMut(&K) -> bool,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    let mut last = None;
-    while tokio::time::Instant::now() < deadline {
-        if let Ok(obj) = api.get(name).await {
-            if check(&obj) {
-                return obj;
-            }
-            last = Some(obj);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("timed out waiting for {name}: {what}; last seen: {last:#?}");
-}
-
-/// Polls until `check` holds for the value `read` produces.
-pub async fn eventually<T, Fut>(
-    what: &str,
-    mut read: impl FnMut() -> Fut,
-    check: impl Fn(&T) -> bool,
-) -> T
-where
-    Fut: std::future::Future<Output = T>,
-    T: std::fmt::Debug,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let value = read().await;
-        if check(&value) {
-            return value;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}; last value: {value:#?}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 pub async fn delete_namespace_now(client: &Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     let _ = api.delete(name, &DeleteParams::default()).await;
 }
 
+pub mod env;
 pub mod health_server;
+pub mod manifest;
+pub mod wait;
+
+// Each test binary compiles this module and uses only some of these names.
+#[allow(unused_imports)]
+pub use env::{RunningOperator, TestEnv, TestNamespace};
+#[allow(unused_imports)]
+pub use manifest::service;
+#[allow(unused_imports)]
+pub use wait::{eventually, wait_for};
