@@ -6,13 +6,16 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyDeployment, ChittyService, DeploymentPhase, HealthState};
 use chitty_operator::clients::SecretToken;
 use chitty_operator::sim::{self, SimConfig, SimHandle};
+use common::TestEnv;
 use common::health_server::HealthServer;
+use common::wait::ready_at;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Service};
@@ -23,43 +26,11 @@ use serde_json::{Value, json};
 
 const DRIFT_REPAIRED: &str = "DriftRepaired";
 
-/// A manifest as a user writes it, probed at `health` (the pods of the local cluster are fake and
-/// answer nothing; `extra` may set `health` itself).
-fn service(name: &str, version: &str, health: &HealthServer, extra: Value) -> Value {
-    let mut m = manifest(name, version, extra);
-    if m["spec"]["health"].is_null() {
-        m["spec"]["health"] = json!({"url": health.url, "interval": "1s"});
-    }
-    m
+/// A service probed at `health` (the pods of the local cluster are fake and answer nothing).
+fn service(name: &str, health: &HealthServer) -> common::manifest::ServiceManifest {
+    common::service(name).health(&health.url)
 }
 
-fn manifest(name: &str, version: &str, extra: Value) -> Value {
-    let mut spec = json!({"type": "worker", "version": version, "environment": "staging",
-                          "source": {"image": format!("registry.local/{name}:{version}")}});
-    spec.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().cloned().unwrap_or_default());
-    json!({"apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-           "metadata": {"name": name}, "spec": spec})
-}
-
-async fn apply(api: &Api<ChittyService>, m: &Value) {
-    let name = m["metadata"]["name"].as_str().unwrap().to_string();
-    api.patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(m))
-        .await
-        .unwrap();
-}
-
-fn ready_at(s: &ChittyService, version: &str) -> bool {
-    s.spec.version == version
-        && s.status.as_ref().is_some_and(|st| {
-            st.observed_generation == s.metadata.generation
-                && conditions::is_true(&st.conditions, types::READY)
-        })
-}
-
-/// How many rollouts the service has had; more than one shows each one's spec, to see what
-/// started the extra one.
 async fn rollout_count(client: &Client, ns: &str, service: &str) -> usize {
     let api: Api<ChittyDeployment> = Api::namespaced(client.clone(), ns);
     let lp = ListParams::default().labels(&format!("chitty.cc/service={service}"));
@@ -121,68 +92,48 @@ async fn one_repair_event(client: &Client, ns: &str, about: &str) {
 
 #[tokio::test]
 async fn scaling_follows_spec_replicas_without_a_new_rollout() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "scale").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("scale").await;
     let health = HealthServer::start().await;
-
-    apply(
-        &services,
-        &service("web", "1.0.0", &health, json!({"replicas": 1})),
-    )
-    .await;
-    common::wait_for(&services, "web", "Ready", |s: &ChittyService| {
-        ready_at(s, "1.0.0")
-    })
-    .await;
+    env.apply(&service("web", &health).replicas(1)).await;
+    env.wait_ready_at("web", "1.0.0").await;
     for n in [5, 2] {
-        apply(
-            &services,
-            &service("web", "1.0.0", &health, json!({"replicas": n})),
-        )
-        .await;
+        env.apply(&service("web", &health).replicas(n)).await;
         common::wait_for(
-            &deployments,
+            &env.deployments,
             "web",
             &format!("{n} replicas"),
             |d: &Deployment| replicas(d) == Some(n),
         )
         .await;
-        common::wait_for(
-            &services,
-            "web",
-            &format!("status.replicas {n}"),
-            |s: &ChittyService| s.status.as_ref().and_then(|st| st.replicas) == Some(n),
-        )
+        env.service_where("web", &format!("status.replicas {n}"), |s| {
+            s.status.as_ref().and_then(|st| st.replicas) == Some(n)
+        })
         .await;
     }
     assert_eq!(
-        rollout_count(&client, &ns.name, "web").await,
+        rollout_count(&env.client, env.ns(), "web").await,
         1,
         "scaling is no rollout"
     );
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn an_autoscaler_owns_replicas_while_autoscaling_is_on() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "hpa").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("hpa").await;
+    let hpas: Api<HorizontalPodAutoscaler> = env.api();
     let health = HealthServer::start().await;
-
-    let autoscaled = json!({"replicas": 3, "autoscaling": {"minReplicas": 2, "maxReplicas": 6,
-                                                           "targetCpuUtilization": 70}});
-    apply(&services, &service("api", "1.0.0", &health, autoscaled)).await;
-    common::wait_for(&services, "api", "Ready", |s: &ChittyService| {
-        ready_at(s, "1.0.0")
-    })
-    .await;
+    let autoscaled = |extra: Value| {
+        service("api", &health)
+            .replicas(3)
+            .set(
+                "autoscaling",
+                json!({"minReplicas": 2, "maxReplicas": 6, "targetCpuUtilization": 70}),
+            )
+            .merge(json!({"spec": extra}))
+    };
+    env.apply(&autoscaled(json!({}))).await;
+    env.wait_ready_at("api", "1.0.0").await;
     let hpa = common::wait_for(
         &hpas,
         "api",
@@ -199,95 +150,63 @@ async fn an_autoscaler_owns_replicas_while_autoscaling_is_on() {
     );
 
     // The autoscaler's controller writes the scale subresource under its own field manager.
-    let scale = json!({"spec": {"replicas": 4}});
     let as_hpa = PatchParams {
         field_manager: Some("horizontal-pod-autoscaler".into()),
         ..Default::default()
     };
-    deployments
-        .patch_scale("api", &as_hpa, &Patch::Merge(&scale))
+    env.deployments
+        .patch_scale(
+            "api",
+            &as_hpa,
+            &Patch::Merge(&json!({"spec": {"replicas": 4}})),
+        )
         .await
         .unwrap();
-    // Anything that would revert it (a service or Deployment event) has had time to run.
-    apply(
-        &services,
-        &service(
-            "api",
-            "1.0.0",
-            &health,
-            json!({"replicas": 3, "capabilities": ["x"],
-        "autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCpuUtilization": 70}}),
-        ),
-    )
-    .await;
-    common::wait_for(
-        &services,
-        "api",
-        "the new generation observed",
-        |s: &ChittyService| {
-            s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
-        },
-    )
-    .await;
+    // A service change wakes every controller of the service; none may take the count back.
+    env.apply(&autoscaled(json!({"capabilities": ["x"]}))).await;
+    env.service_where("api", "the new generation observed", common::wait::observed)
+        .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let d = deployments.get("api").await.unwrap();
+    let d = env.deployments.get("api").await.unwrap();
     assert_eq!(replicas(&d), Some(4), "the autoscaler's count stands");
 
     // Off again: the autoscaler goes and spec.replicas applies.
-    apply(
-        &services,
-        &service("api", "1.0.0", &health, json!({"replicas": 3})),
+    env.apply(&service("api", &health).replicas(3)).await;
+    common::wait::wait_gone(&hpas, "api", "the autoscaler removed").await;
+    common::wait_for(
+        &env.deployments,
+        "api",
+        "3 replicas again",
+        |d: &Deployment| replicas(d) == Some(3),
     )
     .await;
-    common::eventually(
-        "the autoscaler is removed",
-        || async { hpas.get_opt("api").await.unwrap() },
-        |h| h.is_none(),
-    )
-    .await;
-    common::wait_for(&deployments, "api", "3 replicas again", |d: &Deployment| {
-        replicas(d) == Some(3)
-    })
-    .await;
-    assert_eq!(rollout_count(&client, &ns.name, "api").await, 1);
-    operator.stop().await;
+    assert_eq!(rollout_count(&env.client, env.ns(), "api").await, 1);
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "drift").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    let service_objects: Api<Service> = Api::namespaced(client.clone(), &ns.name);
-    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), &ns.name);
-    let host = format!("shop-{}.drift.chitty.test", ns.name);
+    let env = TestEnv::new("drift").await;
+    let service_objects: Api<Service> = env.api();
     let health = HealthServer::start().await;
-    let m = service(
-        "shop",
-        "1.0.0",
-        &health,
-        json!({"routes": [{"host": host}]}),
-    );
-    apply(&services, &m).await;
-    common::wait_for(&services, "shop", "Ready", |s: &ChittyService| {
-        ready_at(s, "1.0.0")
-    })
-    .await;
-    common::wait_for(&ingresses, "shop", "an Ingress", |_: &Ingress| true).await;
+    let host = format!("shop-{}.drift.chitty.test", env.ns());
+    env.apply(&service("shop", &health).routes(json!([{"host": host}])))
+        .await;
+    env.wait_ready_at("shop", "1.0.0").await;
+    common::wait_for(&env.ingresses, "shop", "an Ingress", |_: &Ingress| true).await;
+    let (client, ns) = (&env.client, env.ns());
     let delete = DeleteParams::background();
 
-    let before = deployments.get("shop").await.unwrap().uid();
-    deployments.delete("shop", &delete).await.unwrap();
+    let before = env.deployments.get("shop").await.unwrap().uid();
+    env.deployments.delete("shop", &delete).await.unwrap();
     common::wait_for(
-        &deployments,
+        &env.deployments,
         "shop",
         "the Deployment back",
         |d: &Deployment| d.uid() != before,
     )
     .await;
-    one_repair_event(&client, &ns.name, "Deployment shop was missing").await;
+    one_repair_event(client, ns, "Deployment shop was missing").await;
 
     let before = service_objects.get("shop").await.unwrap().uid();
     service_objects.delete("shop", &delete).await.unwrap();
@@ -298,15 +217,15 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
         |s: &Service| s.uid() != before,
     )
     .await;
-    one_repair_event(&client, &ns.name, "Service shop was missing").await;
+    one_repair_event(client, ns, "Service shop was missing").await;
 
-    let before = ingresses.get("shop").await.unwrap().uid();
-    ingresses.delete("shop", &delete).await.unwrap();
-    common::wait_for(&ingresses, "shop", "the Ingress back", |i: &Ingress| {
+    let before = env.ingresses.get("shop").await.unwrap().uid();
+    env.ingresses.delete("shop", &delete).await.unwrap();
+    common::wait_for(&env.ingresses, "shop", "the Ingress back", |i: &Ingress| {
         i.uid() != before
     })
     .await;
-    one_repair_event(&client, &ns.name, "Ingress shop").await;
+    one_repair_event(client, ns, "Ingress shop").await;
 
     // Edits by hand, as `kubectl edit` makes them (an update by another manager).
     let by_hand = PatchParams {
@@ -315,22 +234,22 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
     };
     let image = json!({"spec": {"template": {"spec": {"containers": [
         {"name": "service", "image": "registry.local/shop:tampered"}]}}}});
-    deployments
+    env.deployments
         .patch("shop", &by_hand, &Patch::Strategic(&image))
         .await
         .unwrap();
     common::wait_for(
-        &deployments,
+        &env.deployments,
         "shop",
         "the image restored",
         |d: &Deployment| container_of(d).image.as_deref() == Some("registry.local/shop:1.0.0"),
     )
     .await;
-    one_repair_event(&client, &ns.name, "containers[service].image").await;
+    one_repair_event(client, ns, "containers[service].image").await;
 
     let port = json!([{"op": "replace",
         "path": "/spec/template/spec/containers/0/ports/0/containerPort", "value": 9999}]);
-    deployments
+    env.deployments
         .patch(
             "shop",
             &by_hand,
@@ -339,33 +258,21 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
         .await
         .unwrap();
     common::wait_for(
-        &deployments,
+        &env.deployments,
         "shop",
         "the port restored",
         |d: &Deployment| {
-            container_of(d)
-                .ports
-                .unwrap_or_default()
-                .iter()
-                .any(|p| p.container_port == 8080)
-                && !container_of(d)
-                    .ports
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|p| p.container_port == 9999)
+            let ports = container_of(d).ports.unwrap_or_default();
+            ports.len() == 1 && ports[0].container_port == 8080
         },
     )
     .await;
-    one_repair_event(&client, &ns.name, "containers[service].ports").await;
+    one_repair_event(client, ns, "containers[service].ports").await;
 
-    assert_eq!(
-        rollout_count(&client, &ns.name, "shop").await,
-        1,
-        "no new rollout"
-    );
-    let svc = services.get("shop").await.unwrap();
+    assert_eq!(rollout_count(client, ns, "shop").await, 1, "no new rollout");
+    let svc = env.services.get("shop").await.unwrap();
     assert!(ready_at(&svc, "1.0.0"), "still Ready at the same version");
-    operator.stop().await;
+    env.teardown().await;
 }
 
 const TOKEN: &str = "sim-token";
@@ -397,53 +304,50 @@ async fn set_health(sim: &SimHandle, name: &str, status: &str) {
 
 #[tokio::test]
 async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_version() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "restored").await;
-    let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
-    let operator = common::RunningOperator::start_with(&ns.name, |c| {
+    let sim = Arc::new(sim::spawn_local(SimConfig::default()).await.unwrap());
+    let url = sim.base_url();
+    let env = TestEnv::with("restored", move |c, _| {
         let eco = &mut c.ecosystem;
-        eco.chitty_id_url = Some(sim.base_url());
+        eco.chitty_id_url = Some(url.clone());
         eco.chitty_id_token = Some(SecretToken::new(TOKEN));
-        eco.registry_url = Some(sim.base_url());
+        eco.registry_url = Some(url.clone());
         eco.registry_token = Some(SecretToken::new(TOKEN));
         eco.timeout = Duration::from_secs(2);
     })
     .await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
     // Each version probes its own stand-in endpoint, so the new one can fail alone.
-    let health = |endpoint: &str| {
-        json!({"health": {"url": format!("{}/svc/{endpoint}", sim.base_url()),
-                          "interval": "500ms", "timeout": "1s", "failureThreshold": 2,
-                          "progressDeadline": "20s"}})
+    let ledger = |version: &str, endpoint: &str| {
+        common::service("ledger").version(version).health_spec(json!({
+            "url": format!("{}/svc/{endpoint}", sim.base_url()),
+            "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "20s"}))
     };
-    apply(&services, &manifest("ledger", "1.0.0", health("ledger-v1"))).await;
-    let svc = common::wait_for(&services, "ledger", "1.0.0 Ready", |s: &ChittyService| {
-        ready_at(s, "1.0.0")
-    })
-    .await;
+    env.apply(&ledger("1.0.0", "ledger-v1")).await;
+    let svc = env.wait_ready_at("ledger", "1.0.0").await;
     let id = svc.status.unwrap().chitty_id.expect("a ChittyID");
 
     set_health(&sim, "ledger-v2", "down").await;
-    apply(&services, &manifest("ledger", "2.0.0", health("ledger-v2"))).await;
-    let svc = common::wait_for(
-        &services,
-        "ledger",
-        "2.0.0 observed",
-        |s: &ChittyService| {
-            s.spec.version == "2.0.0"
+    env.apply(&ledger("2.0.0", "ledger-v2")).await;
+    let failed = env
+        .service_where("ledger", "the 2.0.0 rollout recorded", |s| {
+            common::wait::observed(s)
+                && s.spec.version == "2.0.0"
                 && s.status
                     .as_ref()
-                    .and_then(|st| st.current_deployment.clone())
-                    .is_some()
-                && s.status.as_ref().and_then(|st| st.observed_generation) == s.metadata.generation
+                    .is_some_and(|st| st.current_deployment.is_some())
+        })
+        .await
+        .status
+        .unwrap()
+        .current_deployment
+        .unwrap();
+    common::wait_for(
+        &env.rollouts,
+        &failed,
+        "rolled back",
+        |d: &ChittyDeployment| {
+            d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::RolledBack)
         },
     )
-    .await;
-    let failed = svc.status.unwrap().current_deployment.unwrap();
-    common::wait_for(&rollouts, &failed, "rolled back", |d: &ChittyDeployment| {
-        d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::RolledBack)
-    })
     .await;
 
     let record_path = format!("/api/v1/tools/{id}");
@@ -457,13 +361,14 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
 
     // The restored revision is what is probed now: take it down and the service says so.
     set_health(&sim, "ledger-v1", "down").await;
-    let svc = common::wait_for(&services, "ledger", "health Down", |s: &ChittyService| {
-        s.status
-            .as_ref()
-            .and_then(|st| st.health.as_ref())
-            .is_some_and(|h| h.status == HealthState::Down)
-    })
-    .await;
+    let svc = env
+        .service_where("ledger", "health Down", |s| {
+            s.status
+                .as_ref()
+                .and_then(|st| st.health.as_ref())
+                .is_some_and(|h| h.status == HealthState::Down)
+        })
+        .await;
     assert!(!conditions::is_true(
         &svc.status.unwrap().conditions,
         types::READY
@@ -474,63 +379,35 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
         |r| r["tool"]["health"] == "down",
     )
     .await;
-    operator.stop().await;
+    env.teardown().await;
 }
 
 #[tokio::test]
 async fn a_dependent_waits_for_its_dependencys_new_generation() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "depgen").await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), &ns.name);
+    let env = TestEnv::new("depgen").await;
     let health = HealthServer::start().await;
     // Three passing checks a second apart: a new generation of base takes seconds to be Ready.
     let base = |version: &str| {
-        manifest(
-            "base",
-            version,
-            json!({"health": {"url": health.url, "interval": "1s",
-                                                     "successThreshold": 3}}),
-        )
+        common::service("base").version(version).health_spec(json!({
+            "url": health.url, "interval": "1s", "successThreshold": 3}))
     };
-    apply(&services, &base("1.0.0")).await;
-    let dependent = |version: &str| {
-        service(
-            "app",
-            version,
-            &health,
-            json!({"dependsOn": [{"name": "base"}]}),
-        )
+    let app = |version: &str| {
+        service("app", &health)
+            .version(version)
+            .depends_on(&["base"])
     };
-    apply(&services, &dependent("1.0.0")).await;
-    common::wait_for(&services, "app", "app Ready", |s: &ChittyService| {
-        ready_at(s, "1.0.0")
-    })
-    .await;
+    env.apply(&base("1.0.0")).await;
+    env.apply(&app("1.0.0")).await;
+    env.wait_ready_at("app", "1.0.0").await;
 
     // One commit changes both.
-    apply(&services, &base("2.0.0")).await;
-    apply(&services, &dependent("2.0.0")).await;
-    let base = common::wait_for(
-        &services,
-        "base",
-        "base 2.0.0 Ready",
-        |s: &ChittyService| ready_at(s, "2.0.0"),
-    )
-    .await;
-    let app = common::wait_for(&services, "app", "app 2.0.0 Ready", |s: &ChittyService| {
-        ready_at(s, "2.0.0")
-    })
-    .await;
-    let base_rollout = rollouts
-        .get(&base.status.unwrap().current_deployment.unwrap())
-        .await
-        .unwrap();
-    let app_rollout = rollouts
-        .get(&app.status.unwrap().current_deployment.unwrap())
-        .await
-        .unwrap();
+    env.apply(&base("2.0.0")).await;
+    env.apply(&app("2.0.0")).await;
+    let base_ready = env.wait_ready_at("base", "2.0.0").await;
+    let app_ready = env.wait_ready_at("app", "2.0.0").await;
+    let rollout = |s: ChittyService| s.status.unwrap().current_deployment.unwrap();
+    let base_rollout = env.rollouts.get(&rollout(base_ready)).await.unwrap();
+    let app_rollout = env.rollouts.get(&rollout(app_ready)).await.unwrap();
     let base_done = base_rollout.status.unwrap().completed_at.unwrap().0;
     let app_deploy = app_rollout
         .status
@@ -545,5 +422,5 @@ async fn a_dependent_waits_for_its_dependencys_new_generation() {
         app_deploy >= base_done,
         "app deployed at {app_deploy}, before base's new generation was Ready at {base_done}"
     );
-    operator.stop().await;
+    env.teardown().await;
 }
