@@ -49,18 +49,12 @@ async fn assert_enforced(client: &Client, namespace: &str) {
     );
 }
 
-fn service(name: &str, health: &str, pod: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-        "metadata": {"name": name},
-        "spec": {
-            "type": "worker", "version": "1.0.0", "environment": "staging",
-            "source": {"image": format!("registry.local/{name}:1.0.0")},
-            "replicas": 2,
-            "health": {"url": health, "interval": "1s", "timeout": "1s", "progressDeadline": "60s"},
-            "pod": pod,
-        }
-    })
+/// Two pods of `name`, probed at `health`, with `pod` as its `spec.pod`.
+fn service(name: &str, health: &str, pod: serde_json::Value) -> common::manifest::ServiceManifest {
+    common::service(name)
+        .replicas(2)
+        .health(health)
+        .set("pod", pod)
 }
 
 /// Each `ReplicaFailure` condition (reason `FailedCreate` when admission refused a pod) of the
@@ -126,22 +120,16 @@ async fn wait_available(client: &Client, namespace: &str, name: &str, replicas: 
 
 #[tokio::test]
 async fn generated_pods_are_admitted_under_the_restricted_standard() {
-    let client = common::client().await;
-    let ns = common::TestNamespace::create(&client, "podsec").await;
-    enforce_restricted(&client, &ns.name).await;
-    assert_enforced(&client, &ns.name).await;
+    let mut env = common::TestEnv::without_operator("podsec").await;
+    let (client, ns) = (env.client.clone(), env.ns().to_string());
+    enforce_restricted(&client, &ns).await;
+    assert_enforced(&client, &ns).await;
     let health = HealthServer::start().await;
-    let operator = common::RunningOperator::start(&ns.name).await;
-    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
-    let ssa = PatchParams::apply("test").force();
-
-    let defaults = service("hardened", &health.url, serde_json::json!({}));
-    services
-        .patch("hardened", &ssa, &Patch::Apply(&defaults))
-        .await
-        .unwrap();
-    wait_available(&client, &ns.name, "hardened", 2).await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns.name);
+    env.start_operator().await;
+    env.apply(&service("hardened", &health.url, serde_json::json!({})))
+        .await;
+    wait_available(&client, &ns, "hardened", 2).await;
+    let pods: Api<Pod> = env.api();
     let admitted = pods
         .list(&ListParams::default().labels("chitty.cc/service=hardened"))
         .await
@@ -149,7 +137,7 @@ async fn generated_pods_are_admitted_under_the_restricted_standard() {
     assert!(admitted.items.len() >= 2, "{:#?}", admitted.items);
 
     // A service that relaxes the root filesystem and brings its own ServiceAccount.
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &ns.name);
+    let accounts: Api<ServiceAccount> = env.api();
     let account: ServiceAccount =
         serde_json::from_value(serde_json::json!({"metadata": {"name": "relaxed-app"}})).unwrap();
     accounts
@@ -161,13 +149,10 @@ async fn generated_pods_are_admitted_under_the_restricted_standard() {
         &health.url,
         serde_json::json!({"readOnlyRootFilesystem": false, "serviceAccountName": "relaxed-app"}),
     );
-    services
-        .patch("relaxed", &ssa, &Patch::Apply(&relaxed))
-        .await
-        .unwrap();
-    wait_available(&client, &ns.name, "relaxed", 2).await;
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns.name);
-    let pod = deployments
+    env.apply(&relaxed).await;
+    wait_available(&client, &ns, "relaxed", 2).await;
+    let pod = env
+        .deployments
         .get("relaxed")
         .await
         .unwrap()
@@ -186,7 +171,7 @@ async fn generated_pods_are_admitted_under_the_restricted_standard() {
         "no /tmp volume on a writable root"
     );
 
-    operator.stop().await;
+    env.teardown().await;
 }
 
 /// The pod of a Job, as its controller would create it, for a server-side dry run.

@@ -82,6 +82,21 @@ pub fn has_started_deploy(d: &ChittyDeployment) -> bool {
         })
 }
 
+/// A succeeded rollout asked to roll back, whose controller has not done it yet.
+pub fn rollback_pending(d: &ChittyDeployment) -> bool {
+    phase(d) == Some(DeploymentPhase::Succeeded)
+        && d.metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(crate::api::ROLLBACK_REQUEST))
+}
+
+/// Whether a rollout's controller owns the service's Deployments now: from its deploy step until
+/// it finishes, and while it carries out a rollback request.
+pub fn holds_the_workload(d: &ChittyDeployment) -> bool {
+    has_started_deploy(d) || rollback_pending(d)
+}
+
 /// A critical service went down: roll its newest rollout back when that rollout succeeded
 /// within `window` of `now` and an earlier success exists to return to.
 pub fn critical_rollback_due(

@@ -100,7 +100,7 @@ pub fn replicas(service: &ChittyService) -> Option<i32> {
 
 fn handed_off(rollouts: &[ChittyDeployment], live: &Live) -> Option<String> {
     if let Some(newest) = rollouts::newest(rollouts)
-        && rollouts::has_started_deploy(newest)
+        && rollouts::holds_the_workload(newest)
     {
         return Some(format!("rollout {} is deploying", newest.name_any()));
     }
@@ -209,6 +209,19 @@ mod tests {
             want.service.is_some(),
             "the Service does not depend on the revision"
         );
+    }
+
+    #[test]
+    fn a_rollback_request_keeps_the_deployments_with_the_rollout_until_it_is_carried_out() {
+        let svc = service(serde_json::json!({}));
+        let mut newest = rollout("r2", 2, DeploymentPhase::Succeeded, "r/web:2");
+        newest.metadata.annotations =
+            Some([(crate::api::ROLLBACK_REQUEST.to_string(), "down".to_string())].into());
+        let owned = [
+            rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1"),
+            newest,
+        ];
+        assert!(desired(&svc, &owned, &Live::default()).stable.is_none());
     }
 
     #[test]

@@ -57,19 +57,9 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                 .as_ref()
                 .and_then(|s| s.image.clone())
                 .unwrap_or_default();
-            apply(
-                &deployments,
-                &workload::build(&Workload {
-                    service: input.service,
-                    snapshot: &stable.spec.snapshot,
-                    image: &stable_image,
-                    revision: &stable.spec.revision,
-                    rollout: &stable.name_any(),
-                    track: Track::Stable,
-                    replicas: autoscaled.is_none().then_some(stable_replicas),
-                }),
-            )
-            .await?;
+            // The canary first: its label names this rollout, and the workload controller leaves
+            // a service's Deployments alone while one of them was applied by a rollout in flight.
+            // Applied second, the stable Deployment's new size is never taken for drift.
             apply(
                 &deployments,
                 &workload::build(&Workload {
@@ -80,6 +70,19 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                     rollout: &input.rollout.name_any(),
                     track: Track::Canary,
                     replicas: Some(canary_replicas),
+                }),
+            )
+            .await?;
+            apply(
+                &deployments,
+                &workload::build(&Workload {
+                    service: input.service,
+                    snapshot: &stable.spec.snapshot,
+                    image: &stable_image,
+                    revision: &stable.spec.revision,
+                    rollout: &stable.name_any(),
+                    track: Track::Stable,
+                    replicas: autoscaled.is_none().then_some(stable_replicas),
                 }),
             )
             .await?;
