@@ -70,22 +70,28 @@ pub fn desired(
         out.handed_off = Some(why);
         return out;
     }
-    let image = serving
+    out.stable = Some(stable_deployment(service, serving));
+    out.remove_canary = live.canary.is_some();
+    out
+}
+
+/// The stable Deployment running `rollout`'s revision at the service's full size: what a
+/// finished rollout leaves, what a rollback restores and what a promoted canary becomes.
+pub fn stable_deployment(service: &ChittyService, rollout: &ChittyDeployment) -> Deployment {
+    let image = rollout
         .status
         .as_ref()
         .and_then(|s| s.image.clone())
         .unwrap_or_default();
-    out.stable = Some(build_deployment(&Workload {
+    build_deployment(&Workload {
         service,
-        snapshot: &serving.spec.snapshot,
+        snapshot: &rollout.spec.snapshot,
         image: &image,
-        revision: &serving.spec.revision,
-        rollout: &serving.name_any(),
+        revision: &rollout.spec.revision,
+        rollout: &rollout.name_any(),
         track: Track::Stable,
         replicas: replicas(service),
-    }));
-    out.remove_canary = live.canary.is_some();
-    out
+    })
 }
 
 /// The replica count the operator sets on the stable Deployment: none while an autoscaler owns

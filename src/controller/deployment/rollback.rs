@@ -8,7 +8,7 @@ use super::steps::StepInput;
 use crate::api::{ChittyDeployment, ChittyService, Target};
 use crate::controller::Context;
 use crate::controller::apply::{apply, delete_if_present};
-use crate::workload::deployment::{self as workload, Workload};
+use crate::workload::desired::stable_deployment;
 use crate::workload::{Track, deployment_name};
 
 /// Re-applies `to`'s workload. Cloudflare targets keep what wrangler last deployed: a failed
@@ -32,24 +32,7 @@ pub async fn restore(
     to: &ChittyDeployment,
 ) -> crate::Result<()> {
     let deployments: Api<Deployment> = ctx.api_for(service);
-    let image = to
-        .status
-        .as_ref()
-        .and_then(|s| s.image.clone())
-        .unwrap_or_default();
-    apply(
-        &deployments,
-        &workload::build(&Workload {
-            service,
-            snapshot: &to.spec.snapshot,
-            image: &image,
-            revision: &to.spec.revision,
-            rollout: &to.name_any(),
-            track: Track::Stable,
-            replicas: crate::workload::desired::replicas(service),
-        }),
-    )
-    .await?;
+    apply(&deployments, &stable_deployment(service, to)).await?;
     delete_if_present(
         &deployments,
         &deployment_name(&service.name_any(), Track::Canary),

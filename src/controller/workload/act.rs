@@ -154,15 +154,7 @@ impl<'a> Act<'a> {
         } else {
             reasons::DRIFT_REPAIRED
         };
-        publish_about(
-            self.ctx,
-            self.service,
-            &related,
-            EventType::Normal,
-            reason,
-            note,
-        )
-        .await;
+        self.report(&related, reason, note).await;
         Ok(())
     }
 
@@ -177,15 +169,7 @@ impl<'a> Act<'a> {
             None => format!("Service {name} was missing; recreated"),
             Some(_) => changed(&format!("Service {name}"), &fields),
         };
-        publish_about(
-            self.ctx,
-            self.service,
-            &related,
-            EventType::Normal,
-            reasons::DRIFT_REPAIRED,
-            note,
-        )
-        .await;
+        self.report(&related, reasons::DRIFT_REPAIRED, note).await;
         Ok(())
     }
 
@@ -215,15 +199,7 @@ impl<'a> Act<'a> {
                 changed(&format!("HorizontalPodAutoscaler {name}"), &fields),
             ),
         };
-        publish_about(
-            self.ctx,
-            self.service,
-            &related,
-            EventType::Normal,
-            reason,
-            note,
-        )
-        .await;
+        self.report(&related, reason, note).await;
         Ok(())
     }
 
@@ -245,15 +221,7 @@ impl<'a> Act<'a> {
             "autoscaling is off: HorizontalPodAutoscaler {name} removed; spec.replicas ({}) applies again",
             self.service.spec.replicas
         );
-        publish_about(
-            self.ctx,
-            self.service,
-            &*live,
-            EventType::Normal,
-            reasons::SCALED,
-            note,
-        )
-        .await;
+        self.report(&*live, reasons::SCALED, note).await;
         Ok(())
     }
 
@@ -264,16 +232,21 @@ impl<'a> Act<'a> {
             "Deployment {} belonged to a finished canary; removed",
             canary.name_any()
         );
+        self.report(canary, reasons::DRIFT_REPAIRED, note).await;
+        Ok(())
+    }
+
+    /// One Event on the service about what was done to `related`.
+    async fn report<R: Resource<DynamicType = ()>>(&self, related: &R, reason: &str, note: String) {
         publish_about(
             self.ctx,
             self.service,
-            canary,
+            related,
             EventType::Normal,
-            reasons::DRIFT_REPAIRED,
+            reason,
             note,
         )
         .await;
-        Ok(())
     }
 
     /// Applies `desired` when the live object lacks it; `Some(fields that differed)` when it
