@@ -1,10 +1,8 @@
 //! Applying the difference: each object is compared with its cached copy and applied only when a
 //! field the operator sets differs or the object is gone, with one Event naming what was put back.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -16,6 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::memo::CATCH_UP;
 use crate::api::ChittyService;
 use crate::api::conditions::events as reasons;
 use crate::controller::Context;
@@ -30,70 +29,6 @@ use crate::workload::{Track, deployment_name};
 const REPLICAS_HANDOVER: &str = "chitty-operator-replicas";
 /// At most this many field paths are named in one Event.
 const FIELDS_NAMED: usize = 6;
-
-/// What the operator last applied to each object, so that it neither applies twice what the cache
-/// has not shown yet nor re-applies what the server merely rewrote.
-///
-/// - Right after an apply the cache may still show the object as it was, or a later version of
-///   it that predates the apply (the Deployment controller's status writes): a reconcile in that
-///   window would find the same difference, apply again and report the repair twice. Until the
-///   cache shows the version the apply produced (bounded by `CATCH_UP`), it is "behind".
-/// - Once the cache shows the version the apply produced and the desired object is unchanged, a
-///   remaining difference is the server's own rewriting of a value (a quantity, a default) and
-///   not drift, so it is not applied again.
-#[derive(Default)]
-pub struct AppliedMemo(Mutex<HashMap<String, Applied>>);
-
-struct Applied {
-    /// The resourceVersion the server gave back.
-    produced: Option<String>,
-    /// Whether the cache has shown `produced` yet.
-    seen: bool,
-    desired: u64,
-    at: Instant,
-}
-
-/// How long the cache may lag behind an apply before the reconcile stops waiting for it.
-const CATCH_UP: Duration = Duration::from_secs(3);
-
-impl AppliedMemo {
-    /// The cache has not yet shown what an apply of moments ago produced.
-    fn behind(&self, key: &str, live_version: Option<&str>) -> bool {
-        let mut memo = self.0.lock().expect("applied memo lock");
-        let Some(applied) = memo.get_mut(key) else {
-            return false;
-        };
-        if live_version.is_some() && applied.produced.as_deref() == live_version {
-            applied.seen = true;
-        }
-        !applied.seen && applied.at.elapsed() < CATCH_UP
-    }
-
-    /// The cache shows exactly what the last apply of this same desired object produced.
-    fn holds(&self, key: &str, live_version: Option<&str>, desired: u64) -> bool {
-        let memo = self.0.lock().expect("applied memo lock");
-        memo.get(key).is_some_and(|a| {
-            live_version.is_some() && a.produced.as_deref() == live_version && a.desired == desired
-        })
-    }
-
-    fn record(&self, key: String, produced: Option<String>, desired: u64) {
-        let applied = Applied {
-            produced,
-            seen: false,
-            desired,
-            at: Instant::now(),
-        };
-        self.0
-            .lock()
-            .expect("applied memo lock")
-            .insert(key, applied);
-    }
-
-    fn forget(&self, key: &str) {
-        self.0.lock().expect("applied memo lock").remove(key);
-    }
-}
 
 pub fn owned_by(obj: &impl Resource, service: &ChittyService) -> bool {
     obj.meta()
@@ -405,37 +340,5 @@ mod tests {
         );
         assert!(note.contains("and 3 more"), "{note}");
         assert!(!note.contains("spec.f8"));
-    }
-
-    #[test]
-    fn the_memo_skips_only_the_same_desired_object_at_the_version_it_produced() {
-        let memo = AppliedMemo::default();
-        memo.record("Deployment/ns/web".into(), Some("7".into()), 1);
-        assert!(memo.holds("Deployment/ns/web", Some("7"), 1));
-        assert!(
-            !memo.holds("Deployment/ns/web", Some("8"), 1),
-            "changed since"
-        );
-        assert!(
-            !memo.holds("Deployment/ns/web", Some("7"), 2),
-            "wanted something else"
-        );
-    }
-
-    #[test]
-    fn the_cache_is_behind_until_it_shows_what_the_apply_produced() {
-        let memo = AppliedMemo::default();
-        memo.record("Service/ns/web".into(), Some("9".into()), 1);
-        assert!(memo.behind("Service/ns/web", None), "created, not seen yet");
-        assert!(memo.behind("Service/ns/web", Some("8")), "an older version");
-        assert!(!memo.behind("Service/ns/web", Some("9")), "seen");
-        assert!(
-            !memo.behind("Service/ns/web", None),
-            "seen, then deleted: repair it"
-        );
-        assert!(!memo.behind("Service/ns/other", None), "never applied");
-        memo.record("Service/ns/web".into(), Some("12".into()), 1);
-        memo.forget("Service/ns/web");
-        assert!(!memo.behind("Service/ns/web", None));
     }
 }

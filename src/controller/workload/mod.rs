@@ -9,6 +9,7 @@
 //! the cache shows a difference.
 
 mod act;
+mod memo;
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use crate::api::ChittyService;
 use crate::workload::desired::{Live, desired};
 use crate::workload::{Track, deployment_name};
 
-pub use act::AppliedMemo;
+pub use memo::AppliedMemo;
 
 pub const NAME: &str = "workload";
 
