@@ -15,7 +15,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
 
-use super::reflectors::{api, deletions, owned_reflector, subscribe};
+use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe};
 use super::triggers::{
     owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
 };
@@ -159,7 +159,7 @@ pub(super) async fn run_controllers(
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
         .owns_shared_stream(ingresses_for_services)
         // The serving Deployment's replica count is on the service's status.
-        .owns_shared_stream(workloads_for_services)
+        .owns_shared_stream(spec_changes(workloads_for_services))
         .reconcile_on(futures::stream::select(
             route_triggers.services,
             ingresses_gone,
@@ -181,16 +181,20 @@ pub(super) async fn run_controllers(
             move |service| rollouts_waiting_on(&store, &service)
         })
         .with_config(concurrency.clone());
-    let workloads = Controller::for_shared_stream(services_for_workloads, service_store.clone())
-        .owns_shared_stream(workloads_for_workloads)
-        .owns_shared_stream(service_objects_for_workloads)
-        .owns_shared_stream(autoscalers_for_workloads)
-        .watches_shared_stream(rollouts_for_workloads, |r| service_of_rollout(&r))
-        .reconcile_on(futures::stream::select(
-            workloads_gone_services,
-            futures::stream::select(service_objects_gone, autoscalers_gone),
-        ))
-        .with_config(concurrency);
+    // A service's status writes change nothing it runs: only spec changes wake this controller.
+    let workloads =
+        Controller::for_shared_stream(spec_changes(services_for_workloads), service_store.clone())
+            // Drift is in the spec; status churn (replica counts, autoscaler metrics) wakes no one.
+            .owns_shared_stream(spec_changes(workloads_for_workloads))
+            // A Service has no generation; its status rarely moves, so every change wakes it.
+            .owns_shared_stream(service_objects_for_workloads)
+            .owns_shared_stream(spec_changes(autoscalers_for_workloads))
+            .watches_shared_stream(rollouts_for_workloads, |r| service_of_rollout(&r))
+            .reconcile_on(futures::stream::select(
+                workloads_gone_services,
+                futures::stream::select(service_objects_gone, autoscalers_gone),
+            ))
+            .with_config(concurrency);
 
     let caches = Caches {
         services: service_store.clone(),

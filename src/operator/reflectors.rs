@@ -81,3 +81,21 @@ where
 {
     writer.subscribe().expect("shared stores have subscribers")
 }
+
+/// Only the changes to an object's spec (its `metadata.generation` moved) and its first sight:
+/// status churn (a Deployment's replica counts, an autoscaler's metrics) wakes no one who only
+/// needs to compare the spec. Deletions come through the deletion sinks.
+pub(super) fn spec_changes<K, S>(stream: S) -> impl futures::Stream<Item = std::sync::Arc<K>>
+where
+    K: Resource<DynamicType = ()> + 'static,
+    S: futures::Stream<Item = std::sync::Arc<K>>,
+{
+    let mut seen: std::collections::HashMap<reflector::ObjectRef<K>, Option<i64>> =
+        std::collections::HashMap::new();
+    stream.filter(move |obj| {
+        let generation = obj.meta().generation;
+        let key = reflector::ObjectRef::from_obj(&**obj);
+        let changed = seen.insert(key, generation) != Some(generation);
+        futures::future::ready(changed)
+    })
+}

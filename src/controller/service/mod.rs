@@ -73,7 +73,14 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
             .unwrap_or_default();
         status::apply_health(&mut desired, &stored, &now);
     }
-    desired.replicas = serving_replicas(&ctx, &service);
+    // What runs is reported between rollouts; while one runs, its Deployment's size moves with
+    // it and the rollout's end writes the result, so the service is not written at every step.
+    desired.replicas = match current {
+        Some(newest) if rollouts::is_in_flight(newest) => {
+            service.status.as_ref().and_then(|s| s.replicas)
+        }
+        _ => serving_replicas(&ctx, &service),
+    };
     let health = desired.health.clone().unwrap_or_default();
     let registry = registry::sync(&ctx, &service, &owned, health.status).await;
     desired.registry_record = registry.record;
