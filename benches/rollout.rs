@@ -173,10 +173,11 @@ async fn floor_run(client: &Client, n: usize) -> (Duration, Duration) {
 
 async fn floor_writes(client: &Client, ns: &str, name: &str) {
     use chitty_operator::api::{ChittyDeployment, ChittyService};
+    use chitty_operator::workload;
     use k8s_openapi::api::{apps::v1::Deployment, core::v1::Service};
     let pp = PatchParams::apply("bench-floor");
     let services: Api<ChittyService> = Api::namespaced(client.clone(), ns);
-    services
+    let applied = services
         .patch(name, &pp, &Patch::Apply(service(name)))
         .await
         .unwrap();
@@ -189,19 +190,25 @@ async fn floor_writes(client: &Client, ns: &str, name: &str) {
         .patch(name, &pp, &Patch::Apply(rollout))
         .await
         .unwrap();
+    // The very objects the operator applies, pod template and all: what a bigger pod costs the
+    // apiserver and the controller-manager is the cluster's work, not the operator's overhead.
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
-    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "s", "image": "registry.local/x:1"}]}}}});
+    let deployment = workload::deployment::build(&workload::deployment::Workload {
+        service: &applied,
+        snapshot: &applied.spec,
+        image: applied.spec.source.image.as_deref().unwrap_or_default(),
+        revision: "0123456789abcdef",
+        rollout: name,
+        track: workload::Track::Stable,
+        replicas: Some(applied.spec.replicas),
+    });
     deployments
-        .patch(name, &pp, &Patch::Apply(deployment))
+        .patch(name, &pp, &Patch::Apply(&deployment))
         .await
         .unwrap();
     let svc: Api<Service> = Api::namespaced(client.clone(), ns);
-    let object = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-        "spec": {"selector": {"app": name}, "ports": [{"port": 8080}]}});
-    svc.patch(name, &pp, &Patch::Apply(object)).await.unwrap();
+    let object = workload::service::build(&applied);
+    svc.patch(name, &pp, &Patch::Apply(&object)).await.unwrap();
     let merge = PatchParams::default();
     rollouts
         .patch_status(
