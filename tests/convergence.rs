@@ -313,6 +313,8 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
         eco.registry_url = Some(url.clone());
         eco.registry_token = Some(SecretToken::new(TOKEN));
         eco.timeout = Duration::from_secs(2);
+        // Deletion must never wait long on the registry, so teardown can release the finalizer.
+        eco.retire_timeout = Duration::from_secs(3);
     })
     .await;
     // Each version probes its own stand-in endpoint, so the new one can fail alone.
