@@ -10,6 +10,7 @@ use kube::{Api, ResourceExt};
 use super::StepInput;
 use crate::api::{CanaryStatus, ChittyDeployment, StrategyType, Target};
 use crate::controller::apply::{apply, delete_if_present, get_opt};
+use crate::controller::rollouts_of;
 use crate::pipeline::canary;
 use crate::pipeline::machine::Outcome;
 use crate::pipeline::rollouts::last_successful;
@@ -116,7 +117,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             )
             .await?;
             // A canary can only be left over from an earlier canary rollout of this service.
-            if owned_by_service(input)
+            if rollouts_of(&input.ctx.caches.rollouts, input.service)
                 .iter()
                 .any(|d| d.status.as_ref().is_some_and(|s| s.canary.is_some()))
             {
@@ -137,16 +138,12 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
 
 /// The rollout whose revision serves now: the service's last success other than this rollout.
 pub fn stable_rollout(input: &StepInput) -> Option<ChittyDeployment> {
-    let owned = owned_by_service(input);
+    let owned = rollouts_of(&input.ctx.caches.rollouts, input.service);
     let others: Vec<ChittyDeployment> = owned
         .into_iter()
         .filter(|d| d.name_any() != input.rollout.name_any())
         .collect();
     last_successful(&others).cloned()
-}
-
-pub fn owned_by_service(input: &StepInput) -> Vec<ChittyDeployment> {
-    crate::controller::rollouts_of(&input.ctx.caches.rollouts, input.service)
 }
 
 async fn cloudflare(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
