@@ -15,6 +15,8 @@
 
 mod support;
 
+use support::{health_server, service};
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,26 +42,6 @@ const ROLLOUT_TIMEOUT: Duration = Duration::from_secs(1800);
 const IDLE_SETTLE: Duration = Duration::from_secs(10);
 const IDLE_WINDOW: Duration = Duration::from_secs(60);
 const TARGET_P99: Duration = Duration::from_secs(2);
-
-async fn health_server() -> String {
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(|| async { r#"{"status":"ok"}"# }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-fn service(name: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService", "metadata": {"name": name},
-        "spec": {"type": "worker", "version": "1.0.0", "environment": "staging", "replicas": 1,
-                 "source": {"image": format!("registry.local/{name}:1.0.0")},
-                 "health": {"interval": "2s", "timeout": "1s"}}
-    })
-}
 
 fn name(i: usize) -> String {
     format!("svc-{i:05}")

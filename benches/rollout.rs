@@ -9,6 +9,8 @@
 
 mod support;
 
+use support::{health_server, service};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,26 +21,6 @@ use serde_json::json;
 use support::Operator;
 
 const CONCURRENCY: usize = 16;
-
-async fn health_server() -> String {
-    let app = axum::Router::new().route(
-        "/health",
-        axum::routing::get(|| async { r#"{"status":"ok"}"# }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
-}
-
-fn service(name: &str) -> serde_json::Value {
-    json!({
-        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService", "metadata": {"name": name},
-        "spec": {"type": "worker", "version": "1.0.0", "environment": "staging", "replicas": 1,
-                 "source": {"image": format!("registry.local/{name}:1.0.0")},
-                 "health": {"interval": "2s", "timeout": "1s"}}
-    })
-}
 
 struct Run {
     n: usize,

@@ -278,8 +278,7 @@ async fn hand_edits_and_deletions_are_repaired_without_a_rollout() {
 const TOKEN: &str = "sim-token";
 
 async fn sim_get(sim: &SimHandle, path: &str) -> Value {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
+    common::http()
         .get(format!("{}{path}", sim.base_url()))
         .bearer_auth(TOKEN)
         .send()
@@ -292,8 +291,7 @@ async fn sim_get(sim: &SimHandle, path: &str) -> Value {
 
 /// Sets what chitty-sim's stand-in health endpoint for `name` answers.
 async fn set_health(sim: &SimHandle, name: &str, status: &str) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let r = reqwest::Client::new()
+    let r = common::http()
         .put(format!("{}/_sim/svc/{name}", sim.base_url()))
         .json(&json!({"status": status}))
         .send()

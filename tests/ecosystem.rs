@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::http;
+
 use std::time::Duration;
 
 use chitty_operator::api::conditions::{self, types};
@@ -20,11 +22,6 @@ use kube::api::{DeleteParams, ListParams};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sim-token";
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
 
 async fn stats(sim: &SimHandle) -> Value {
     http()

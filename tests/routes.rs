@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::http;
+
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyService, Route, RouteClaim};
 use chitty_operator::config::RouteReservation;
@@ -85,11 +87,6 @@ async fn fleet_where(env: &TestEnv, what: &str, check: impl Fn(&Value) -> bool) 
 async fn ingress_rules(env: &TestEnv, name: &str) -> Option<Vec<(String, String, String, i32)>> {
     let ingress = env.ingresses.get_opt(name).await.unwrap()?;
     Some(rules(&ingress))
-}
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }
 
 /// A service as a user writes it. Suspended unless it needs to roll out: routes are claimed,

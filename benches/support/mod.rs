@@ -220,3 +220,26 @@ pub fn size(var: &str, default: usize) -> usize {
         .or_else(|| std::env::var(var).ok().and_then(|v| v.parse().ok()))
         .unwrap_or(default)
 }
+
+/// A health endpoint that always answers 200, for the operator's `--health-url-override`: the
+/// pods of the local cluster are fake and answer nothing.
+pub async fn health_server() -> String {
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(|| async { r#"{"status":"ok"}"# }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// The ChittyService the rollout benchmarks create N of: one replica of a prebuilt image.
+pub fn service(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService", "metadata": {"name": name},
+        "spec": {"type": "worker", "version": "1.0.0", "environment": "staging", "replicas": 1,
+                 "source": {"image": format!("registry.local/{name}:1.0.0")},
+                 "health": {"interval": "2s", "timeout": "1s"}}
+    })
+}

@@ -135,6 +135,13 @@ pub async fn delete_namespace_now(client: &Client, name: &str) {
     let _ = api.delete(name, &DeleteParams::default()).await;
 }
 
+/// An HTTP client for the test's own calls (chitty-sim, the operator's port), with the TLS
+/// provider installed that reqwest needs.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub mod env;
 pub mod health_server;
 pub mod manifest;
