@@ -29,5 +29,5 @@ cargo clippy --locked --all-targets -- -D warnings
 
 echo "== cargo test"
 # Benchmarks are not tests: they run with `cargo bench` and write reports (see README).
-cargo test --locked --lib --bins --tests -- --test-threads "${CHITTY_TEST_THREADS:-4}"
+cargo test --locked --no-fail-fast --lib --bins --tests -- --test-threads "${CHITTY_TEST_THREADS:-4}"
 echo "== done in $((SECONDS - start)) s"
