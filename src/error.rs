@@ -10,6 +10,10 @@ pub enum Error {
     InvalidObject(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// A status write held back by the object's write budget (see `controller::write_budget`);
+    /// not a failure: the reconcile runs again once the budget allows.
+    #[error("status writes for this object are rate-limited; next in {0:?}")]
+    Throttled(std::time::Duration),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -20,6 +24,21 @@ impl Error {
         matches!(self, Self::Kube(kube::Error::Api(e)) if e.code == 409)
     }
 
+    /// What a person must fix when retrying alone cannot succeed: the apiserver refused an
+    /// object the operator sent as invalid (400, 422) or forbidden (403: an admission policy, a
+    /// quota), or the operator found the object unusable. `None` for errors that pass by
+    /// themselves (conflicts, timeouts, an apiserver restarting).
+    pub fn refusal(&self) -> Option<String> {
+        let text = match self {
+            Self::Kube(kube::Error::Api(e)) if matches!(e.code, 400 | 403 | 422) => {
+                format!("the apiserver refused it: {}", e.message)
+            }
+            Self::InvalidObject(what) => what.clone(),
+            _ => return None,
+        };
+        Some(bounded(&text))
+    }
+
     /// A short, bounded label for metrics.
     pub fn metric_label(&self) -> &'static str {
         match self {
@@ -27,6 +46,60 @@ impl Error {
             Self::Serde(_) => "serde",
             Self::InvalidObject(_) => "invalid_object",
             Self::Config(_) => "config",
+            Self::Throttled(_) => "throttled",
         }
+    }
+}
+
+/// The apiserver's messages can list every invalid field; a status message stays readable and
+/// far from etcd's object size limit.
+const REFUSAL_MESSAGE_LIMIT: usize = 1024;
+
+fn bounded(text: &str) -> String {
+    if text.len() <= REFUSAL_MESSAGE_LIMIT {
+        return text.to_string();
+    }
+    let mut end = REFUSAL_MESSAGE_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, message: &str) -> Error {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "message": message, "reason": "Invalid", "code": code
+        }))
+        .unwrap();
+        Error::Kube(kube::Error::Api(Box::new(status)))
+    }
+
+    #[test]
+    fn invalid_and_forbidden_writes_are_refusals_a_person_must_fix() {
+        let invalid = api(
+            422,
+            r#"Deployment.apps "web" is invalid: spec.replicas: Invalid value"#,
+        );
+        assert_eq!(
+            invalid.refusal().as_deref(),
+            Some(
+                r#"the apiserver refused it: Deployment.apps "web" is invalid: spec.replicas: Invalid value"#
+            )
+        );
+        assert!(api(403, "exceeded quota").refusal().is_some());
+        assert!(api(409, "conflict").refusal().is_none());
+        assert!(api(500, "etcd leader changed").refusal().is_none());
+    }
+
+    #[test]
+    fn a_long_refusal_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(2000);
+        let text = api(422, &long).refusal().unwrap();
+        assert!(text.len() <= REFUSAL_MESSAGE_LIMIT + "…".len());
+        assert!(text.ends_with('…'));
     }
 }

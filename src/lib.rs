@@ -15,6 +15,7 @@ pub mod kube_client;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
+pub mod names;
 pub mod operator;
 pub mod pipeline;
 pub mod probe;

@@ -20,6 +20,10 @@ use super::{Autoscaling, PodSettings, ServiceRef};
     shortname = "chittysvc",
     category = "chitty",
     doc = "A ChittyOS service: what to build and run, where it is reachable, and how to roll it out.",
+    // The name becomes the service's Deployment and Service names (and `<name>-canary`) and a
+    // label value on everything it owns: a DNS label with room for the suffix.
+    validation = Rule::new("self.metadata.name.size() <= 56 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')")
+        .message("metadata.name must be at most 56 lower-case letters, digits and '-', starting with a letter and ending with a letter or digit: it names the service's Deployment and Service and labels everything it owns"),
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
     printcolumn(name = "Env", type_ = "string", json_path = ".spec.environment"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
@@ -159,8 +163,10 @@ pub struct ChittyServiceSpec {
     #[schemars(length(max = 32))]
     pub env_from: Vec<EnvFromSource>,
 
-    /// Compute resources for each pod of the service.
+    /// Compute resources for each pod of the service: `requests` and `limits`, each a map of
+    /// resource name to quantity (`cpu: 500m`, `memory: 256Mi`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::resources::schema")]
     pub resources: Option<ResourceRequirements>,
 
     /// How the pods of a `cluster` target run: service account, image pulls, command, scheduling,

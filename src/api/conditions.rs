@@ -26,6 +26,11 @@ pub mod reasons {
     pub const SUSPENDED: &str = "Suspended";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const RECONCILE_ERROR: &str = "ReconcileError";
+    /// The apiserver refused an object the operator sent (invalid, or forbidden by a policy or
+    /// a quota): a person must change the spec or the cluster; the operator retries with backoff.
+    pub const OBJECT_REFUSED: &str = "ObjectRefused";
+    /// The service's rollout is stuck (its own `Stalled` condition says why).
+    pub const ROLLOUT_STALLED: &str = "RolloutStalled";
     pub const NEW_REVISION: &str = "NewRevision";
     pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";

@@ -27,6 +27,7 @@ pub mod chitty_service;
 pub mod conditions;
 pub mod patterns;
 pub mod pod;
+pub mod resources;
 pub mod route_claim;
 
 pub use autoscaling::*;

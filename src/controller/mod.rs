@@ -1,12 +1,15 @@
 //! The controllers and what they share.
 
 pub mod apply;
+pub mod backoff;
 pub mod deployment;
 pub mod events;
 pub mod ledger;
+pub mod refusals;
 pub mod route_claim;
 pub mod service;
 pub mod workload;
+pub mod write_budget;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +101,12 @@ pub struct Context {
     pub ledger: ledger::WriteLedger,
     /// The workload controller's last applies (see `workload::AppliedMemo`).
     pub applied: workload::AppliedMemo,
+    /// Consecutive failed reconciles per object, for exponential backoff.
+    pub backoff: backoff::Backoff,
+    /// Each object's status-write budget.
+    pub write_budget: write_budget::WriteBudget,
+    /// Objects the apiserver refused, per service, for the service's status (see `refusals`).
+    pub refusals: refusals::Refusals,
 }
 
 impl Context {
@@ -122,6 +131,9 @@ impl Context {
             routes,
             ledger: Default::default(),
             applied: Default::default(),
+            backoff: Default::default(),
+            write_budget: Default::default(),
+            refusals: Default::default(),
         }
     }
 
@@ -141,6 +153,9 @@ impl Context {
         if current == Some(desired) {
             return Ok(false);
         }
+        self.write_budget
+            .spend(&object_key(obj))
+            .map_err(crate::Error::Throttled)?;
         // The resourceVersion makes the write conditional: a status computed from a stale cache
         // (a requeue that ran before our own last write came back) is refused with a conflict
         // instead of overwriting newer progress.
@@ -209,19 +224,58 @@ pub fn now() -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
     )
 }
 
-/// Retry failed reconciles with a bounded delay; kube's own backoff handles watch errors.
-pub fn error_policy<K>(
+/// `Kind/namespace/name`: the key of an object in the controllers' per-object memory.
+pub fn object_key<K: Resource<DynamicType = ()>>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Wraps a reconcile so that a clean run resets its object's backoff.
+pub fn resetting_backoff<K, F, Fut>(
+    reconcile: F,
+) -> impl Fn(Arc<K>, Arc<Context>) -> futures::future::BoxFuture<'static, crate::Result<Action>>
+where
+    K: Resource<DynamicType = ()> + Send + Sync + 'static,
+    F: Fn(Arc<K>, Arc<Context>) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<Action>> + Send + 'static,
+{
+    move |obj: Arc<K>, ctx: Arc<Context>| {
+        let key = object_key(&*obj);
+        let run = reconcile(obj, ctx.clone());
+        Box::pin(async move {
+            let result = run.await;
+            if result.is_ok() {
+                ctx.backoff.succeeded(&key);
+            }
+            result
+        })
+    }
+}
+
+/// Retries a failed reconcile after its object's own backoff (see `backoff`); kube's backoff
+/// handles watch errors.
+pub fn error_policy<K: Resource<DynamicType = ()>>(
     controller: &'static str,
 ) -> impl Fn(Arc<K>, &crate::Error, Arc<Context>) -> Action {
     move |obj: Arc<K>, error: &crate::Error, ctx: Arc<Context>| {
-        let _ = obj;
+        if let crate::Error::Throttled(wait) = error {
+            tracing::debug!(controller, object = %object_key(&*obj), "status writes rate-limited");
+            return Action::requeue(*wait);
+        }
         ctx.metrics.failure(controller, error);
         if error.is_conflict() {
             // The cache was behind our own last write; the watch brings the newer object.
             tracing::debug!(controller, "stale object; retrying");
             return Action::requeue(Duration::from_millis(500));
         }
-        tracing::warn!(controller, %error, "reconcile failed; retrying");
-        Action::requeue(Duration::from_secs(15))
+        let key = object_key(&*obj);
+        let wait = ctx.backoff.failed(&key);
+        let failures = ctx.backoff.failures(&key);
+        tracing::warn!(controller, object = %key, %error, failures, retry_in = ?wait, "reconcile failed");
+        Action::requeue(wait)
     }
 }

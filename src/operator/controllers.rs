@@ -154,6 +154,8 @@ pub(super) async fn run_controllers(
         vec![autoscaler_gone],
     );
 
+    // The workload controller's refusals wake the service, whose status tells of them.
+    let (refusal_wake, refusal_wakes) = futures::channel::mpsc::unbounded();
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
@@ -162,7 +164,7 @@ pub(super) async fn run_controllers(
         .owns_shared_stream(spec_changes(workloads_for_services))
         .reconcile_on(futures::stream::select(
             route_triggers.services,
-            ingresses_gone,
+            futures::stream::select(ingresses_gone, refusal_wakes),
         ))
         .with_config(concurrency.clone());
     // Triggered by the route table only, once it has taken a change in (see `route_claim`).
@@ -212,7 +214,7 @@ pub(super) async fn run_controllers(
     let (events, event_pump) = controller::events::EventQueue::new(
         controller::events::Publisher::recorder(client.clone()),
     );
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         config.clone(),
         metrics,
@@ -220,7 +222,9 @@ pub(super) async fn run_controllers(
         integrations,
         routes,
         controller::events::Publisher::Queued(events),
-    ));
+    );
+    ctx.refusals = controller::refusals::Refusals::waking(refusal_wake);
+    let ctx = Arc::new(ctx);
 
     let readiness = {
         let state = http_state.clone();
@@ -247,7 +251,7 @@ pub(super) async fn run_controllers(
     let run_services = services
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            service::reconcile,
+            controller::resetting_backoff(service::reconcile),
             controller::error_policy(service::NAME),
             ctx.clone(),
         )
@@ -255,7 +259,7 @@ pub(super) async fn run_controllers(
     let run_rollouts = rollouts
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            deployment::reconcile,
+            controller::resetting_backoff(deployment::reconcile),
             controller::error_policy(deployment::NAME),
             ctx.clone(),
         )
@@ -263,7 +267,7 @@ pub(super) async fn run_controllers(
     let run_claims = claims
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            route_claim::reconcile,
+            controller::resetting_backoff(route_claim::reconcile),
             controller::error_policy(route_claim::NAME),
             ctx.clone(),
         )
@@ -271,7 +275,7 @@ pub(super) async fn run_controllers(
     let run_workloads = workloads
         .graceful_shutdown_on(shutdown.clone())
         .run(
-            workload::reconcile,
+            controller::resetting_backoff(workload::reconcile),
             controller::error_policy(workload::NAME),
             ctx.clone(),
         )

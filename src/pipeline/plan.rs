@@ -25,6 +25,12 @@ impl Step {
         Step::Notify,
     ];
 
+    /// The step a status names (`build/test` names a sub-step of `build`).
+    pub fn parse(name: &str) -> Option<Step> {
+        let top = name.split('/').next().unwrap_or_default();
+        Step::ORDER.into_iter().find(|s| s.as_str() == top)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Step::Build => "build",

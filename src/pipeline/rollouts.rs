@@ -133,8 +133,8 @@ pub fn rollback_target<'a>(
 pub fn rollout_name(service: &str, generation: i64, revision: &str) -> String {
     let short = &revision[..revision.len().min(8)];
     let suffix = format!("-g{generation}-{short}");
-    // Object names may be 253 characters; service names are labels (63), so this always fits.
-    format!("{service}{suffix}")
+    // The name is also a label value on the rollout's pods, so it keeps to 63 characters.
+    crate::names::bounded(service, &suffix)
 }
 
 /// Decides whether the service needs a new rollout for `revision`.

@@ -16,7 +16,7 @@ use crate::labels;
 pub const STAGES: [&str; 4] = ["clone", "install", "test", "image"];
 
 pub fn job_name(rollout: &str) -> String {
-    format!("{rollout}-build")
+    crate::names::bounded(rollout, "-build")
 }
 
 /// Where the image of a revision goes. Tagged by revision, so a revision is built once.

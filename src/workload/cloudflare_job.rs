@@ -9,7 +9,7 @@ use crate::api::{ChittyDeployment, ChittyService, Environment, ServiceType};
 use crate::config::BuildDefaults;
 
 pub fn job_name(rollout: &str) -> String {
-    format!("{rollout}-wrangler")
+    crate::names::bounded(rollout, "-wrangler")
 }
 
 /// The wrangler command line for the service type and environment.

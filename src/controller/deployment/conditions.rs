@@ -65,5 +65,20 @@ pub fn desired(status: &ChittyDeploymentStatus, gate: Vec<Desired>) -> Vec<Desir
             out.push(g);
         }
     }
+    // A stalled rollout is not making progress (kstatus): Ready tells why, Reconciling goes.
+    if let Some(stalled) = out
+        .iter()
+        .find(|o| o.type_ == types::STALLED && o.status)
+        .cloned()
+    {
+        out.retain(|o| o.type_ != types::RECONCILING);
+        if let Some(ready) = out
+            .iter_mut()
+            .find(|o| o.type_ == types::READY && !o.status)
+        {
+            ready.reason = stalled.reason;
+            ready.message = stalled.message;
+        }
+    }
     out
 }

@@ -56,11 +56,26 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
         return Ok(Action::await_change());
     };
     let now = now();
-    let (action, gate) = if rollback_requested {
-        rollback::on_request(&ctx, &service, &rollout, &mut status, &now).await?;
-        (Action::await_change(), vec![])
+    let advanced = if rollback_requested {
+        rollback::on_request(&ctx, &service, &rollout, &mut status, &now)
+            .await
+            .map(|()| (Action::await_change(), vec![]))
     } else {
-        advance(&ctx, &service, &rollout, &mut status, &now).await?
+        advance(&ctx, &service, &rollout, &mut status, &now).await
+    };
+    // A step the apiserver refuses (an invalid object, a policy, a quota) cannot pass by being
+    // retried at once: the rollout says so, stays at that step, and retries with backoff.
+    let mut refused = None;
+    let (action, gate) = match advanced {
+        Ok(done) => done,
+        Err(e) => match e.refusal() {
+            Some(why) => {
+                let stuck = stuck_at(&mut status, &why, &now);
+                refused = Some(e);
+                (Action::await_change(), vec![stuck])
+            }
+            None => return Err(e),
+        },
     };
 
     status.observed_generation = rollout.metadata.generation;
@@ -79,7 +94,24 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
     ctx.write_status(&api, &*rollout, previous.as_ref(), &status)
         .await?;
     announce_phase_change(&ctx, &rollout, previous.as_ref(), &status).await;
-    Ok(action)
+    match refused {
+        Some(e) => Err(e),
+        None => Ok(action),
+    }
+}
+
+/// Records a refusal on the step it stopped, and the `Stalled` condition that tells of it.
+fn stuck_at(
+    status: &mut ChittyDeploymentStatus,
+    why: &str,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> Desired {
+    let step = status.current_step.clone().unwrap_or_default();
+    let message = format!("step {step}: {why}");
+    if let Some(plan_step) = plan::Step::parse(&step) {
+        machine::record(status, plan_step, Outcome::Waiting(message.clone()), now);
+    }
+    Desired::new(types::STALLED, true, reasons::OBJECT_REFUSED, message)
 }
 
 async fn owning_service(

@@ -3,6 +3,7 @@
 
 pub mod finalizer;
 pub mod health;
+pub mod refused;
 pub mod registry;
 pub mod routes;
 pub mod status;
@@ -27,8 +28,25 @@ pub const NAME: &str = "chittyservice";
 pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate::Result<Action> {
     let _timer = ctx.metrics.reconcile(NAME);
     if service.meta().deletion_timestamp.is_some() {
+        ctx.refusals.forget(&service);
         return finalizer::on_delete(&ctx, &service).await;
     }
+    match converge(&service, &ctx).await {
+        // Retrying alone cannot fix a refusal: say so on status now, then back off (the error
+        // goes on to the error policy, which spaces the retries out per object).
+        Err(e) => match e.refusal() {
+            Some(why) => {
+                refused::report(&ctx, &service, &why).await?;
+                Err(e)
+            }
+            None => Err(e),
+        },
+        ok => ok,
+    }
+}
+
+async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Result<Action> {
+    let (service, ctx) = (service.clone(), ctx.clone());
     if ctx.cache_behind(&*service) {
         return Ok(Action::requeue(CATCH_UP));
     }
@@ -55,8 +73,10 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
         }
         _ => None,
     };
+    let refused = ctx.refusals.of(&service);
     let seen = status::Observed {
         revision: &revision,
+        refused: &refused,
         current,
         last_successful: rollouts::last_successful(&owned),
         owned: &owned,

@@ -21,6 +21,8 @@ pub struct Observed<'a> {
     pub owned: &'a [ChittyDeployment],
     /// Its routes as their claims' decisions say.
     pub routing: &'a Routing,
+    /// Objects applied for it that the apiserver refuses (see `controller::refusals`).
+    pub refused: &'a [String],
     pub now: &'a Time,
 }
 
@@ -41,6 +43,7 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
     let previous = service.status.clone().unwrap_or_default();
     let (phase, mut desired) = readiness(service, seen);
     let phase = gate_readiness(seen.routing, phase, &mut desired);
+    let phase = super::refused::stall_on(seen.refused, phase, &mut desired);
     if service.spec.strategy.strategy_type == StrategyType::Auto {
         desired.push(Desired::new(
             types::STRATEGY_RESOLVED,
@@ -190,6 +193,17 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
         // Just created, or running: one message for both, and none per step (the rollout's own
         // status and `kubectl get cdeploy` show the step), so that the service's status is
         // written when the rollout starts and when it ends, not at every step between.
+        DeploymentPhase::Pending | DeploymentPhase::Running if stalled_on(current).is_some() => {
+            let why = stalled_on(current).unwrap_or_default();
+            let msg = format!("rollout {name} is stuck: {why}");
+            (
+                ServicePhase::Progressing,
+                vec![
+                    ready(false, reasons::ROLLOUT_STALLED, msg.clone()),
+                    stalled(reasons::ROLLOUT_STALLED, msg),
+                ],
+            )
+        }
         DeploymentPhase::Pending | DeploymentPhase::Running => {
             let msg = format!(
                 "rollout {name} of version {} is in progress",
@@ -239,6 +253,14 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
             )
         }
     }
+}
+
+/// The message of a running rollout's `Stalled=True` condition, if it has one.
+fn stalled_on(rollout: &ChittyDeployment) -> Option<String> {
+    let status = rollout.status.as_ref()?;
+    conditions::find(&status.conditions, types::STALLED)
+        .filter(|c| c.status == "True")
+        .map(|c| c.message.clone())
 }
 
 /// Rollout counts over the retained history (`revisionHistoryLimit`), as the seed's deployment
@@ -346,6 +368,7 @@ mod tests {
                 last_successful: ok,
                 owned: &owned,
                 routing: &Routing::default(),
+                refused: &[],
                 now: &now(),
             },
         )
@@ -459,6 +482,7 @@ mod tests {
                 last_successful: None,
                 owned: &owned,
                 routing: &Routing::default(),
+                refused: &[],
                 now: &later,
             },
         );

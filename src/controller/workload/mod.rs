@@ -27,6 +27,9 @@ pub use memo::AppliedMemo;
 
 pub const NAME: &str = "workload";
 
+/// The key of this controller's refusals in `controller::refusals`.
+const REFUSAL: &str = "workload";
+
 pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate::Result<Action> {
     let _timer = ctx.metrics.reconcile(NAME);
     if service.metadata.deletion_timestamp.is_some() {
@@ -56,6 +59,31 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     };
     let want = desired(&service, &rollouts, &live);
     let mut act = act::Act::new(&ctx, &service);
+    // A refusal (the apiserver finds what the spec makes invalid, or a policy forbids it) is the
+    // service's author's to fix: the service controller says so on its status.
+    match converge(&mut act, &want, &live).await {
+        Ok(()) => ctx.refusals.clear(&service, REFUSAL),
+        Err(e) => {
+            if let Some(why) = e.refusal() {
+                ctx.refusals.record(&service, REFUSAL, why);
+            }
+            return Err(e);
+        }
+    }
+    if let Some(why) = &want.handed_off {
+        tracing::trace!(service = %service.name_any(), why, "Deployments left to the rollout");
+    }
+    Ok(act
+        .next()
+        .map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Applies what differs and removes what is no longer wanted.
+async fn converge(
+    act: &mut act::Act<'_>,
+    want: &crate::workload::desired::DesiredWorkload,
+    live: &Live<'_>,
+) -> crate::Result<()> {
     // The autoscaler first: it takes `spec.replicas` over before the Deployment's apply stops
     // setting the field, so the running pods are never cut back in between.
     match (&want.autoscaler, want.remove_autoscaler) {
@@ -74,10 +102,5 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     if let Some(s) = &want.service {
         act.service(s).await?;
     }
-    if let Some(why) = &want.handed_off {
-        tracing::trace!(service = %service.name_any(), why, "Deployments left to the rollout");
-    }
-    Ok(act
-        .next()
-        .map_or_else(Action::await_change, Action::requeue))
+    Ok(())
 }
