@@ -14,6 +14,24 @@ pub enum Error {
     /// not a failure: the reconcile runs again once the budget allows.
     #[error("status writes for this object are rate-limited; next in {0:?}")]
     Throttled(std::time::Duration),
+    /// An object the operator would write exists and is not this service's: it is left as it
+    /// is, never adopted.
+    #[error("{kind} {name} already exists and is {owner}")]
+    NameInUse {
+        kind: String,
+        name: String,
+        /// Who it belongs to, in words ("owned by ReplicaSet web-1", "owned by no one").
+        owner: String,
+    },
+}
+
+/// Why a reconcile cannot succeed until a person acts, for a `Stalled` condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The condition reason (`ObjectRefused`, `NameInUse`).
+    pub reason: &'static str,
+    /// What happened and what to do, in words.
+    pub message: String,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -28,15 +46,26 @@ impl Error {
     /// object the operator sent as invalid (400, 422) or forbidden (403: an admission policy, a
     /// quota), or the operator found the object unusable. `None` for errors that pass by
     /// themselves (conflicts, timeouts, an apiserver restarting).
-    pub fn refusal(&self) -> Option<String> {
-        let text = match self {
-            Self::Kube(kube::Error::Api(e)) if matches!(e.code, 400 | 403 | 422) => {
-                format!("the apiserver refused it: {}", e.message)
-            }
-            Self::InvalidObject(what) => what.clone(),
+    pub fn refusal(&self) -> Option<Refusal> {
+        use crate::api::conditions::reasons;
+        let (reason, text) = match self {
+            Self::Kube(kube::Error::Api(e)) if matches!(e.code, 400 | 403 | 422) => (
+                reasons::OBJECT_REFUSED,
+                format!("the apiserver refused it: {}", e.message),
+            ),
+            Self::InvalidObject(what) => (reasons::OBJECT_REFUSED, what.clone()),
+            Self::NameInUse { .. } => (
+                reasons::NAME_IN_USE,
+                format!(
+                    "{self}; the operator leaves it untouched: delete or rename it, or rename the service"
+                ),
+            ),
             _ => return None,
         };
-        Some(bounded(&text))
+        Some(Refusal {
+            reason,
+            message: bounded(&text),
+        })
     }
 
     /// A short, bounded label for metrics.
@@ -47,6 +76,7 @@ impl Error {
             Self::InvalidObject(_) => "invalid_object",
             Self::Config(_) => "config",
             Self::Throttled(_) => "throttled",
+            Self::NameInUse { .. } => "name_in_use",
         }
     }
 }
@@ -84,11 +114,11 @@ mod tests {
             422,
             r#"Deployment.apps "web" is invalid: spec.replicas: Invalid value"#,
         );
+        let refusal = invalid.refusal().unwrap();
+        assert_eq!(refusal.reason, "ObjectRefused");
         assert_eq!(
-            invalid.refusal().as_deref(),
-            Some(
-                r#"the apiserver refused it: Deployment.apps "web" is invalid: spec.replicas: Invalid value"#
-            )
+            refusal.message,
+            r#"the apiserver refused it: Deployment.apps "web" is invalid: spec.replicas: Invalid value"#
         );
         assert!(api(403, "exceeded quota").refusal().is_some());
         assert!(api(409, "conflict").refusal().is_none());
@@ -96,9 +126,27 @@ mod tests {
     }
 
     #[test]
+    fn a_name_in_use_says_whose_it_is_and_what_to_do() {
+        let error = Error::NameInUse {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            owner: "owned by no one".into(),
+        };
+        let refusal = error.refusal().unwrap();
+        assert_eq!(refusal.reason, "NameInUse");
+        assert!(
+            refusal
+                .message
+                .starts_with("Deployment web already exists and is owned by no one; the operator leaves it untouched"),
+            "{}",
+            refusal.message
+        );
+    }
+
+    #[test]
     fn a_long_refusal_is_cut_on_a_character_boundary() {
         let long = "é".repeat(2000);
-        let text = api(422, &long).refusal().unwrap();
+        let text = api(422, &long).refusal().unwrap().message;
         assert!(text.len() <= REFUSAL_MESSAGE_LIMIT + "…".len());
         assert!(text.ends_with('…'));
     }

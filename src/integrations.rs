@@ -1,8 +1,10 @@
 //! The external ChittyOS services as the controllers see them: each present only when the
 //! operator is configured for it, behind the client traits so tests can swap in fakes.
 
+mod binding;
 mod records;
 
+pub use binding::{Binding, SERVICE_UID, binding, binding_of};
 pub use records::{notification, notify_all, registry_record};
 
 use std::num::NonZeroU32;

@@ -27,5 +27,5 @@ pub mod tls;
 pub mod web;
 pub mod workload;
 
-pub use error::{Error, Result};
+pub use error::{Error, Refusal, Result};
 mod error;

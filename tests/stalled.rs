@@ -49,7 +49,10 @@ async fn a_refused_deployment_stalls_its_rollout_and_service_and_backs_off() {
     let ready = condition(&status.conditions, "Ready").expect("Ready");
     assert_eq!(ready.status, "False");
     let stalled = condition(&status.conditions, "Stalled").expect("Stalled");
-    assert_eq!(stalled.reason, "RolloutStalled");
+    assert_eq!(
+        stalled.reason, "ObjectRefused",
+        "the rollout's reason is the service's"
+    );
     assert!(
         stalled.message.contains("cpu limit"),
         "the apiserver's own words reach the service: {}",

@@ -29,8 +29,8 @@ pub mod reasons {
     /// The apiserver refused an object the operator sent (invalid, or forbidden by a policy or
     /// a quota): a person must change the spec or the cluster; the operator retries with backoff.
     pub const OBJECT_REFUSED: &str = "ObjectRefused";
-    /// The service's rollout is stuck (its own `Stalled` condition says why).
-    pub const ROLLOUT_STALLED: &str = "RolloutStalled";
+    /// An object the operator would write exists and belongs to someone else; it is left as is.
+    pub const NAME_IN_USE: &str = "NameInUse";
     pub const NEW_REVISION: &str = "NewRevision";
     pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
@@ -40,6 +40,8 @@ pub mod reasons {
     pub const HEALTH_CHECK_FAILING: &str = "HealthCheckFailing";
     pub const MINTED: &str = "Minted";
     pub const REGISTERED: &str = "Registered";
+    /// The registry record under the service's ChittyID belongs to another service.
+    pub const IDENTITY_MISMATCH: &str = "IdentityMismatch";
     pub const AUTO_MEANS_IMMEDIATE: &str = "AutoMeansImmediate";
     // The `Routed` condition of a ChittyService.
     pub const ROUTES_HELD: &str = "RoutesHeld";

@@ -15,12 +15,13 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
+use crate::Refusal;
 use crate::api::ChittyService;
 
 /// Refusals per service (`namespace/name`), each by what was refused.
 #[derive(Default)]
 pub struct Refusals {
-    by_service: Mutex<HashMap<String, BTreeMap<String, String>>>,
+    by_service: Mutex<HashMap<String, BTreeMap<String, Refusal>>>,
     /// Wakes the ChittyService controller for a service whose refusals changed.
     wake: Option<UnboundedSender<ObjectRef<ChittyService>>>,
 }
@@ -43,8 +44,8 @@ impl Refusals {
         }
     }
 
-    /// The apiserver refused `what` (for example "workload") of `service`, saying `why`.
-    pub fn record(&self, service: &ChittyService, what: &str, why: String) {
+    /// `what` (for example "workload") of `service` cannot be written, for `why`.
+    pub fn record(&self, service: &ChittyService, what: &str, why: Refusal) {
         let changed = {
             let mut map = self
                 .by_service
@@ -77,8 +78,8 @@ impl Refusals {
         }
     }
 
-    /// What stands refused for `service`, one sentence each, in a stable order.
-    pub fn of(&self, service: &ChittyService) -> Vec<String> {
+    /// What stands refused for `service`, in a stable order.
+    pub fn of(&self, service: &ChittyService) -> Vec<Refusal> {
         let map = self
             .by_service
             .lock()
@@ -127,9 +128,13 @@ mod tests {
         let (tx, mut rx) = futures::channel::mpsc::unbounded();
         let book = Refusals::waking(tx);
         let web = service("web");
-        book.record(&web, "workload", "refused: bad".into());
-        book.record(&web, "workload", "refused: bad".into());
-        assert_eq!(book.of(&web), vec!["refused: bad".to_string()]);
+        let why = Refusal {
+            reason: "ObjectRefused",
+            message: "refused: bad".into(),
+        };
+        book.record(&web, "workload", why.clone());
+        book.record(&web, "workload", why.clone());
+        assert_eq!(book.of(&web), vec![why]);
         assert!(book.of(&service("api")).is_empty());
         book.clear(&web, "workload");
         book.clear(&web, "workload");

@@ -54,6 +54,7 @@ pub fn registry_record(
         .metadata
         .insert("deployment".into(), serde_json::json!(deployment));
     record.status = Some("active".into());
+    super::binding::bind(&mut record, service);
     Ok(record)
 }
 

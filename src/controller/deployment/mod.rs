@@ -103,15 +103,15 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
 /// Records a refusal on the step it stopped, and the `Stalled` condition that tells of it.
 fn stuck_at(
     status: &mut ChittyDeploymentStatus,
-    why: &str,
+    why: &crate::Refusal,
     now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> Desired {
     let step = status.current_step.clone().unwrap_or_default();
-    let message = format!("step {step}: {why}");
+    let message = format!("step {step}: {}", why.message);
     if let Some(plan_step) = plan::Step::parse(&step) {
         machine::record(status, plan_step, Outcome::Waiting(message.clone()), now);
     }
-    Desired::new(types::STALLED, true, reasons::OBJECT_REFUSED, message)
+    Desired::new(types::STALLED, true, why.reason, message)
 }
 
 async fn owning_service(

@@ -12,6 +12,7 @@ use crate::api::ChittyService;
 use crate::api::conditions::events;
 use crate::controller::Context;
 use crate::controller::events::publish;
+use crate::integrations::Binding;
 
 pub const FINALIZER: &str = "chitty.cc/registry-record";
 
@@ -38,7 +39,26 @@ pub async fn on_delete(ctx: &Context, service: &ChittyService) -> crate::Result<
     let (Some(registry), Some(id)) = (ctx.integrations.registry.clone(), id) else {
         return release(ctx, service).await;
     };
-    match registry.retire(&id).await {
+    // Only this service's own record is retired: a ChittyID someone wrote into its status
+    // must not take another service's record with it.
+    let retired = match crate::integrations::binding_of(&*registry, service, &id).await {
+        Ok(Binding::Theirs(words)) => {
+            tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
+            let note = format!("not retired: {words}");
+            publish(
+                ctx,
+                service,
+                EventType::Warning,
+                events::REGISTRY_RECORD_ORPHANED,
+                note,
+            )
+            .await;
+            return release(ctx, service).await;
+        }
+        Ok(Binding::Free | Binding::Ours) => registry.retire(&id).await,
+        Err(error) => Err(error),
+    };
+    match retired {
         Ok(outcome) => {
             let note = format!("ChittyRegistry record {id}: {outcome:?}");
             publish(

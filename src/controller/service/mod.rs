@@ -104,6 +104,14 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     let health = desired.health.clone().unwrap_or_default();
     let registry = registry::sync(&ctx, &service, &owned, health.status).await;
     desired.registry_record = registry.record;
+    if let Some(words) = &registry.mismatch {
+        registry::mark_mismatch(
+            &mut desired.conditions,
+            words,
+            service.metadata.generation,
+            &now,
+        );
+    }
     let api: Api<ChittyService> = ctx.api_for(&*service);
     if ctx
         .write_status(&api, &*service, service.status.as_ref(), &desired)

@@ -6,14 +6,15 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Api;
 
+use crate::Refusal;
 use crate::api::conditions::{self, Desired, reasons, types};
 use crate::api::{ChittyService, ChittyServiceStatus, ServicePhase};
 use crate::controller::Context;
 
 /// The stored status with the refusal said on it.
-pub fn status(service: &ChittyService, why: &str, now: &Time) -> ChittyServiceStatus {
+pub fn status(service: &ChittyService, why: &Refusal, now: &Time) -> ChittyServiceStatus {
     let previous = service.status.clone().unwrap_or_default();
-    let message = format!("{why}; change the spec (or what refuses it) and the operator retries");
+    let message = with_remedy(&why.message);
     // The other conditions stay as their own sources last said; Ready and Stalled tell of the
     // refusal, and Reconciling goes: nothing progresses until someone acts.
     let refusal = [
@@ -53,38 +54,39 @@ pub fn status(service: &ChittyService, why: &str, now: &Time) -> ChittyServiceSt
 /// service stand refused (see `controller::refusals`): a service whose Deployment the apiserver
 /// refuses is not Ready, whatever its last rollout said.
 pub fn stall_on(
-    refused: &[String],
+    refused: &[Refusal],
     phase: ServicePhase,
     desired: &mut Vec<Desired>,
 ) -> ServicePhase {
-    if refused.is_empty() {
+    let Some(first) = refused.first() else {
         return phase;
-    }
-    let message = format!(
-        "{}; change the spec (or what refuses it) and the operator retries",
-        refused.join("; ")
-    );
+    };
+    let words: Vec<&str> = refused.iter().map(|r| r.message.as_str()).collect();
+    let message = with_remedy(&words.join("; "));
     desired.retain(|d| ![types::READY, types::RECONCILING, types::STALLED].contains(&d.type_));
     desired.push(Desired::new(
         types::READY,
         false,
-        reasons::OBJECT_REFUSED,
+        first.reason,
         message.clone(),
     ));
-    desired.push(Desired::new(
-        types::STALLED,
-        true,
-        reasons::OBJECT_REFUSED,
-        message,
-    ));
+    desired.push(Desired::new(types::STALLED, true, first.reason, message));
     match phase {
         ServicePhase::Ready => ServicePhase::Degraded,
         other => other,
     }
 }
 
+/// A refusal's words, and that the operator keeps trying. A name in use says its own remedy.
+fn with_remedy(words: &str) -> String {
+    if words.contains("the operator leaves it untouched") {
+        return words.to_string();
+    }
+    format!("{words}; change the spec (or what refuses it) and the operator retries")
+}
+
 /// Writes the refusal onto the service's status (only if that changes it).
-pub async fn report(ctx: &Context, service: &ChittyService, why: &str) -> crate::Result<()> {
+pub async fn report(ctx: &Context, service: &ChittyService, why: &Refusal) -> crate::Result<()> {
     let desired = status(service, why, &crate::controller::now());
     let api: Api<ChittyService> = ctx.api_for(service);
     ctx.write_status(&api, service, service.status.as_ref(), &desired)
@@ -112,11 +114,18 @@ mod tests {
         Time("2026-11-30T00:00:00Z".parse().unwrap())
     }
 
+    fn refusal(message: &str) -> Refusal {
+        Refusal {
+            reason: reasons::OBJECT_REFUSED,
+            message: message.into(),
+        }
+    }
+
     #[test]
     fn a_service_with_no_status_gets_ready_false_and_stalled_with_the_words() {
         let status = status(
             &service(),
-            "the apiserver refused it: Service \"1web\" is invalid",
+            &refusal("the apiserver refused it: Service \"1web\" is invalid"),
             &now(),
         );
         assert_eq!(status.observed_generation, Some(3));
@@ -137,9 +146,9 @@ mod tests {
     #[test]
     fn the_same_refusal_again_is_the_same_status_so_no_write() {
         let mut svc = service();
-        svc.status = Some(status(&svc, "refused", &now()));
+        svc.status = Some(status(&svc, &refusal("refused"), &now()));
         let later = Time("2026-11-30T01:00:00Z".parse().unwrap());
-        assert_eq!(Some(status(&svc, "refused", &later)), svc.status);
+        assert_eq!(Some(status(&svc, &refusal("refused"), &later)), svc.status);
     }
 
     #[test]
@@ -151,7 +160,7 @@ mod tests {
             "ok",
         )];
         let phase = stall_on(
-            &["the apiserver refused it: bad".into()],
+            &[refusal("the apiserver refused it: bad")],
             ServicePhase::Ready,
             &mut desired,
         );
@@ -189,7 +198,7 @@ mod tests {
             &now(),
         );
         svc.status = Some(before);
-        let after = status(&svc, "refused", &now());
+        let after = status(&svc, &refusal("refused"), &now());
         assert_eq!(after.chitty_id.as_deref(), Some("01-C-ABC"));
         assert_eq!(after.phase, Some(ServicePhase::Degraded));
         assert!(conditions::is_true(&after.conditions, types::ROUTED));

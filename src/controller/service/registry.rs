@@ -5,10 +5,14 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::ResourceExt;
+
+use crate::api::conditions::{self, Desired, reasons, types};
 
 use crate::api::{ChittyDeployment, ChittyService, HealthState, RegistryRecordStatus};
 use crate::controller::Context;
+use crate::integrations::Binding;
 use crate::pipeline::rollouts;
 
 /// How soon a record the registry refused is tried again.
@@ -19,6 +23,8 @@ pub struct Synced {
     pub record: Option<RegistryRecordStatus>,
     /// When to try again after the registry refused the record.
     pub retry: Option<Duration>,
+    /// Why nothing was written: the record under the ChittyID is another service's.
+    pub mismatch: Option<String>,
 }
 
 /// The record the registry should hold now, or `None` while nothing decides it here: no
@@ -55,6 +61,7 @@ pub async fn sync(
     let keep = Synced {
         record: previous.clone(),
         retry: None,
+        mismatch: None,
     };
     let Some(registry) = ctx.integrations.registry.clone() else {
         return keep;
@@ -85,12 +92,24 @@ pub async fn sync(
     record.health = Some(want.health.clone());
     let active = matches!(health, HealthState::Healthy | HealthState::Unknown);
     record.status = Some(if active { "active" } else { "degraded" }.into());
-    match registry.register(&record).await {
+    let registered = match crate::integrations::binding_of(&*registry, service, &id).await {
+        Ok(Binding::Theirs(words)) => {
+            tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
+            return Synced {
+                mismatch: Some(words),
+                ..keep
+            };
+        }
+        Ok(Binding::Free | Binding::Ours) => registry.register(&record).await,
+        Err(error) => Err(error),
+    };
+    match registered {
         Ok(_) => {
             tracing::info!(service = %service.name_any(), version = %want.version, deployment = %want.deployment, "registry record follows the serving revision");
             Synced {
                 record: Some(want),
                 retry: None,
+                mismatch: None,
             }
         }
         Err(error) => {
@@ -98,9 +117,23 @@ pub async fn sync(
             Synced {
                 record: previous,
                 retry: Some(RETRY),
+                mismatch: None,
             }
         }
     }
+}
+
+/// Says on the service's conditions that its ChittyID's record is another service's.
+pub fn mark_mismatch(
+    conditions: &mut Vec<Condition>,
+    words: &str,
+    generation: Option<i64>,
+    now: &Time,
+) {
+    let desired = Desired::new(types::REGISTERED, false, reasons::IDENTITY_MISMATCH, words);
+    let merged = conditions::merge(conditions, &[desired], generation, now);
+    conditions.retain(|c| c.type_ != types::REGISTERED);
+    conditions.extend(merged);
 }
 
 #[cfg(test)]

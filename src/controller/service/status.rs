@@ -22,7 +22,7 @@ pub struct Observed<'a> {
     /// Its routes as their claims' decisions say.
     pub routing: &'a Routing,
     /// Objects applied for it that the apiserver refuses (see `controller::refusals`).
-    pub refused: &'a [String],
+    pub refused: &'a [crate::Refusal],
     pub now: &'a Time,
 }
 
@@ -193,15 +193,14 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
         // Just created, or running: one message for both, and none per step (the rollout's own
         // status and `kubectl get cdeploy` show the step), so that the service's status is
         // written when the rollout starts and when it ends, not at every step between.
+        // Stuck on something only a person can fix: the rollout's reason (`ObjectRefused`,
+        // `NameInUse`) is the service's too.
         DeploymentPhase::Pending | DeploymentPhase::Running if stalled_on(current).is_some() => {
-            let why = stalled_on(current).unwrap_or_default();
+            let (reason, why) = stalled_on(current).unwrap_or_default();
             let msg = format!("rollout {name} is stuck: {why}");
             (
                 ServicePhase::Progressing,
-                vec![
-                    ready(false, reasons::ROLLOUT_STALLED, msg.clone()),
-                    stalled(reasons::ROLLOUT_STALLED, msg),
-                ],
+                vec![ready(false, &reason, msg.clone()), stalled(&reason, msg)],
             )
         }
         DeploymentPhase::Pending | DeploymentPhase::Running => {
@@ -255,12 +254,12 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
     }
 }
 
-/// The message of a running rollout's `Stalled=True` condition, if it has one.
-fn stalled_on(rollout: &ChittyDeployment) -> Option<String> {
+/// The reason and message of a running rollout's `Stalled=True` condition, if it has one.
+fn stalled_on(rollout: &ChittyDeployment) -> Option<(String, String)> {
     let status = rollout.status.as_ref()?;
     conditions::find(&status.conditions, types::STALLED)
         .filter(|c| c.status == "True")
-        .map(|c| c.message.clone())
+        .map(|c| (c.reason.clone(), c.message.clone()))
 }
 
 /// Rollout counts over the retained history (`revisionHistoryLimit`), as the seed's deployment

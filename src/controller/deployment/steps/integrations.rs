@@ -10,6 +10,7 @@ use super::StepInput;
 use crate::api::ChittyService;
 use crate::api::conditions::{Desired, reasons, types};
 use crate::clients::{EventType, MintRequest, mint_idempotency_key};
+use crate::integrations::Binding;
 use crate::integrations::registry_record;
 use crate::pipeline::machine::Outcome;
 
@@ -122,7 +123,25 @@ pub async fn register(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         &input.rollout.spec.snapshot.version,
         input.rollout.name_any(),
     )?;
-    match registry.register(&record).await {
+    // The ChittyID in status may have been written by anyone who can write status: the record
+    // under it must be this service's (or nobody's yet) before anything is written to it.
+    let registered = match crate::integrations::binding_of(&*registry, input.service, &id).await {
+        Ok(Binding::Theirs(words)) => {
+            tracing::warn!(service = %input.service.name_any(), chitty_id = %id, "{words}");
+            input.conditions.push(Desired::new(
+                types::REGISTERED,
+                false,
+                reasons::IDENTITY_MISMATCH,
+                words.clone(),
+            ));
+            return Ok(Outcome::Done(format!(
+                "{words}; the rollout goes on unregistered"
+            )));
+        }
+        Ok(Binding::Free | Binding::Ours) => registry.register(&record).await,
+        Err(error) => Err(error),
+    };
+    match registered {
         Ok(outcome) => {
             input.conditions.push(Desired::new(
                 types::REGISTERED,
