@@ -7,3 +7,4 @@ pub mod duration;
 pub mod machine;
 pub mod plan;
 pub mod rollouts;
+pub mod spec_check;

@@ -54,7 +54,12 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     let revision = crate::revision::of(&service.spec);
     let mut owned = super::rollouts_of(&ctx.caches.rollouts, &service);
 
-    if let RolloutAction::Create(new) = rollouts::decide(&service, &revision, &owned) {
+    // A spec an older CRD admitted but the operator cannot act on gets no rollout; the
+    // serving revision keeps serving and the status names every problem.
+    let problems = crate::pipeline::spec_check::problems(&service.spec);
+    if problems.is_empty()
+        && let RolloutAction::Create(new) = rollouts::decide(&service, &revision, &owned)
+    {
         let created = create_rollout(&ctx, &service, &revision, &new).await?;
         owned.push(created);
     }
@@ -73,7 +78,16 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
         }
         _ => None,
     };
-    let refused = ctx.refusals.of(&service);
+    let mut refused = ctx.refusals.of(&service);
+    if !problems.is_empty() {
+        refused.insert(
+            0,
+            crate::Refusal {
+                reason: crate::api::conditions::reasons::INVALID_SPEC,
+                message: format!("the spec is invalid: {}", problems.join("; ")),
+            },
+        );
+    }
     let seen = status::Observed {
         revision: &revision,
         refused: &refused,
