@@ -82,6 +82,9 @@ where
     writer.subscribe().expect("shared stores have subscribers")
 }
 
+/// How many objects' generations `spec_changes` keeps, per stream.
+const SPEC_CHANGES_REMEMBERED: usize = 100_000;
+
 /// Only the changes to an object's spec (its `metadata.generation` moved) and its first sight:
 /// status churn (a Deployment's replica counts, an autoscaler's metrics) wakes no one who only
 /// needs to compare the spec. Deletions come through the deletion sinks.
@@ -95,6 +98,11 @@ where
     stream.filter(move |obj| {
         let generation = obj.meta().generation;
         let key = reflector::ObjectRef::from_obj(&**obj);
+        // Deleted objects never come through here to be forgotten; past the bound, start afresh,
+        // which costs each object one wake its controller finds nothing to do for.
+        if seen.len() >= SPEC_CHANGES_REMEMBERED && !seen.contains_key(&key) {
+            seen.clear();
+        }
         let changed = seen.insert(key, generation) != Some(generation);
         futures::future::ready(changed)
     })
