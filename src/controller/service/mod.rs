@@ -5,6 +5,7 @@ pub mod finalizer;
 pub mod health;
 pub mod refused;
 pub mod registry;
+pub mod route_summary;
 pub mod routes;
 pub mod status;
 
