@@ -18,8 +18,9 @@ use super::{ChittyDeploymentStatus, ChittyServiceStatus, RouteClaimStatus};
 /// characters say what went wrong; more would be a dump nobody reads in `kubectl describe`.
 pub const MESSAGE_CHARS: usize = 2048;
 
-/// Most entries of a ChittyService's `status.routes`: the spec allows 32 routes, so this leaves
-/// room for 68 hand-made claims naming the service; the Routed condition still counts them all.
+/// Most entries of a ChittyService's `status.routes`: the spec allows 32 routes, listed first, so
+/// every spec route stays listed (a rollout's routes step reads them there) and 68 hand-made claims
+/// naming the service fit after them; the Routed condition still counts them all.
 pub const STATUS_ROUTES: usize = 100;
 
 /// Most names one message lists (cycle members, dependencies waited for, claims): a person reads
