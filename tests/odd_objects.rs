@@ -134,7 +134,8 @@ async fn an_out_of_range_status_integer_does_not_stop_other_services() {
 /// 10,000 ChittyServices with nothing watching took 32 s, but 124 s with the operator taking each
 /// one in as it comes (a status and a rollout apiece), and the operator then had not reached the
 /// cycle's rollouts after another 5 minutes; at 2,000 it had not either. At 1,000 the objects
-/// are created in about 6 s and the whole test takes about 2 minutes, teardown included. So the
+/// are created in about 6 s and the whole test takes about 2 minutes, teardown included (10 when
+/// three other clusters and builds share the two cores). So the
 /// chain here is 1,000 long, and the depth independence of the walk is proven by the unit tests
 /// in `pipeline::dependencies`, which walk a 20,000-long chain and a 20,000-long cycle on a
 /// 256 KiB stack, where a recursive walk would overflow.
