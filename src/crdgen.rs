@@ -38,3 +38,43 @@ pub fn to_yaml(crd: &impl serde::Serialize) -> Result<String, serde_yaml::Error>
 pub fn all_yaml() -> Result<String, serde_yaml::Error> {
     all().iter().map(|(_, crd)| to_yaml(crd)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// Paths of the 32-bit integers under `schema` that lack a `minimum` or `maximum`.
+    fn unbounded_int32(schema: &Value, path: String, out: &mut Vec<String>) {
+        if schema.get("format").and_then(Value::as_str) == Some("int32")
+            && (schema.get("minimum").is_none() || schema.get("maximum").is_none())
+        {
+            out.push(path.clone());
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (name, child) in props {
+                unbounded_int32(child, format!("{path}.{name}"), out);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child) = schema.get(key).filter(|c| c.is_object()) {
+                unbounded_int32(child, format!("{path}[]"), out);
+            }
+        }
+    }
+
+    /// The apiserver does not enforce `format: int32`: a spec integer without bounds would let
+    /// `99999999999` in, and the object could not be decoded. Bounds are enforced, so every 32-bit
+    /// integer a user writes has them. (Status is the operator's; an odd status is read around.)
+    #[test]
+    fn every_32_bit_integer_in_a_spec_has_bounds() {
+        for (name, crd) in super::all() {
+            let crd = serde_json::to_value(&crd).unwrap();
+            for version in crd["spec"]["versions"].as_array().unwrap() {
+                let spec = &version["schema"]["openAPIV3Schema"]["properties"]["spec"];
+                let mut missing = Vec::new();
+                unbounded_int32(spec, ".spec".into(), &mut missing);
+                assert!(missing.is_empty(), "{name}: unbounded int32 at {missing:?}");
+            }
+        }
+    }
+}

@@ -40,6 +40,14 @@ pub struct Metrics {
     pub kube_refusals: Family<crate::kube_client::RefusalLabels, Counter>,
     /// Health probes after rollout, by outcome; the latency lives here, not in status.
     pub probes: Family<OutcomeLabel, Histogram>,
+    /// Objects the API server sent that did not decode whole (a status field out of range, an
+    /// unreadable spec), by kind: the operator read around them (see `api::decode`).
+    pub decode_failures: Family<KindLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -64,6 +72,7 @@ impl Metrics {
             probes: Family::new_with_constructor(|| {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
             }),
+            decode_failures: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("chitty");
         r.register(
@@ -100,6 +109,11 @@ impl Metrics {
             "health_probe_duration_seconds",
             "Health probes of running services, by outcome",
             metrics.probes.clone(),
+        );
+        r.register(
+            "decode_failures",
+            "Objects that did not decode whole and were read around, by kind",
+            metrics.decode_failures.clone(),
         );
         Arc::new(metrics)
     }

@@ -62,6 +62,11 @@ pub mod events {
     pub const SCALED: &str = "Scaled";
     pub const REGISTRY_RECORD_RETIRED: &str = "RegistryRecordRetired";
     pub const REGISTRY_RECORD_ORPHANED: &str = "RegistryRecordOrphaned";
+    /// Status fields did not decode (an integer out of range); the operator removed them and
+    /// rewrites the status.
+    pub const UNDECODABLE_STATUS: &str = "UndecodableStatus";
+    /// The object did not decode even without its status; the operator cannot act on it.
+    pub const UNREADABLE_OBJECT: &str = "UnreadableObject";
 }
 
 /// A condition as a controller decides it, before times and generations are attached.

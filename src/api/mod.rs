@@ -25,6 +25,8 @@ pub mod autoscaling;
 pub mod chitty_deployment;
 pub mod chitty_service;
 pub mod conditions;
+pub mod decode;
+pub mod limits;
 pub mod patterns;
 pub mod pod;
 pub mod resources;

@@ -139,6 +139,8 @@ impl Context {
 
     /// Writes a whole status with server-side apply, but only when it differs from what is
     /// there, so an unchanged world costs no write; remembers the write until the cache shows it.
+    /// The status is brought within the caps of `api::limits` first, so the comparison is with
+    /// what would be stored.
     pub async fn write_status<K, S>(
         &self,
         api: &Api<K>,
@@ -148,8 +150,11 @@ impl Context {
     ) -> crate::Result<bool>
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
-        S: Serialize + PartialEq,
+        S: Serialize + PartialEq + Clone + crate::api::limits::Bounded,
     {
+        let mut desired = desired.clone();
+        desired.bound();
+        let desired = &desired;
         if current == Some(desired) {
             return Ok(false);
         }

@@ -15,7 +15,9 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
 
+use super::odd_objects;
 use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe};
+use super::tolerant::tolerant_watcher;
 use super::triggers::{
     owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
 };
@@ -95,34 +97,56 @@ pub(super) async fn run_controllers(
         service_store.clone(),
     );
     http_state.routes.set(routes.clone());
-    let service_reflector = watcher(api::<ChittyService>(&client, &config), watch.clone())
-        .default_backoff()
-        .reflect_shared(service_writer)
-        .for_each({
-            let routes = routes.clone();
-            move |event| {
-                if let Ok(event) = &event {
-                    routes.on_service_event(event);
-                }
-                futures::future::ready(())
+    // The operator's own kinds are decoded object by object, so one odd object (a status
+    // integer out of range) is read around and repaired instead of failing the whole list.
+    let (odd_objects, odd_found) = futures::channel::mpsc::unbounded();
+    let handle_odd_objects = odd_objects::handle(odd_found, client.clone(), metrics.clone());
+    let service_reflector = tolerant_watcher(
+        &client,
+        &config,
+        watch.clone(),
+        service_store.clone(),
+        odd_objects.clone(),
+    )
+    .default_backoff()
+    .reflect_shared(service_writer)
+    .for_each({
+        let routes = routes.clone();
+        move |event| {
+            if let Ok(event) = &event {
+                routes.on_service_event(event);
             }
-        });
-    let claim_reflector = watcher(api::<RouteClaim>(&client, &config), watch.clone())
-        .default_backoff()
-        .reflect_shared(claim_writer)
-        .for_each({
-            let routes = routes.clone();
-            move |event| {
-                if let Ok(event) = &event {
-                    routes.on_claim_event(event);
-                }
-                futures::future::ready(())
+            futures::future::ready(())
+        }
+    });
+    let claim_reflector = tolerant_watcher(
+        &client,
+        &config,
+        watch.clone(),
+        claim_store.clone(),
+        odd_objects.clone(),
+    )
+    .default_backoff()
+    .reflect_shared(claim_writer)
+    .for_each({
+        let routes = routes.clone();
+        move |event| {
+            if let Ok(event) = &event {
+                routes.on_claim_event(event);
             }
-        });
-    let rollout_reflector = watcher(api::<ChittyDeployment>(&client, &config), watch.clone())
-        .default_backoff()
-        .reflect_shared(rollout_writer)
-        .for_each(|_| futures::future::ready(()));
+            futures::future::ready(())
+        }
+    });
+    let rollout_reflector = tolerant_watcher(
+        &client,
+        &config,
+        watch.clone(),
+        rollout_store.clone(),
+        odd_objects,
+    )
+    .default_backoff()
+    .reflect_shared(rollout_writer)
+    .for_each(|_| futures::future::ready(()));
     let (workload_gone_to_rollout, workloads_gone_rollouts) = deletions(rollout_of_workload);
     let (workload_gone_to_service, workloads_gone_services) =
         deletions(owning_service::<Deployment>);
@@ -284,7 +308,7 @@ pub(super) async fn run_controllers(
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
     // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease
     // cannot report ready afterwards.
-    let reflectors = futures::future::join(
+    let reflectors = futures::future::join3(
         futures::future::join4(
             service_reflector,
             rollout_reflector,
@@ -297,6 +321,7 @@ pub(super) async fn run_controllers(
             ingress_reflector,
             autoscaler_reflector,
         ),
+        handle_odd_objects,
     );
     futures::pin_mut!(reflectors);
     let controllers = futures::future::join4(run_services, run_rollouts, run_claims, run_workloads);

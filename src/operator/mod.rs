@@ -2,7 +2,9 @@
 //! them until SIGTERM or Ctrl-C.
 
 mod controllers;
+mod odd_objects;
 mod reflectors;
+mod tolerant;
 mod triggers;
 
 use std::sync::Arc;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::ChittyService;
 use crate::api::conditions::{self, types};
+use crate::api::limits::{NAMES_LISTED, listed};
 
 /// Whether a service counts as Ready for the services that depend on it: its `Ready=True` was
 /// computed for its current generation, and the revision its spec asks for is the one serving.
@@ -56,15 +57,27 @@ impl Gate {
                 if !not_ready.is_empty() {
                     parts.push(format!(
                         "waiting for {} to become Ready",
-                        not_ready.join(", ")
+                        listed(not_ready, ", ", NAMES_LISTED)
                     ));
                 }
                 if !missing.is_empty() {
-                    parts.push(format!("dependency {} does not exist", missing.join(", ")));
+                    parts.push(format!(
+                        "dependency {} does not exist",
+                        listed(missing, ", ", NAMES_LISTED)
+                    ));
                 }
                 parts.join("; ")
             }
-            Gate::Cycle(path) => format!("dependency cycle: {}", path.join(" -> ")),
+            // A long cycle names its first members and counts the rest; the service it starts
+            // from closes it, so the reader still sees it is a cycle through this service.
+            Gate::Cycle(path) => match path.split_last() {
+                Some((last, members)) if members.len() > NAMES_LISTED => format!(
+                    "dependency cycle of {} services: {} -> {last}",
+                    members.len(),
+                    listed(members, " -> ", NAMES_LISTED)
+                ),
+                _ => format!("dependency cycle: {}", path.join(" -> ")),
+            },
         }
     }
 }
@@ -94,40 +107,42 @@ pub fn gate(service: &Key, graph: &BTreeMap<Key, Node>) -> Gate {
     }
 }
 
-/// A cycle that leads from `start` back to `start`, if there is one: depth-first search that
-/// visits each node once, so it is linear in the size of the graph.
-pub fn cycle_through(start: &Key, graph: &BTreeMap<Key, Node>) -> Option<Vec<Key>> {
-    let mut visited = BTreeSet::new();
-    let mut path = vec![start.clone()];
-    dfs(start, start, graph, &mut visited, &mut path)
-}
-
-fn dfs(
-    start: &Key,
-    at: &Key,
-    graph: &BTreeMap<Key, Node>,
-    visited: &mut BTreeSet<Key>,
-    path: &mut Vec<Key>,
-) -> Option<Vec<Key>> {
-    let deps: BTreeSet<&Key> = graph
-        .get(at)
-        .map(|n| n.depends_on.iter().collect())
-        .unwrap_or_default();
-    for dep in deps {
-        if dep == start {
-            let mut cycle = path.clone();
-            cycle.push(start.clone());
-            return Some(cycle);
-        }
-        if visited.insert(dep.clone()) {
-            path.push(dep.clone());
-            if let Some(c) = dfs(start, dep, graph, visited, path) {
-                return Some(c);
+/// A cycle that leads from `start` back to `start`, if there is one: a depth-first search that
+/// visits each node once, so it is linear in the size of the graph. It keeps its own stack
+/// instead of recursing, so a chain of any length (a user can make one ten thousand services
+/// long) cannot overflow the thread's stack.
+pub fn cycle_through<'a>(start: &'a Key, graph: &'a BTreeMap<Key, Node>) -> Option<Vec<Key>> {
+    let mut visited: BTreeSet<&Key> = BTreeSet::new();
+    // The path from `start` to where the search stands, each node with the dependencies it has
+    // not tried yet (sorted, so the cycle reported is the same on every run).
+    let mut path: Vec<(&Key, std::vec::IntoIter<&Key>)> = vec![(start, dependencies(start, graph))];
+    while let Some((_, untried)) = path.last_mut() {
+        match untried.next() {
+            None => {
+                path.pop();
             }
-            path.pop();
+            Some(dep) if dep == start => {
+                let mut cycle: Vec<Key> = path.iter().map(|(key, _)| (*key).clone()).collect();
+                cycle.push(start.clone());
+                return Some(cycle);
+            }
+            Some(dep) => {
+                if visited.insert(dep) {
+                    path.push((dep, dependencies(dep, graph)));
+                }
+            }
         }
     }
     None
+}
+
+/// The distinct dependencies of `key`, sorted.
+fn dependencies<'a>(key: &Key, graph: &'a BTreeMap<Key, Node>) -> std::vec::IntoIter<&'a Key> {
+    let deps: BTreeSet<&Key> = graph
+        .get(key)
+        .map(|n| n.depends_on.iter().collect())
+        .unwrap_or_default();
+    deps.into_iter().collect::<Vec<_>>().into_iter()
 }
 
 #[cfg(test)]
@@ -256,5 +271,88 @@ mod tests {
             "old revision serving"
         );
         assert!(!ready_for_dependents(&service_at(3, 3, "False", true)));
+    }
+
+    /// `p/s0 -> p/s1 -> ... -> p/s{n-1}`, the last Ready (or depending on `p/s0` when `closed`).
+    fn chain(n: usize, closed: bool) -> BTreeMap<Key, Node> {
+        (0..n)
+            .map(|i| {
+                let next = if i + 1 < n {
+                    vec![format!("p/s{}", i + 1)]
+                } else if closed {
+                    vec!["p/s0".to_string()]
+                } else {
+                    vec![]
+                };
+                let node = Node {
+                    depends_on: next,
+                    ready: i + 1 == n,
+                };
+                (format!("p/s{i}"), node)
+            })
+            .collect()
+    }
+
+    /// The walk is as deep as the chain; run on a small stack so that a recursive walk would
+    /// overflow here, whatever stack the test harness gives its threads.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_chain_of_twenty_thousand_is_walked_without_recursion() {
+        let (gate, cycle) = on_small_stack(|| {
+            let g = chain(20_000, false);
+            (gate(&"p/s0".into(), &g), cycle_through(&"p/s0".into(), &g))
+        });
+        assert_eq!(cycle, None);
+        assert_eq!(
+            gate,
+            Gate::Waiting {
+                not_ready: vec!["p/s1".into()],
+                missing: vec![]
+            }
+        );
+    }
+
+    #[test]
+    fn a_cycle_of_twenty_thousand_is_found_and_its_message_stays_short() {
+        let gate = on_small_stack(|| gate(&"p/s0".into(), &chain(20_000, true)));
+        let Gate::Cycle(path) = &gate else {
+            panic!("a cycle: {gate:?}");
+        };
+        assert_eq!(path.len(), 20_001);
+        assert_eq!(path.first(), path.last());
+        let message = gate.message();
+        assert!(message.len() < 400, "{message}");
+        assert!(
+            message.starts_with("dependency cycle of 20000 services: p/s0 -> p/s1 -> "),
+            "{message}"
+        );
+        assert!(message.ends_with(" … and 19990 more -> p/s0"), "{message}");
+    }
+
+    #[test]
+    fn a_long_list_of_waits_is_named_in_part_and_counted() {
+        let deps: Vec<String> = (0..64).map(|i| format!("p/d{i:02}")).collect();
+        let mut g: BTreeMap<Key, Node> =
+            deps.iter().map(|d| (d.clone(), Node::default())).collect();
+        g.insert(
+            "p/x".into(),
+            Node {
+                depends_on: deps.clone(),
+                ready: false,
+            },
+        );
+        let message = gate(&"p/x".into(), &g).message();
+        assert!(
+            message.ends_with("p/d09 … and 54 more to become Ready"),
+            "{message}"
+        );
     }
 }
