@@ -154,6 +154,9 @@ pub(super) async fn run_controllers(
         vec![autoscaler_gone],
     );
 
+    // Health probes run in the pool, off the reconcile path; a completed probe wakes its object.
+    let (probes, probe_wakeups) = crate::probe::pool::ProbePool::new(&config.probes);
+
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
@@ -162,7 +165,7 @@ pub(super) async fn run_controllers(
         .owns_shared_stream(spec_changes(workloads_for_services))
         .reconcile_on(futures::stream::select(
             route_triggers.services,
-            ingresses_gone,
+            futures::stream::select(ingresses_gone, probe_wakeups.services),
         ))
         .with_config(concurrency.clone());
     // Triggered by the route table only, once it has taken a change in (see `route_claim`).
@@ -175,7 +178,10 @@ pub(super) async fn run_controllers(
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
         .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
-        .reconcile_on(workloads_gone_rollouts)
+        .reconcile_on(futures::stream::select(
+            workloads_gone_rollouts,
+            probe_wakeups.rollouts,
+        ))
         .watches_shared_stream(services_for_rollouts, {
             let store = rollout_store.clone();
             move |service| rollouts_waiting_on(&store, &service)
@@ -212,15 +218,18 @@ pub(super) async fn run_controllers(
     let (events, event_pump) = controller::events::EventQueue::new(
         controller::events::Publisher::recorder(client.clone()),
     );
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        config.clone(),
-        metrics,
-        caches,
-        integrations,
-        routes,
-        controller::events::Publisher::Queued(events),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            config.clone(),
+            metrics,
+            caches,
+            integrations,
+            routes,
+            controller::events::Publisher::Queued(events),
+        )
+        .with_probes(probes),
+    );
 
     let readiness = {
         let state = http_state.clone();
