@@ -25,3 +25,37 @@ pub struct ProbeConfig {
     )]
     pub probe_allow_cidrs: Vec<Cidr>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        probes: super::ProbeConfig,
+    }
+
+    #[test]
+    fn nothing_is_allowed_by_default_and_blocks_repeat_or_split_on_commas() {
+        let defaults = Run::parse_from(["run"]).probes;
+        assert!(defaults.probe_allow_cidrs.is_empty());
+        assert_eq!(defaults.probe_concurrency, 64);
+        let run = Run::parse_from([
+            "run",
+            "--probe-allow-cidr",
+            "127.0.0.1/32,fd00::/8",
+            "--probe-allow-cidr",
+            "10.0.0.1",
+        ]);
+        let blocks: Vec<String> = run
+            .probes
+            .probe_allow_cidrs
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(blocks, ["127.0.0.1/32", "fd00::/8", "10.0.0.1/32"]);
+        assert!(Run::try_parse_from(["run", "--probe-allow-cidr", "localhost"]).is_err());
+        assert!(Run::try_parse_from(["run", "--probe-concurrency", "0"]).is_err());
+    }
+}
