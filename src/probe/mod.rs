@@ -191,4 +191,46 @@ mod tests {
             result.detail
         );
     }
+
+    /// A loopback server whose `/elsewhere` redirects to another host (`localhost` instead of
+    /// `127.0.0.1`: another host name, though the same machine) and `/here` to its own `/ok`.
+    async fn redirecting_server() -> String {
+        use axum::response::Redirect;
+        use axum::routing::get;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app =
+            axum::Router::new()
+                .route("/ok", get(|| async { "ok" }))
+                .route("/here", get(|| async { Redirect::temporary("/ok") }))
+                .route(
+                    "/elsewhere",
+                    get(move || async move {
+                        Redirect::temporary(&format!("http://localhost:{port}/ok"))
+                    }),
+                );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    #[tokio::test]
+    async fn redirects_are_followed_on_the_same_host_only() {
+        let guard = AddressGuard::new(vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "::1/128".parse().unwrap(),
+        ]);
+        let (client, base) = (client(&guard), redirecting_server().await);
+        let timeout = Duration::from_secs(5);
+        let here = probe(&client, &guard, &format!("{base}/here"), timeout).await;
+        assert!(here.healthy, "{}", here.detail);
+        let elsewhere = probe(&client, &guard, &format!("{base}/elsewhere"), timeout).await;
+        assert!(!elsewhere.healthy);
+        assert!(
+            elsewhere
+                .detail
+                .contains("health probes follow redirects on the same host only"),
+            "{}",
+            elsewhere.detail
+        );
+    }
 }
