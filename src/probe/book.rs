@@ -46,10 +46,16 @@ pub enum Lane {
 pub enum Lookup {
     /// A result completed since the last one consumed; it is now consumed.
     Fresh(ProbeResult),
-    /// A probe is in flight (or was just scheduled); its completion wakes the owner.
+    /// No new result yet: a probe is in flight or scheduled, and its completion wakes the owner.
     Pending,
-    /// The last probe started less than the interval ago; ask again after this long.
-    NotDue(Duration),
+}
+
+/// A probe for the pool to start: after `after` (what is left of the interval since the previous
+/// one started), in `lane`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Start {
+    pub lane: Lane,
+    pub after: Duration,
 }
 
 struct Done {
@@ -79,40 +85,40 @@ pub struct Book {
 }
 
 impl Book {
-    /// The key's unconsumed result, if any; otherwise whether a probe is to start now, and in
-    /// which lane (the second value). At most one probe per key is in flight.
+    /// The key's unconsumed result, if any, and the next probe to start, if none is in flight or
+    /// scheduled. Consuming a result schedules the next probe at once, one interval after the
+    /// previous one started, so a steady object costs one probe and one reconcile (the wake-up)
+    /// per interval, and at most one probe per key is in flight or waiting.
     pub fn take(
         &mut self,
         key: &ProbeKey,
         target: &ProbeTarget,
         now: Instant,
-    ) -> (Lookup, Option<Lane>) {
+    ) -> (Lookup, Option<Start>) {
         self.sweep(now);
         let entry = self.entries.entry(key.clone()).or_default();
         entry.touched = Some(now);
-        if let Some(done) = entry.done.take()
+        let lookup = match entry.done.take() {
             // A result for another URL (the spec changed meanwhile) answers nothing.
-            && done.url == target.url
-        {
-            return (Lookup::Fresh(done.result), None);
-        }
+            Some(done) if done.url == target.url => Lookup::Fresh(done.result),
+            _ => Lookup::Pending,
+        };
         if entry.in_flight {
-            return (Lookup::Pending, None);
+            return (lookup, None);
         }
-        if let Some(started) = entry.started {
-            let since = now.saturating_duration_since(started);
-            if since < target.interval {
-                return (Lookup::NotDue(target.interval - since), None);
-            }
-        }
+        let after = entry.started.map_or(Duration::ZERO, |started| {
+            target
+                .interval
+                .saturating_sub(now.saturating_duration_since(started))
+        });
         entry.in_flight = true;
-        entry.started = Some(now);
+        entry.started = Some(now + after);
         let lane = if entry.unresponsive {
             Lane::Slow
         } else {
             Lane::Main
         };
-        (Lookup::Pending, Some(lane))
+        (lookup, Some(Start { lane, after }))
     }
 
     /// Records a finished probe for the key's next `take`.
@@ -177,51 +183,60 @@ mod tests {
         }
     }
 
+    fn start(lane: Lane, after_secs: u64) -> Option<Start> {
+        Some(Start {
+            lane,
+            after: Duration::from_secs(after_secs),
+        })
+    }
+
     #[test]
     fn one_probe_in_flight_per_key_and_its_result_is_consumed_once() {
         let (mut book, t0) = (Book::default(), Instant::now());
         let (a, t) = (key("a"), target("http://a/health"));
-        assert_eq!(book.take(&a, &t, t0), (Lookup::Pending, Some(Lane::Main)));
+        assert_eq!(
+            book.take(&a, &t, t0),
+            (Lookup::Pending, start(Lane::Main, 0))
+        );
         assert_eq!(
             book.take(&a, &t, t0),
             (Lookup::Pending, None),
             "deduplicated"
         );
         assert_eq!(
-            book.take(&key("b"), &t, t0),
-            (Lookup::Pending, Some(Lane::Main)),
+            book.take(&key("b"), &t, t0).1,
+            start(Lane::Main, 0),
             "another key is its own"
         );
         assert_eq!(book.in_flight(), 2);
-        book.complete(&a, &t.url, result(true, false), t0);
+        let done = t0 + Duration::from_secs(4);
+        book.complete(&a, &t.url, result(true, false), done);
         assert_eq!(
-            book.take(&a, &t, t0),
-            (Lookup::Fresh(result(true, false)), None)
+            book.take(&a, &t, done),
+            (Lookup::Fresh(result(true, false)), start(Lane::Main, 6)),
+            "consumed; the next probe is scheduled one interval after the last one started"
         );
-        let later = t0 + Duration::from_secs(4);
         assert_eq!(
-            book.take(&a, &t, later),
-            (Lookup::NotDue(Duration::from_secs(6)), None),
-            "consumed; the next probe keeps to the interval"
+            book.take(&a, &t, done),
+            (Lookup::Pending, None),
+            "consumed once, and the next one is already scheduled"
         );
-        let due = t0 + Duration::from_secs(10);
-        assert_eq!(book.take(&a, &t, due), (Lookup::Pending, Some(Lane::Main)));
     }
 
     #[test]
     fn a_key_that_did_not_answer_takes_the_slow_lane_until_it_answers() {
         let (mut book, t0) = (Book::default(), Instant::now());
         let (a, t) = (key("tarpit"), target("http://a/health"));
-        let due = |n: u64| t0 + Duration::from_secs(10 * n);
-        assert_eq!(book.take(&a, &t, due(0)).1, Some(Lane::Main), "fresh");
-        book.complete(&a, &t.url, result(false, true), due(0));
-        assert!(matches!(book.take(&a, &t, due(0)).0, Lookup::Fresh(_)));
-        assert_eq!(book.take(&a, &t, due(1)).1, Some(Lane::Slow));
-        book.complete(&a, &t.url, result(false, false), due(1));
-        book.take(&a, &t, due(1));
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert_eq!(book.take(&a, &t, at(0)).1, start(Lane::Main, 0), "fresh");
+        book.complete(&a, &t.url, result(false, true), at(5));
+        let (lookup, next) = book.take(&a, &t, at(5));
+        assert!(matches!(lookup, Lookup::Fresh(_)));
+        assert_eq!(next, start(Lane::Slow, 5));
+        book.complete(&a, &t.url, result(false, false), at(12));
         assert_eq!(
-            book.take(&a, &t, due(2)).1,
-            Some(Lane::Main),
+            book.take(&a, &t, at(12)).1,
+            start(Lane::Main, 8),
             "an answer, even a 503, is not a tarpit"
         );
     }
@@ -232,9 +247,9 @@ mod tests {
         let a = key("a");
         book.take(&a, &target("http://old/health"), t0);
         book.complete(&a, "http://old/health", result(true, false), t0);
-        let (lookup, start) = book.take(&a, &target("http://new/health"), t0);
-        assert_eq!(lookup, Lookup::NotDue(Duration::from_secs(10)));
-        assert_eq!(start, None);
+        let (lookup, next) = book.take(&a, &target("http://new/health"), t0);
+        assert_eq!(lookup, Lookup::Pending);
+        assert_eq!(next, start(Lane::Main, 10));
     }
 
     #[test]

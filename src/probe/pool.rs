@@ -2,10 +2,12 @@
 //! holds a reconcile worker.
 //!
 //! A reconcile asks for an object's result (`for_service`, `for_rollout`) with its target (url,
-//! timeout, interval). It gets a result that completed since it last consumed one; otherwise a
-//! probe is scheduled (at most one in flight per object, none sooner than the interval after the
-//! previous one started) and the reconcile returns without waiting. When the probe completes,
-//! the pool wakes the object's controller through `ProbeWakeups`, and that reconcile consumes it.
+//! timeout, interval). It gets a result that completed since it last consumed one, or `Pending`;
+//! either way it never waits. Unless one is already in flight or scheduled, the next probe is
+//! scheduled (one per object, one interval after the previous one started). When the probe
+//! completes, the pool wakes the object's controller through `ProbeWakeups`, and that reconcile
+//! consumes the result and so schedules the next: a steady object costs one probe and one
+//! reconcile per interval. An object nobody asks about any more gets at most one probe more.
 //!
 //! Bounds: at most `--probe-concurrency` probes run at once, each cut off at its timeout (at
 //! most 30 s, `bounds::MAX_TIMEOUT`). Fairness: the slots are split into two lanes. A key whose
@@ -22,7 +24,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Semaphore;
 
-use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget};
+use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget, Start};
 use super::guard::AddressGuard;
 use super::{ProbeResult, bounds};
 use crate::api::{ChittyDeployment, ChittyService};
@@ -87,11 +89,6 @@ impl ProbePool {
         self.take(key(ProbeOwner::Rollout, rollout), target)
     }
 
-    /// Probes in flight or waiting for a slot.
-    pub fn in_flight(&self) -> usize {
-        self.inner.book.lock().expect("probe book lock").in_flight()
-    }
-
     fn take(&self, key: ProbeKey, target: ProbeTarget) -> Lookup {
         let (lookup, start) =
             self.inner
@@ -99,8 +96,8 @@ impl ProbePool {
                 .lock()
                 .expect("probe book lock")
                 .take(&key, &target, Instant::now());
-        if let Some(lane) = start {
-            tokio::spawn(run(self.inner.clone(), key, target, lane));
+        if let Some(start) = start {
+            tokio::spawn(run(self.inner.clone(), key, target, start));
         }
         lookup
     }
@@ -114,10 +111,11 @@ fn key(owner: ProbeOwner, obj: &impl ResourceExt) -> ProbeKey {
     }
 }
 
-/// Waits for a slot in the lane, probes within the hard deadline, records the result and wakes
-/// the owner.
-async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, lane: Lane) {
-    let semaphore = match lane {
+/// Waits out the interval, then for a slot in the lane, probes within the hard deadline,
+/// records the result and wakes the owner.
+async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start) {
+    tokio::time::sleep(start.after).await;
+    let semaphore = match start.lane {
         Lane::Main => &inner.main,
         Lane::Slow => &inner.slow,
     };

@@ -43,7 +43,7 @@ pub struct Probed {
     pub changed: bool,
     /// The state before this probe.
     pub previous: HealthState,
-    /// When to probe again.
+    /// When to look again if the pool's wake-up does not come first.
     pub again: Duration,
 }
 
@@ -63,8 +63,9 @@ impl Checked {
     }
 }
 
-/// How long a reconcile whose probe is in flight waits at most; the pool's wake-up comes first.
-const PENDING_RECHECK: Duration = Duration::from_secs(35);
+/// How long past its probe's due time a service waits without the pool's wake-up, which
+/// normally comes first.
+const WAKE_SLACK: Duration = Duration::from_secs(5);
 
 /// Takes the pool's newest result for a service whose current revision succeeded and reports
 /// the new summary; never waits on the probe itself.
@@ -88,16 +89,20 @@ pub fn check_service(
                 .flatten()
         })
         .unwrap_or_else(|| service_object::cluster_url(service));
-    let interval = bounds::interval(&spec.interval);
+    let (interval, timeout) = (
+        bounds::interval(&spec.interval),
+        bounds::timeout(&spec.timeout),
+    );
     let target = ProbeTarget {
         url: probe::url(&base, &spec.path),
-        timeout: bounds::timeout(&spec.timeout),
+        timeout,
         interval,
     };
+    // Taking a result schedules the next probe; its completion wakes this service.
+    let recheck = interval + timeout + WAKE_SLACK;
     let result = match ctx.probes.for_service(service, target) {
         Lookup::Fresh(result) => result,
-        Lookup::Pending => return Checked::Waiting(PENDING_RECHECK),
-        Lookup::NotDue(wait) => return Checked::Waiting(wait),
+        Lookup::Pending => return Checked::Waiting(recheck),
     };
     ctx.metrics.observe_probe(result.healthy, result.latency);
 
@@ -138,7 +143,7 @@ pub fn check_service(
         summary,
         changed,
         previous: previous_state,
-        again: interval,
+        again: recheck,
     })
 }
 

@@ -23,8 +23,9 @@ use kube::runtime::events::EventType;
 
 /// How often an unavailable workload is looked at without a watch event.
 const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
-/// How long a rollout whose probe is in flight waits at most; the pool wakes it sooner.
-const PROBE_RECHECK: Duration = Duration::from_secs(35);
+/// How long past its probe's due time a rollout waits without the pool's wake-up, which
+/// normally comes first.
+const WAKE_SLACK: Duration = Duration::from_secs(5);
 
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let snapshot = &input.rollout.spec.snapshot;
@@ -87,32 +88,21 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         }
     }
 
-    // Reconciles also come from watch events; probes keep to the configured interval.
+    // Reconciles also come from watch events; the pool keeps probes to the interval (it starts
+    // each one an interval after the previous one), so a reconcile may always ask.
     let interval = bounds::interval(&health.interval);
-    let last = input
-        .status
-        .probes
-        .as_ref()
-        .and_then(|p| p.last_probe_at.as_ref())
-        .map(|t| t.0);
-    if let Some(last) = last {
-        let since = input.now.0.duration_since(last).unsigned_abs();
-        if since < interval {
-            input.retry_after = Some((interval - since).max(Duration::from_millis(100)));
-            return Ok(Outcome::Waiting(last_message(input)));
-        }
-    }
+    let timeout = bounds::timeout(&health.timeout);
     let url = probe::url(&base_url(input), &health.path);
     let target = ProbeTarget {
         url: url.clone(),
-        timeout: bounds::timeout(&health.timeout),
+        timeout,
         interval,
     };
     // The probe runs in the pool; its completion wakes this rollout, and the reconcile that
     // follows takes the result. Nothing here waits on the endpoint.
     let result = match input.ctx.probes.for_rollout(input.rollout, target) {
         Lookup::Fresh(result) => result,
-        Lookup::Pending | Lookup::NotDue(_) if elapsed > limit => {
+        Lookup::Pending if elapsed > limit => {
             let last = input
                 .status
                 .probes
@@ -125,11 +115,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             )));
         }
         Lookup::Pending => {
-            input.retry_after = Some(PROBE_RECHECK);
-            return Ok(Outcome::Waiting(last_message(input)));
-        }
-        Lookup::NotDue(wait) => {
-            input.retry_after = Some(wait.max(Duration::from_millis(100)));
+            input.retry_after = Some(interval + timeout + WAKE_SLACK);
             return Ok(Outcome::Waiting(last_message(input)));
         }
     };
