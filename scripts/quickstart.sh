@@ -37,11 +37,13 @@ cat <<INFO
 INFO
 
 # Pods are simulated by kwok, so nothing listens inside them: health checks go to the sim's
-# /health instead of each in-cluster Service.
+# /health instead of each in-cluster Service. The sim listens on loopback, which probes refuse
+# unless allowed.
 "$bin/chitty-operator" run \
   --namespace "$namespace" \
   --http-addr "$http_addr" \
   --health-url-override "http://$sim_addr" \
+  --probe-allow-cidr 127.0.0.1/32 \
   --chittyid-url "http://$sim_addr" --chittyid-token sim-token \
   --registry-url "http://$sim_addr" --registry-token sim-token \
   --notify-webhook "contextconsciousness=http://$sim_addr/notify/contextconsciousness"

@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+mod probes;
 mod routing;
+pub use probes::ProbeConfig;
 pub use routing::{RouteReservation, RoutingConfig};
 
 #[derive(clap::Args, Clone, Debug)]
@@ -43,6 +45,10 @@ pub struct OperatorConfig {
 
     #[command(flatten)]
     pub build: BuildDefaults,
+
+    /// Health probes: how many at once, and which refused addresses are allowed after all.
+    #[command(flatten)]
+    pub probes: ProbeConfig,
 
     #[command(flatten)]
     pub routing: RoutingConfig,

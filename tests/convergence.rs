@@ -317,9 +317,11 @@ async fn a_rolled_back_service_stays_monitored_and_registered_at_the_restored_ve
     .await;
     // Each version probes its own stand-in endpoint, so the new one can fail alone.
     let ledger = |version: &str, endpoint: &str| {
-        common::service("ledger").version(version).health_spec(json!({
+        common::service("ledger")
+            .version(version)
+            .health_spec(json!({
             "url": format!("{}/svc/{endpoint}", sim.base_url()),
-            "interval": "500ms", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "20s"}))
+            "interval": "1s", "timeout": "1s", "failureThreshold": 2, "progressDeadline": "20s"}))
     };
     env.apply(&ledger("1.0.0", "ledger-v1")).await;
     let svc = env.wait_ready_at("ledger", "1.0.0").await;

@@ -267,7 +267,7 @@ async fn a_person_sees_the_fleet_live_in_the_dashboard() {
     .await;
 
     // Health answers at once now: the step finishes its checks and the rollout completes. The
-    // checks still left keep to the 500 ms interval, and a busy machine stretches each one, so
+    // checks still left keep to the 1 s interval, and a busy machine stretches each one, so
     // the wait is sized by what is left rather than a fixed minute and a half.
     slow.set_delay(Duration::ZERO);
     let left = card_checks_left(&browser, &card).await;

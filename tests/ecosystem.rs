@@ -79,7 +79,7 @@ fn manifest(name: &str, version: &str, health: &HealthServer) -> ServiceManifest
         .environment("production")
         .set("capabilities", json!(["payments"]))
         .set("identity", json!({"jurisdiction": "USA", "region": 1}))
-        .health_spec(json!({"url": health.url, "interval": "500ms", "timeout": "1s"}))
+        .health_spec(json!({"url": health.url, "interval": "1s", "timeout": "1s"}))
 }
 
 fn chitty_id(s: &ChittyService) -> String {
@@ -498,6 +498,8 @@ async fn tokens_never_appear_in_logs_status_or_events() {
         .env("CHITTY_ID_TOKEN", SECRET)
         .env("CHITTY_REGISTRY_URL", sim.base_url())
         .env("CHITTY_REGISTRY_TOKEN", SECRET)
+        // The health server listens on loopback, which probes refuse by default.
+        .env("CHITTY_PROBE_ALLOW_CIDRS", "127.0.0.1/32")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -102,6 +102,9 @@ impl Operator {
                 &format!("127.0.0.1:{port}"),
                 "--log-format",
                 "json",
+                // The benches' health endpoint listens on loopback, refused by default.
+                "--probe-allow-cidr",
+                "127.0.0.1/32",
             ])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)

@@ -318,14 +318,22 @@ pub struct HealthCheck {
     #[x_kube(validation = patterns::rules::http_url())]
     #[schemars(length(max = 512))]
     pub url: Option<String>,
-    /// Time between probes (`10s`).
+    /// Time between probes (`10s`), from 1s to 24h: a shorter one would turn one service into a
+    /// stream of probes and status writes.
     #[serde(default = "default_health_interval")]
-    #[x_kube(validation = patterns::rules::duration())]
+    #[x_kube(
+        validation = patterns::rules::duration(),
+        validation = patterns::rules::duration_within("1s", "24h", "interval must be between 1s and 24h")
+    )]
     #[schemars(length(max = 32))]
     pub interval: String,
-    /// How long one probe may take (`5s`).
+    /// How long one probe may take (`5s`), from 100ms to 30s: probes share a bounded pool, and a
+    /// longer one would hold a slot that long.
     #[serde(default = "default_health_timeout")]
-    #[x_kube(validation = patterns::rules::duration())]
+    #[x_kube(
+        validation = patterns::rules::duration(),
+        validation = patterns::rules::duration_within("100ms", "30s", "timeout must be between 100ms and 30s")
+    )]
     #[schemars(length(max = 32))]
     pub timeout: String,
     /// Consecutive failed probes before the service counts as unhealthy.
@@ -336,9 +344,13 @@ pub struct HealthCheck {
     #[serde(default = "default_success_threshold")]
     #[schemars(range(min = 1, max = 100))]
     pub success_threshold: i32,
-    /// How long a rollout may take to become healthy before it is rolled back (`10m`).
+    /// How long a rollout may take to become healthy before it is rolled back (`10m`), from 1s to
+    /// 24h.
     #[serde(default = "default_progress_deadline")]
-    #[x_kube(validation = patterns::rules::duration())]
+    #[x_kube(
+        validation = patterns::rules::duration(),
+        validation = patterns::rules::duration_within("1s", "24h", "progressDeadline must be between 1s and 24h")
+    )]
     #[schemars(length(max = 32))]
     pub progress_deadline: String,
 }
@@ -408,9 +420,12 @@ pub struct CanarySpec {
     #[serde(default = "default_canary_percent")]
     #[schemars(range(min = 1, max = 99))]
     pub percent: i32,
-    /// How long the canary must stay healthy before promotion (`5m`).
+    /// How long the canary must stay healthy before promotion (`5m`), at most 24h.
     #[serde(default = "default_canary_monitor")]
-    #[x_kube(validation = patterns::rules::duration())]
+    #[x_kube(
+        validation = patterns::rules::duration(),
+        validation = patterns::rules::duration_within("0s", "24h", "monitorDuration must be at most 24h")
+    )]
     #[schemars(length(max = 32))]
     pub monitor_duration: String,
 }

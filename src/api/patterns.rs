@@ -67,6 +67,15 @@ pub mod rules {
             "must be a duration such as 500ms, 30s, 5m or 1h30m",
         )
     }
+    /// A duration from `min` to `max`. Checked only once the shape is right, so a malformed
+    /// value gets the shape's message alone (and CEL's `duration()` never sees it).
+    pub fn duration_within(min: &str, max: &str, message: &str) -> Rule {
+        Rule::new(format!(
+            "!self.matches(r'{}') || (duration(self) >= duration('{min}') && duration(self) <= duration('{max}'))",
+            super::DURATION
+        ))
+        .message(message)
+    }
     pub fn http_url() -> Rule {
         matches(
             super::HTTP_URL,

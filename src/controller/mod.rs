@@ -90,8 +90,8 @@ pub struct Context {
     pub events: events::Publisher,
     /// The external ChittyOS services the operator is configured for.
     pub integrations: crate::integrations::Integrations,
-    /// HTTP client for health probes.
-    pub probe: reqwest::Client,
+    /// Health probes, run off the reconcile path (see `probe::pool`).
+    pub probes: crate::probe::pool::ProbePool,
     /// Consecutive failed probes per service since its health state last changed; kept in
     /// memory because writing every count would make a failing service a stream of writes.
     pub probe_failures: std::sync::Mutex<std::collections::HashMap<String, i32>>,
@@ -119,6 +119,8 @@ impl Context {
         routes: route_claim::RouteTable,
         events: events::Publisher,
     ) -> Self {
+        // A pool whose wake-ups nobody hears; the running controllers give theirs (`with_probes`).
+        let (probes, _) = crate::probe::pool::ProbePool::new(&config.probes);
         Self {
             client,
             config,
@@ -126,7 +128,7 @@ impl Context {
             caches,
             events,
             integrations,
-            probe: crate::probe::client(),
+            probes,
             probe_failures: Default::default(),
             routes,
             ledger: Default::default(),
@@ -135,6 +137,11 @@ impl Context {
             write_budget: Default::default(),
             refusals: Default::default(),
         }
+    }
+
+    /// The probe pool whose completions wake the running controllers.
+    pub fn with_probes(self, probes: crate::probe::pool::ProbePool) -> Self {
+        Self { probes, ..self }
     }
 
     /// Writes a whole status with server-side apply, but only when it differs from what is

@@ -180,6 +180,9 @@ pub(super) async fn run_controllers(
 
     // The workload controller's refusals wake the service, whose status tells of them.
     let (refusal_wake, refusal_wakes) = futures::channel::mpsc::unbounded();
+    // Health probes run in the pool, off the reconcile path; a completed probe wakes its object.
+    let (probes, probe_wakeups) = crate::probe::pool::ProbePool::new(&config.probes);
+
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)
         .watches_shared_stream(claims_for_services, route_claim::service_of_claim)
@@ -188,7 +191,10 @@ pub(super) async fn run_controllers(
         .owns_shared_stream(spec_changes(workloads_for_services))
         .reconcile_on(futures::stream::select(
             route_triggers.services,
-            futures::stream::select(ingresses_gone, refusal_wakes),
+            futures::stream::select(
+                ingresses_gone,
+                futures::stream::select(refusal_wakes, probe_wakeups.services),
+            ),
         ))
         .with_config(concurrency.clone());
     // Triggered by the route table only, once it has taken a change in (see `route_claim`).
@@ -201,7 +207,10 @@ pub(super) async fn run_controllers(
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
         .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
-        .reconcile_on(workloads_gone_rollouts)
+        .reconcile_on(futures::stream::select(
+            workloads_gone_rollouts,
+            probe_wakeups.rollouts,
+        ))
         .watches_shared_stream(services_for_rollouts, {
             let store = rollout_store.clone();
             move |service| rollouts_waiting_on(&store, &service)
@@ -246,7 +255,8 @@ pub(super) async fn run_controllers(
         integrations,
         routes,
         controller::events::Publisher::Queued(events),
-    );
+    )
+    .with_probes(probes);
     ctx.refusals = controller::refusals::Refusals::waking(refusal_wake);
     let ctx = Arc::new(ctx);
 

@@ -1,5 +1,7 @@
 //! Go-style durations (`500ms`, `30s`, `1h30m`) as manifests write them; the CRD schema has
 //! already checked the shape, so parsing failures fall back to a default rather than erroring.
+//! A number of more than 32 bits (`4294967296s`, 136 years) is no duration at all (None), never
+//! a wrapped-around one: it once parsed as 0, and a zero interval probed as fast as reconciles ran.
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ pub fn parse(text: &str) -> Option<Duration> {
             digits.push(c);
             continue;
         }
-        let value: u64 = digits.parse().ok()?;
+        let value: u32 = digits.parse().ok()?;
         digits.clear();
         let unit = match c {
             'h' => Duration::from_secs(3600),
@@ -25,7 +27,7 @@ pub fn parse(text: &str) -> Option<Duration> {
             's' => Duration::from_secs(1),
             _ => return None,
         };
-        total += unit * value as u32;
+        total = total.checked_add(unit.checked_mul(value)?)?;
         any = true;
     }
     (digits.is_empty() && any).then_some(total)
@@ -54,6 +56,13 @@ mod tests {
         assert_eq!(parse(""), None);
         assert_eq!(parse("5"), None);
         assert_eq!(parse("five seconds"), None);
+        assert_eq!(parse("4294967296s"), None, "more than u32 units");
+        assert_eq!(parse("99999999999999999999s"), None, "more than u64 units");
+        assert_eq!(
+            parse("4294967295s"),
+            Some(Duration::from_secs(4_294_967_295)),
+            "the largest number"
+        );
         assert_eq!(
             parse_or("x", Duration::from_secs(7)),
             Duration::from_secs(7)

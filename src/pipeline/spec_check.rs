@@ -7,12 +7,16 @@ use std::time::Duration;
 
 use super::duration;
 use crate::api::ChittyServiceSpec;
+use crate::probe::bounds::{MAX_DEADLINE, MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, MIN_TIMEOUT};
 
-/// Probes no more often than this: a shorter interval costs the target and the operator, not
-/// just its author.
-pub const MIN_HEALTH_INTERVAL: Duration = Duration::from_secs(1);
-/// No probe holds a worker longer than this.
-pub const MAX_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
+/// A bound as a manifest would write it (`1s`, `100ms`, `24h`).
+fn written(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
 
 /// Every problem with `spec`, each a sentence naming the field; empty when it is fine.
 pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
@@ -24,12 +28,12 @@ pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
                 "{field} '{text}' is not a duration such as 500ms, 10s or 1m30s"
             )),
             Some(d) if min.is_some_and(|m| d < m) => out.push(format!(
-                "{field} {text} is below the minimum of {}s",
-                min.unwrap_or_default().as_secs()
+                "{field} {text} is below the minimum of {}",
+                written(min.unwrap_or_default())
             )),
             Some(d) if max.is_some_and(|m| d > m) => out.push(format!(
-                "{field} {text} is above the maximum of {}s",
-                max.unwrap_or_default().as_secs()
+                "{field} {text} is above the maximum of {}",
+                written(max.unwrap_or_default())
             )),
             Some(d) if d.is_zero() => out.push(format!("{field} must be more than 0")),
             Some(_) => {}
@@ -38,27 +42,27 @@ pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
     check(
         "health.interval",
         &health.interval,
-        Some(MIN_HEALTH_INTERVAL),
-        None,
+        Some(MIN_INTERVAL),
+        Some(MAX_INTERVAL),
     );
     check(
         "health.timeout",
         &health.timeout,
-        None,
-        Some(MAX_HEALTH_TIMEOUT),
+        Some(MIN_TIMEOUT),
+        Some(MAX_TIMEOUT),
     );
     check(
         "health.progressDeadline",
         &health.progress_deadline,
         None,
-        None,
+        Some(MAX_DEADLINE),
     );
     if let Some(canary) = &spec.strategy.canary {
         check(
             "strategy.canary.monitorDuration",
             &canary.monitor_duration,
             None,
-            None,
+            Some(MAX_DEADLINE),
         );
     }
     out

@@ -324,6 +324,8 @@ impl RunningOperator {
         config.namespace = Some(namespace.to_string());
         config.http_addr = "127.0.0.1:0".parse().unwrap();
         config.concurrency = 4;
+        // The tests' health endpoints listen on loopback, which probes refuse by default.
+        config.probes.probe_allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
         adjust(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {

@@ -90,12 +90,12 @@ impl ServiceManifest {
         self.set("suspend", suspend.into())
     }
 
-    /// Probed at `url` quickly enough for a test: every 500 ms, down after two failures, and a
+    /// Probed at `url` quickly enough for a test: every second (the shortest interval allowed), down after two failures, and a
     /// rollout that is not healthy within a minute fails.
     pub fn health(self, url: &str) -> Self {
         self.set(
             "health",
-            json!({"url": url, "interval": "500ms", "timeout": "1s", "failureThreshold": 2,
+            json!({"url": url, "interval": "1s", "timeout": "1s", "failureThreshold": 2,
                    "progressDeadline": "60s"}),
         )
     }

@@ -1,5 +1,5 @@
 //! Health between rollouts: the serving revision of every service is probed each
-//! `health.interval`, whatever its newest rollout did. Status changes
+//! `health.interval` (by the probe pool, off the reconcile path), whatever its newest rollout did. Status changes
 //! only when the state does (healthy, degraded, down), so a healthy idle fleet writes nothing;
 //! latencies go to metrics. A `critical` service that goes down within the rollback window of
 //! its last rollout is rolled back; any other is reported, not touched.
@@ -17,9 +17,10 @@ use crate::api::{
 };
 use crate::controller::Context;
 use crate::controller::events::publish;
-use crate::pipeline::duration::parse_or;
 use crate::pipeline::rollouts;
 use crate::probe;
+use crate::probe::book::{Lookup, ProbeTarget};
+use crate::probe::bounds;
 use crate::workload::service as service_object;
 
 /// The state after one more probe, given the consecutive failures before it.
@@ -42,17 +43,38 @@ pub struct Probed {
     pub changed: bool,
     /// The state before this probe.
     pub previous: HealthState,
-    /// When to probe again.
+    /// When to look again if the pool's wake-up does not come first.
     pub again: Duration,
 }
 
-/// Probes a service whose current revision succeeded and reports the new summary.
-pub async fn probe_service(
+/// What a reconcile learns about the serving revision's health: a new result, or when to look
+/// again (the probe pool wakes the service sooner when its probe completes).
+pub enum Checked {
+    Probed(Probed),
+    Waiting(Duration),
+}
+
+impl Checked {
+    pub fn again(&self) -> Duration {
+        match self {
+            Self::Probed(p) => p.again,
+            Self::Waiting(d) => *d,
+        }
+    }
+}
+
+/// How long past its probe's due time a service waits without the pool's wake-up, which
+/// normally comes first.
+const WAKE_SLACK: Duration = Duration::from_secs(5);
+
+/// Takes the pool's newest result for a service whose current revision succeeded and reports
+/// the new summary; never waits on the probe itself.
+pub fn check_service(
     ctx: &Context,
     service: &ChittyService,
     serving: &ChittyDeployment,
     now: &Time,
-) -> Probed {
+) -> Checked {
     // The revision that serves is the one checked: after a rollback, the restored revision's
     // health settings apply, not those of the spec that failed.
     let snapshot = &serving.spec.snapshot;
@@ -67,13 +89,21 @@ pub async fn probe_service(
                 .flatten()
         })
         .unwrap_or_else(|| service_object::cluster_url(service));
-    let url = probe::url(&base, &spec.path);
-    let result = probe::probe(
-        &ctx.probe,
-        &url,
-        parse_or(&spec.timeout, Duration::from_secs(5)),
-    )
-    .await;
+    let (interval, timeout) = (
+        bounds::interval(&spec.interval),
+        bounds::timeout(&spec.timeout),
+    );
+    let target = ProbeTarget {
+        url: probe::url(&base, &spec.path),
+        timeout,
+        interval,
+    };
+    // Taking a result schedules the next probe; its completion wakes this service.
+    let recheck = interval + timeout + WAKE_SLACK;
+    let result = match ctx.probes.for_service(service, target) {
+        Lookup::Fresh(result) => result,
+        Lookup::Pending => return Checked::Waiting(recheck),
+    };
     ctx.metrics.observe_probe(result.healthy, result.latency);
 
     let key = format!(
@@ -109,12 +139,12 @@ pub async fn probe_service(
     } else {
         previous
     };
-    Probed {
+    Checked::Probed(Probed {
         summary,
         changed,
         previous: previous_state,
-        again: parse_or(&spec.interval, Duration::from_secs(10)),
-    }
+        again: recheck,
+    })
 }
 
 /// Reacts to a state change: an Event, a degraded notice to webhooks, and for a critical

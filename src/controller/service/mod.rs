@@ -73,10 +73,16 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     let serving = rollouts::serving(&owned);
     // The serving revision is watched whatever the newest rollout did (a rolled-back service is
     // still checked); while a rollout runs, its health step does the probing.
-    let probed = match (serving, current) {
+    let checked = match (serving, current) {
         (Some(serving), Some(newest)) if !rollouts::is_in_flight(newest) => {
-            Some(health::probe_service(&ctx, &service, serving, &now).await)
+            Some(health::check_service(&ctx, &service, serving, &now))
         }
+        _ => None,
+    };
+    let mut again = checked.as_ref().map(health::Checked::again);
+    let watched = checked.is_some();
+    let probed = match checked {
+        Some(health::Checked::Probed(p)) => Some(p),
         _ => None,
     };
     let mut refused = ctx.refusals.of(&service);
@@ -101,6 +107,10 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     let mut desired = status::compute(&service, &seen);
     if let Some(p) = &probed {
         desired.health = Some(p.summary.clone());
+    }
+    // Applied on every reconcile between rollouts, not only those that took a new result: the
+    // others carry the stored health over, and must not turn a down service Ready again.
+    if watched {
         let stored = service
             .status
             .as_ref()
@@ -141,7 +151,6 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
         )
         .await;
     }
-    let mut again = probed.as_ref().map(|p| p.again);
     if let Some(p) = probed.filter(|p| p.changed) {
         let mut seen_service = (*service).clone();
         seen_service.status = Some(desired.clone());

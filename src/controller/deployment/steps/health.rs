@@ -13,26 +13,30 @@ use crate::api::conditions::events::DRIFT_REPAIRED;
 use crate::api::{ProbeStatus, Target};
 use crate::controller::apply::{apply, delete_if_present, get_opt};
 use crate::controller::events::publish;
-use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 use crate::probe;
+use crate::probe::book::{Lookup, ProbeTarget};
+use crate::probe::bounds;
 use crate::workload::deployment::{self as workload, Workload, is_available};
 use crate::workload::{ROLLOUT_LABEL, Track, deployment_name, service as service_object};
 use kube::runtime::events::EventType;
 
 /// How often an unavailable workload is looked at without a watch event.
 const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
+/// How long past its probe's due time a rollout waits without the pool's wake-up, which
+/// normally comes first.
+const WAKE_SLACK: Duration = Duration::from_secs(5);
 
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let snapshot = &input.rollout.spec.snapshot;
     let health = &snapshot.health;
     let canary = input.status.canary.is_some();
-    let deadline = parse_or(&health.progress_deadline, Duration::from_secs(600));
+    let deadline = bounds::deadline(&health.progress_deadline, Duration::from_secs(600));
     let monitor = snapshot
         .strategy
         .canary
         .as_ref()
-        .map(|c| parse_or(&c.monitor_duration, Duration::from_secs(300)));
+        .map(|c| bounds::deadline(&c.monitor_duration, Duration::from_secs(300)));
     let started = step_started(input);
     let elapsed = input.now.0.duration_since(started).unsigned_abs();
     let limit = if canary {
@@ -84,32 +88,37 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         }
     }
 
-    // Reconciles also come from watch events; probes keep to the configured interval.
-    let interval = parse_or(&health.interval, Duration::from_secs(10));
-    let last = input
-        .status
-        .probes
-        .as_ref()
-        .and_then(|p| p.last_probe_at.as_ref())
-        .map(|t| t.0);
-    if let Some(last) = last {
-        let since = input.now.0.duration_since(last).unsigned_abs();
-        if since < interval {
-            input.retry_after = Some((interval - since).max(Duration::from_millis(100)));
-            let message = input
-                .status
-                .steps
-                .iter()
-                .find(|s| s.name == "health")
-                .and_then(|s| s.message.clone());
-            return Ok(Outcome::Waiting(
-                message.unwrap_or_else(|| "waiting for the next health check".into()),
-            ));
-        }
-    }
+    // Reconciles also come from watch events; the pool keeps probes to the interval (it starts
+    // each one an interval after the previous one), so a reconcile may always ask.
+    let interval = bounds::interval(&health.interval);
+    let timeout = bounds::timeout(&health.timeout);
     let url = probe::url(&base_url(input), &health.path);
-    let timeout = parse_or(&health.timeout, Duration::from_secs(5));
-    let result = probe::probe(&input.ctx.probe, &url, timeout).await;
+    let target = ProbeTarget {
+        url: url.clone(),
+        timeout,
+        interval,
+    };
+    // The probe runs in the pool; its completion wakes this rollout, and the reconcile that
+    // follows takes the result. Nothing here waits on the endpoint.
+    let result = match input.ctx.probes.for_rollout(input.rollout, target) {
+        Lookup::Fresh(result) => result,
+        Lookup::Pending if elapsed > limit => {
+            let last = input
+                .status
+                .probes
+                .as_ref()
+                .and_then(|p| p.last_error.clone());
+            return Ok(Outcome::Failed(format!(
+                "not healthy within {}: {}",
+                humanize(limit),
+                last.unwrap_or_else(|| format!("no answer from {url} yet"))
+            )));
+        }
+        Lookup::Pending => {
+            input.retry_after = Some(interval + timeout + WAKE_SLACK);
+            return Ok(Outcome::Waiting(last_message(input)));
+        }
+    };
     let probes = input.status.probes.get_or_insert_with(ProbeStatus::default);
     probes.last_probe_at = Some(input.now.clone());
     if result.healthy {
@@ -232,6 +241,17 @@ pub fn base_url(input: &StepInput) -> String {
         (Target::Cloudflare, Some(cf)) => cf.url.clone(),
         _ => service_object::cluster_url(input.service),
     }
+}
+
+/// The health step's message as it stands, so that waiting for a probe writes nothing new.
+fn last_message(input: &StepInput) -> String {
+    input
+        .status
+        .steps
+        .iter()
+        .find(|s| s.name == "health")
+        .and_then(|s| s.message.clone())
+        .unwrap_or_else(|| "waiting for the next health check".into())
 }
 
 fn step_started(input: &StepInput) -> jiff::Timestamp {

@@ -1,0 +1,158 @@
+//! The probe pool: health probes run here, off the reconcile path, so a slow endpoint never
+//! holds a reconcile worker.
+//!
+//! A reconcile asks for an object's result (`for_service`, `for_rollout`) with its target (url,
+//! timeout, interval). It gets a result that completed since it last consumed one, or `Pending`;
+//! either way it never waits. Unless one is already in flight or scheduled, the next probe is
+//! scheduled (one per object, one interval after the previous one started). When the probe
+//! completes, the pool wakes the object's controller through `ProbeWakeups`, and that reconcile
+//! consumes the result and so schedules the next: a steady object costs one probe and one
+//! reconcile per interval. An object nobody asks about any more gets at most one probe more.
+//!
+//! Bounds: at most `--probe-concurrency` probes run at once, each cut off at its timeout (at
+//! most 30 s, `bounds::MAX_TIMEOUT`). Fairness: the slots are split into two lanes. A key whose
+//! last probe timed out or could not connect waits for the slow lane (an eighth of the slots, at
+//! least one); every other key (never probed, or it answered, even with an error status) takes
+//! the main lane. Forty tarpits thus hold at most the slow lane's slots, and a healthy service's
+//! probe still starts at once.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::Semaphore;
+
+use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget, Start};
+use super::guard::AddressGuard;
+use super::{ProbeResult, bounds};
+use crate::api::{ChittyDeployment, ChittyService};
+use crate::config::ProbeConfig;
+
+/// The objects whose probes completed, for the controllers' `reconcile_on`.
+pub struct ProbeWakeups {
+    pub services: UnboundedReceiver<ObjectRef<ChittyService>>,
+    pub rollouts: UnboundedReceiver<ObjectRef<ChittyDeployment>>,
+}
+
+#[derive(Clone)]
+pub struct ProbePool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    guard: AddressGuard,
+    book: Mutex<Book>,
+    main: Semaphore,
+    slow: Semaphore,
+    wake_services: UnboundedSender<ObjectRef<ChittyService>>,
+    wake_rollouts: UnboundedSender<ObjectRef<ChittyDeployment>>,
+}
+
+/// The slow lane's share of the slots.
+fn slow_slots(concurrency: usize) -> usize {
+    (concurrency / 8).max(1)
+}
+
+impl ProbePool {
+    pub fn new(config: &ProbeConfig) -> (Self, ProbeWakeups) {
+        let guard = AddressGuard::new(config.probe_allow_cidrs.clone());
+        let concurrency = usize::from(config.probe_concurrency.max(1));
+        let slow = slow_slots(concurrency);
+        let (wake_services, services) = unbounded();
+        let (wake_rollouts, rollouts) = unbounded();
+        let inner = Inner {
+            client: super::client(&guard),
+            guard,
+            book: Default::default(),
+            // With one slot in all, both lanes get it: the lanes then only order the work.
+            main: Semaphore::new(concurrency.saturating_sub(slow).max(1)),
+            slow: Semaphore::new(slow),
+            wake_services,
+            wake_rollouts,
+        };
+        let pool = Self {
+            inner: Arc::new(inner),
+        };
+        (pool, ProbeWakeups { services, rollouts })
+    }
+
+    /// The serving revision's result for a service (probed between rollouts).
+    pub fn for_service(&self, service: &ChittyService, target: ProbeTarget) -> Lookup {
+        self.take(key(ProbeOwner::Service, service), target)
+    }
+
+    /// A rollout's health step result.
+    pub fn for_rollout(&self, rollout: &ChittyDeployment, target: ProbeTarget) -> Lookup {
+        self.take(key(ProbeOwner::Rollout, rollout), target)
+    }
+
+    fn take(&self, key: ProbeKey, target: ProbeTarget) -> Lookup {
+        let (lookup, start) =
+            self.inner
+                .book
+                .lock()
+                .expect("probe book lock")
+                .take(&key, &target, Instant::now());
+        if let Some(start) = start {
+            tokio::spawn(run(self.inner.clone(), key, target, start));
+        }
+        lookup
+    }
+}
+
+fn key(owner: ProbeOwner, obj: &impl ResourceExt) -> ProbeKey {
+    ProbeKey {
+        owner,
+        namespace: obj.namespace().unwrap_or_default(),
+        name: obj.name_any(),
+    }
+}
+
+/// Waits out the interval, then for a slot in the lane, probes within the hard deadline,
+/// records the result and wakes the owner.
+async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start) {
+    tokio::time::sleep(start.after).await;
+    let semaphore = match start.lane {
+        Lane::Main => &inner.main,
+        Lane::Slow => &inner.slow,
+    };
+    // The semaphores are never closed.
+    let _slot = semaphore.acquire().await.ok();
+    let deadline = target.timeout.min(bounds::MAX_TIMEOUT);
+    let started = Instant::now();
+    let probe = super::probe(&inner.client, &inner.guard, &target.url, deadline);
+    let result = tokio::time::timeout(deadline, probe)
+        .await
+        .unwrap_or_else(|_| ProbeResult::timed_out(&target.url, deadline, started.elapsed()));
+    inner
+        .book
+        .lock()
+        .expect("probe book lock")
+        .complete(&key, &target.url, result, Instant::now());
+    // A closed channel means the controllers stopped (a lost leadership term); nobody is left
+    // to wake.
+    let (name, namespace) = (key.name.as_str(), key.namespace.as_str());
+    match key.owner {
+        ProbeOwner::Service => {
+            let _ = (inner.wake_services).unbounded_send(ObjectRef::new(name).within(namespace));
+        }
+        ProbeOwner::Rollout => {
+            let _ = (inner.wake_rollouts).unbounded_send(ObjectRef::new(name).within(namespace));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slow_lane_is_an_eighth_of_the_slots_and_never_empty() {
+        assert_eq!(slow_slots(64), 8);
+        assert_eq!(slow_slots(4), 1);
+        assert_eq!(slow_slots(1), 1);
+    }
+}
