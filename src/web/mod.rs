@@ -10,6 +10,7 @@ pub mod deploy_status;
 pub mod discovery;
 pub mod fleet;
 pub mod forward;
+pub mod leader_pod;
 pub mod openapi;
 pub mod problem;
 pub mod query;

@@ -44,7 +44,7 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   verbs: ["create", "patch"]
 {{- end }}
 
-{{/* The leader Lease, in the release namespace only, and only the one named. */}}
+{{/* The leader Lease, in the release namespace only, and only the one named; the replicas' pods there. */}}
 {{- define "chitty-operator.leaseRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
@@ -53,4 +53,8 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   resources: ["leases"]
   resourceNames: [{{ include "chitty-operator.leaseName" . | quote }}]
   verbs: ["get", "patch"]
+# A standby looks up the Lease holder's pod (labels, readiness, podIP) to forward reads to it.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
 {{- end }}
