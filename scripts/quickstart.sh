@@ -37,10 +37,13 @@ cat <<INFO
 INFO
 
 # Pods are simulated by kwok, so nothing listens inside them: health checks go to the sim's
-# /health instead of each in-cluster Service.
+# /health instead of each in-cluster Service. The read API is open (--api-auth none) so that the
+# dashboard works without a token: this process listens on loopback only, unlike an install from
+# the chart or config/, whose API takes Kubernetes tokens.
 "$bin/chitty-operator" run \
   --namespace "$namespace" \
   --http-addr "$http_addr" \
+  --api-auth none \
   --health-url-override "http://$sim_addr" \
   --chittyid-url "http://$sim_addr" --chittyid-token sim-token \
   --registry-url "http://$sim_addr" --registry-token sim-token \

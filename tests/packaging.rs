@@ -234,10 +234,22 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         .find(|r| r["metadata"]["namespace"] == "apps")
         .expect("a Role in the watched namespace");
     let cluster_wide = documents(&helm_template("chitty", "ops", &[]));
+    let reviews: BTreeSet<String> = [
+        "authentication.k8s.io/tokenreviews: create",
+        "authorization.k8s.io/subjectaccessreviews: create",
+    ]
+    .map(String::from)
+    .into();
+    let cluster_role = permissions(only(&cluster_wide, "ClusterRole"));
+    assert!(
+        cluster_role.is_superset(&reviews),
+        "by default the read API reviews Kubernetes callers"
+    );
     assert_eq!(
         permissions(watched),
-        permissions(only(&cluster_wide, "ClusterRole")),
-        "the namespaced Role grants what the ClusterRole grants"
+        &cluster_role - &reviews,
+        "the namespaced Role grants what the ClusterRole grants, but the cluster-scoped reviews \
+         (which `auth: token` does not need)"
     );
     let lease_role = roles
         .iter()
@@ -610,4 +622,57 @@ fn the_gitops_examples_point_at_paths_that_exist() {
     for path in paths {
         assert!(common::repo().join(&path).is_dir(), "{path} does not exist");
     }
+}
+
+/// The operator configured as the chart's default values configure it refuses an anonymous read
+/// of the API: the read API is closed unless an install opens it.
+#[tokio::test]
+async fn with_default_chart_values_the_read_api_answers_401_without_credentials() {
+    use chitty_operator::web::config::ApiAuthMode;
+    use clap::ValueEnum;
+
+    let docs = documents(&helm_template("chitty", "chitty-system", &[]));
+    let deployment = only(&docs, "Deployment");
+    let mode = env_value(deployment, "CHITTY_API_AUTH").expect("the chart sets CHITTY_API_AUTH");
+    let mode = ApiAuthMode::from_str(&mode, false).expect("a value the flag takes");
+    assert_eq!(mode, ApiAuthMode::Kubernetes);
+    assert_eq!(
+        env_value(deployment, "CHITTY_API_TOKEN_FILE"),
+        None,
+        "no static token by default"
+    );
+    let kustomized = documents(&kustomize("config/default"));
+    assert_eq!(
+        env_value(only(&kustomized, "Deployment"), "CHITTY_API_AUTH"),
+        env_value(deployment, "CHITTY_API_AUTH"),
+        "config/ closes the API like the chart"
+    );
+
+    let env = common::TestEnv::without_operator("chart-auth").await;
+    let operator = common::RunningOperator::start_with(env.ns(), |config| {
+        config.web.api_auth = Some(mode);
+    })
+    .await;
+    chitty_operator::tls::install_default_provider();
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(operator.url("/api/deploy/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    let forged = http
+        .get(operator.url("/api/deploy/status"))
+        .bearer_auth("not-a-kubernetes-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status().as_u16(),
+        401,
+        "the API server rejects the token"
+    );
+    operator.stop().await;
+    env.teardown().await;
 }

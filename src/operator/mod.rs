@@ -80,6 +80,13 @@ pub async fn serve_on(
         routes: Default::default(),
         web: Some(Arc::new(crate::web::WebState::new(&config.web)?)),
     });
+    if let Some(web) = &http_state.web
+        && web.auth.is_kubernetes()
+    {
+        let _ = web
+            .reviewer
+            .set(crate::web::kube_auth::KubeReviewer::new(client.clone()));
+    }
     if config.leader_election.enabled
         && let Some(web) = &http_state.web
     {

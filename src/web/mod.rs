@@ -10,11 +10,15 @@ pub mod deploy_status;
 pub mod discovery;
 pub mod fleet;
 pub mod forward;
+pub mod kube_auth;
 pub mod leader_pod;
 pub mod openapi;
 pub mod problem;
 pub mod query;
+pub mod review_cache;
 pub mod services;
+mod token_file;
+pub mod visible;
 
 use std::sync::Arc;
 
@@ -26,6 +30,7 @@ use kube::runtime::reflector::Store;
 use serde::Serialize;
 
 pub use config::WebConfig;
+pub use visible::Visible;
 
 use crate::api::{ChittyDeployment, ChittyService};
 
@@ -51,6 +56,8 @@ pub struct WebState {
     pub started: jiff::Timestamp,
     /// Set when replicas elect a leader: a standby forwards reads to it.
     pub forward: std::sync::OnceLock<forward::Forwarder>,
+    /// Set with `--api-auth=kubernetes`: reviews callers' tokens and access.
+    pub reviewer: std::sync::OnceLock<kube_auth::KubeReviewer>,
 }
 
 impl WebState {
@@ -70,6 +77,7 @@ impl WebState {
             public_url,
             started: jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
             forward: Default::default(),
+            reviewer: Default::default(),
         }
     }
 

@@ -44,6 +44,20 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   verbs: ["create", "patch"]
 {{- end }}
 
+{{/*
+With `operator.api.auth: kubernetes`, the read API checks its callers' bearer tokens and where
+they may list ChittyServices. Both reviews are cluster-scoped: a ClusterRole even when one
+namespace is watched.
+*/}}
+{{- define "chitty-operator.reviewRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}
+
 {{/* The leader Lease, in the release namespace only, and only the one named; the replicas' pods there. */}}
 {{- define "chitty-operator.leaseRules" -}}
 - apiGroups: ["coordination.k8s.io"]
