@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod forward;
 pub mod kube_auth;
 pub mod leader_pod;
+pub mod limits;
 pub mod openapi;
 pub mod problem;
 pub mod query;
@@ -124,6 +125,7 @@ pub fn routes(state: Arc<WebState>) -> Router {
 
 /// `app` with this module's routes added, and the token check over every `/api/` path of the
 /// result, whichever module serves it; behind the check, a standby forwards reads to the leader.
+/// Outermost, the read API's bounds on requests in flight and their duration.
 pub fn mount(app: Router, state: Arc<WebState>) -> Router {
     app.merge(routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
@@ -133,6 +135,10 @@ pub fn mount(app: Router, state: Arc<WebState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(limits::Limits::default()),
+            limits::bound,
         ))
 }
 
