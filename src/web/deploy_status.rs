@@ -450,6 +450,30 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_sees_only_the_namespaces_it_may_and_counts_only_those() {
+        let f = fleet();
+        let only_b = Filter {
+            visible: Visible::Only(Arc::new(["b".to_string()].into())),
+            ..Default::default()
+        };
+        let body = serde_json::to_value(summary(&f, &only_b, &all())).unwrap();
+        let namespaces: Vec<&str> = body["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["namespace"].as_str().unwrap())
+            .collect();
+        assert_eq!(namespaces, ["b", "b"]);
+        assert_eq!(body["overall"]["total"], 2, "the others are not counted");
+        let asking_for_a = Filter {
+            namespace: Some("a".into()),
+            ..only_b
+        };
+        let body = serde_json::to_value(summary(&f, &asking_for_a, &all())).unwrap();
+        assert_eq!(body["deployments"], serde_json::json!([]));
+    }
+
+    #[test]
     fn filters_combine() {
         let f = fleet();
         let filter = Filter {
