@@ -38,10 +38,13 @@ INFO
 
 # Pods are simulated by kwok, so nothing listens inside them: health checks go to the sim's
 # /health instead of each in-cluster Service. The sim listens on loopback, which probes refuse
-# unless allowed.
+# unless allowed. The read API is open (--api-auth none) so that the
+# dashboard works without a token: this process listens on loopback only, unlike an install from
+# the chart or config/, whose API takes Kubernetes tokens.
 "$bin/chitty-operator" run \
   --namespace "$namespace" \
   --http-addr "$http_addr" \
+  --api-auth none \
   --health-url-override "http://$sim_addr" \
   --probe-allow-cidr 127.0.0.1/32 \
   --chittyid-url "http://$sim_addr" --chittyid-token sim-token \

@@ -1,5 +1,5 @@
 //! Leader election with two in-process replicas on one Lease against the local control plane:
-//! only the holder reconciles and writes, a standby answers reads through the leader, a killed
+//! only the holder reconciles and writes, a standby answers reads through the leader's pod, a killed
 //! leader is replaced within about the Lease duration, a leader whose Lease is taken stops at
 //! once, and no rollout is made twice.
 
@@ -123,14 +123,25 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
     let (client, ns) = (&env.client, env.ns());
     let health = HealthServer::start().await;
 
-    let first = RunningOperator::start_with(ns, elected(ns)).await;
+    // The first replica's pod, as a standby looks it up: where it finds the leader's read API.
+    common::replica_pod::create(client, ns, "replica-a").await;
+    let first = RunningOperator::start_with(ns, |config| {
+        elected(ns)(config);
+        config.leader_election.pod_name = Some("replica-a".into());
+    })
+    .await;
     common::eventually(
         "the first replica leads",
         || async { leading(&first.metrics) },
         |l| *l,
     )
     .await;
-    let second = RunningOperator::start_with(ns, elected(ns)).await;
+    let second = RunningOperator::start_with(ns, |config| {
+        elected(ns)(config);
+        config.leader_election.pod_name = Some("replica-b".into());
+        config.leader_election.peer_port = Some(first.http.port());
+    })
+    .await;
     let second_led = EverLed::watch(second.metrics.clone());
     common::eventually(
         "the second replica is ready on standby",
@@ -146,7 +157,7 @@ async fn only_the_leader_writes_and_a_killed_leader_is_replaced() {
     env.wait_ready_at("chittyid", "1.1.0").await;
 
     // Whichever replica a Service sends a reader to, it gets the leader's answer: the standby
-    // hands reads of the API to the address the leader published in its Lease.
+    // hands reads of the API to the leader's pod, which the Lease names.
     for path in [
         "/api/services",
         "/api/admin/routes",

@@ -13,16 +13,10 @@ use serde_json::Value;
 use support::*;
 
 /// Operator flags the chart deliberately does not offer as values, with the reason.
-const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[
-    (
-        "CHITTY_API_TOKEN",
-        "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
-    ),
-    (
-        "CHITTY_ADVERTISE_ADDRESS",
-        "the chart gives each pod POD_IP, which with the HTTP port is what the flag defaults to",
-    ),
-];
+const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[(
+    "CHITTY_API_TOKEN",
+    "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
+)];
 
 fn every_option() -> String {
     common::repo()
@@ -145,7 +139,8 @@ fn default_values_run_two_hardened_replicas_with_leader_election() {
         Some("chitty-system")
     );
 
-    // Cluster-wide rules, and a Role for exactly the Lease named above in the release namespace.
+    // Cluster-wide rules, and a Role for exactly the Lease named above in the release namespace
+    // (and for the replicas' pods there, which standbys look up).
     assert!(of_kind(&docs, "ClusterRoleBinding").len() == 1);
     let cluster_role = only(&docs, "ClusterRole");
     assert!(permissions(cluster_role).contains("events.k8s.io/events: create"));
@@ -157,6 +152,7 @@ fn default_values_run_two_hardened_replicas_with_leader_election() {
             "coordination.k8s.io/leases: create".to_string(),
             format!("coordination.k8s.io/leases[{lease}]: get"),
             format!("coordination.k8s.io/leases[{lease}]: patch"),
+            "core/pods: get".to_string(),
         ])
     );
     let binding = only(&docs, "RoleBinding");
@@ -238,10 +234,22 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         .find(|r| r["metadata"]["namespace"] == "apps")
         .expect("a Role in the watched namespace");
     let cluster_wide = documents(&helm_template("chitty", "ops", &[]));
+    let reviews: BTreeSet<String> = [
+        "authentication.k8s.io/tokenreviews: create",
+        "authorization.k8s.io/subjectaccessreviews: create",
+    ]
+    .map(String::from)
+    .into();
+    let cluster_role = permissions(only(&cluster_wide, "ClusterRole"));
+    assert!(
+        cluster_role.is_superset(&reviews),
+        "by default the read API reviews Kubernetes callers"
+    );
     assert_eq!(
         permissions(watched),
-        permissions(only(&cluster_wide, "ClusterRole")),
-        "the namespaced Role grants what the ClusterRole grants"
+        &cluster_role - &reviews,
+        "the namespaced Role grants what the ClusterRole grants, but the cluster-scoped reviews \
+         (which `auth: token` does not need)"
     );
     let lease_role = roles
         .iter()
@@ -446,17 +454,26 @@ fn config_default_deploys_the_operator_like_the_chart() {
         env_value(deployment, "POD_NAMESPACE").as_deref(),
         Some("field:metadata.namespace")
     );
-    for d in [deployment, chart_deployment] {
-        assert_eq!(
-            env_value(d, "POD_IP").as_deref(),
-            Some("field:status.podIP"),
-            "a standby finds the leader's read API by its pod IP"
-        );
+    // A standby forwards reads only to a leader pod carrying the peer selector's labels: the
+    // chart's names its selector labels, kustomize relies on the flag's default.
+    let template_labels = |d: &Value| d["spec"]["template"]["metadata"]["labels"].clone();
+    let chart_selector = env_value(chart_deployment, "CHITTY_PEER_SELECTOR").unwrap();
+    for pair in chart_selector.split(',') {
+        let (key, value) = pair.split_once('=').unwrap();
+        assert_eq!(template_labels(chart_deployment)[key], value, "{pair}");
     }
+    assert_eq!(env_value(deployment, "CHITTY_PEER_SELECTOR"), None);
+    assert_eq!(
+        template_labels(deployment)["app.kubernetes.io/name"],
+        "chitty-operator",
+        "the default peer selector matches the kustomize pods"
+    );
     let lease = env_value(deployment, "CHITTY_LEASE_NAME").unwrap();
+    let lease_role = permissions(only(&docs, "Role"));
+    assert!(lease_role.contains(&format!("coordination.k8s.io/leases[{lease}]: patch")));
     assert!(
-        permissions(only(&docs, "Role"))
-            .contains(&format!("coordination.k8s.io/leases[{lease}]: patch"))
+        lease_role.contains("core/pods: get"),
+        "a standby looks up the leader's pod in its own namespace"
     );
 }
 
@@ -605,4 +622,57 @@ fn the_gitops_examples_point_at_paths_that_exist() {
     for path in paths {
         assert!(common::repo().join(&path).is_dir(), "{path} does not exist");
     }
+}
+
+/// The operator configured as the chart's default values configure it refuses an anonymous read
+/// of the API: the read API is closed unless an install opens it.
+#[tokio::test]
+async fn with_default_chart_values_the_read_api_answers_401_without_credentials() {
+    use chitty_operator::web::config::ApiAuthMode;
+    use clap::ValueEnum;
+
+    let docs = documents(&helm_template("chitty", "chitty-system", &[]));
+    let deployment = only(&docs, "Deployment");
+    let mode = env_value(deployment, "CHITTY_API_AUTH").expect("the chart sets CHITTY_API_AUTH");
+    let mode = ApiAuthMode::from_str(&mode, false).expect("a value the flag takes");
+    assert_eq!(mode, ApiAuthMode::Kubernetes);
+    assert_eq!(
+        env_value(deployment, "CHITTY_API_TOKEN_FILE"),
+        None,
+        "no static token by default"
+    );
+    let kustomized = documents(&kustomize("config/default"));
+    assert_eq!(
+        env_value(only(&kustomized, "Deployment"), "CHITTY_API_AUTH"),
+        env_value(deployment, "CHITTY_API_AUTH"),
+        "config/ closes the API like the chart"
+    );
+
+    let env = common::TestEnv::without_operator("chart-auth").await;
+    let operator = common::RunningOperator::start_with(env.ns(), |config| {
+        config.web.api_auth = Some(mode);
+    })
+    .await;
+    chitty_operator::tls::install_default_provider();
+    let http = reqwest::Client::new();
+    let anonymous = http
+        .get(operator.url("/api/deploy/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    assert!(anonymous.headers().contains_key("www-authenticate"));
+    let forged = http
+        .get(operator.url("/api/deploy/status"))
+        .bearer_auth("not-a-kubernetes-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status().as_u16(),
+        401,
+        "the API server rejects the token"
+    );
+    operator.stop().await;
+    env.teardown().await;
 }

@@ -58,7 +58,7 @@ where
     let mut retry = Backoff::default();
     loop {
         on_role(Role::Candidate);
-        let identity = with_address(fresh_identity(), election.advertise_address.as_deref());
+        let identity = fresh_identity(election.pod_name.as_deref());
         let manager = tokio::select! {
             _ = shutdown.clone() => return Ok(()),
             manager = connect(&client, election, &namespace, &identity) => manager,
@@ -146,11 +146,7 @@ async fn connect(
     LeaseManagerBuilder::new(client.clone(), &election.lease_name)
         .with_namespace(namespace)
         .with_identity(identity)
-        // Without the address: field manager names are limited to 128 characters.
-        .with_field_manager(format!(
-            "chitty-operator-election-{}",
-            identity.split('@').next().unwrap_or(identity)
-        ))
+        .with_field_manager(format!("chitty-operator-election-{identity}"))
         .with_duration(election.lease_duration.as_secs())
         .with_grace(election.lease_renew_margin.as_secs())
         .build()
@@ -168,29 +164,29 @@ async fn release(manager: &LeaseManager, timeout: Duration) {
     }
 }
 
+/// Length of the random part that ends each identity, after a `-`.
+const SUFFIX_LEN: usize = 6;
+
 /// The pod's name (or host name) with a random suffix: unique per process and per attempt.
-fn fresh_identity() -> String {
-    let base = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "chitty-operator".to_string());
-    let suffix: String = (0..6).map(|_| fastrand::alphanumeric()).collect();
+fn fresh_identity(pod_name: Option<&str>) -> String {
+    let base = pod_name
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "chitty-operator".to_string());
+    let suffix: String = (0..SUFFIX_LEN).map(|_| fastrand::alphanumeric()).collect();
     format!("{base}-{}", suffix.to_ascii_lowercase())
 }
 
-/// The identity with the replica's HTTP address after an `@`, where standbys find the leader.
-fn with_address(identity: String, address: Option<&str>) -> String {
-    match address {
-        Some(address) => format!("{identity}@{address}"),
-        None => identity,
-    }
-}
-
-/// The HTTP address a Lease holder published in its identity, if it did.
-pub fn holder_address(holder: &str) -> Option<&str> {
-    holder
-        .rsplit_once('@')
-        .map(|(_, address)| address)
-        .filter(|a| !a.is_empty())
+/// The pod a Lease holder identity names: the identity without its random suffix. Only a name
+/// to look up; whether that pod is a replica, and where it listens, the pod itself tells (an
+/// older holder may still append `@address`, which is ignored: anyone who may write the Lease
+/// could have written it).
+pub fn holder_pod(holder: &str) -> Option<&str> {
+    let identity = holder.split('@').next().unwrap_or(holder);
+    let (pod, suffix) = identity.rsplit_once('-')?;
+    let random = suffix.len() == SUFFIX_LEN && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+    (random && !pod.is_empty()).then_some(pod)
 }
 
 /// Doubling pause between failed attempts to reach the Lease.
@@ -232,20 +228,21 @@ mod tests {
 
     #[test]
     fn identities_differ_between_attempts() {
-        assert_ne!(fresh_identity(), fresh_identity());
+        assert_ne!(fresh_identity(Some("pod")), fresh_identity(Some("pod")));
     }
 
     #[test]
-    fn the_holder_address_is_what_follows_the_last_at() {
-        let identity = with_address("pod-a-x1y2z3".into(), Some("10.0.0.7:8080"));
-        assert_eq!(holder_address(&identity), Some("10.0.0.7:8080"));
-        assert_eq!(holder_address("pod-a-x1y2z3"), None);
-        assert_eq!(holder_address("pod@"), None);
+    fn the_holder_pod_is_the_identity_without_its_suffix() {
+        let identity = fresh_identity(Some("chitty-operator-7d9f-x2b4c"));
+        assert_eq!(holder_pod(&identity), Some("chitty-operator-7d9f-x2b4c"));
         assert_eq!(
-            with_address("pod".into(), None),
-            "pod",
-            "no address, no suffix"
+            holder_pod("pod-a-x1y2z3@127.0.0.1:9"),
+            Some("pod-a"),
+            "an address after @ is not used"
         );
+        assert_eq!(holder_pod("usurper"), None);
+        assert_eq!(holder_pod("pod-abc"), None, "no random suffix");
+        assert_eq!(holder_pod("-x1y2z3"), None);
     }
 
     #[test]

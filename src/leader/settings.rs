@@ -49,11 +49,25 @@ pub struct LeaderElection {
     )]
     pub lease_renew_margin: Duration,
 
-    /// Where the other replicas reach this one's HTTP port (`host:port`), published in the Lease
-    /// so that a standby can hand read requests to the leader. Defaults to `$POD_IP` with the
-    /// HTTP port, else the HTTP address itself when it names a host.
-    #[arg(long = "advertise-address", env = "CHITTY_ADVERTISE_ADDRESS")]
-    pub advertise_address: Option<String>,
+    /// This replica's pod (downward API `metadata.name`). The Lease holder identity starts with
+    /// it, so that a standby can look the leader's pod up; outside a pod, the host name is used.
+    #[arg(long = "pod-name", env = "POD_NAME")]
+    pub pod_name: Option<String>,
+
+    /// Labels (`k=v,k=v`) that every replica's pod carries. A standby forwards reads only to a
+    /// leader pod with all of them, so a pod someone else names in the Lease is not trusted.
+    #[arg(
+        long = "peer-selector",
+        env = "CHITTY_PEER_SELECTOR",
+        default_value = "app.kubernetes.io/name=chitty-operator"
+    )]
+    pub peer_selector: String,
+
+    /// The HTTP port of the other replicas; every replica of an install listens on the same
+    /// one, so this is this replica's own bound port unless set (tests run replicas side by side
+    /// on ports of their own).
+    #[arg(skip)]
+    pub peer_port: Option<u16>,
 }
 
 impl LeaderElection {

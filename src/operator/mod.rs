@@ -69,10 +69,11 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let shutdown = shutdown.boxed().shared();
-    let mut config = config;
-    if config.leader_election.enabled && config.leader_election.advertise_address.is_none() {
-        config.leader_election.advertise_address = advertised(listener.local_addr()?);
-    }
+    // Every replica of an install listens on the same port: a standby reaches the leader's.
+    let peer_port = config
+        .leader_election
+        .peer_port
+        .unwrap_or(listener.local_addr()?.port());
     let mut registry = registry;
     let client_metrics = crate::clients::ClientMetrics::register(&mut registry);
     let http_state = Arc::new(HttpState {
@@ -81,13 +82,21 @@ pub async fn serve_on(
         routes: Default::default(),
         web: Some(Arc::new(crate::web::WebState::new(&config.web)?)),
     });
+    if let Some(web) = &http_state.web
+        && web.auth.is_kubernetes()
+    {
+        let _ = web
+            .reviewer
+            .set(crate::web::kube_auth::KubeReviewer::new(client.clone()));
+    }
     if config.leader_election.enabled
         && let Some(web) = &http_state.web
     {
         let _ = web.forward.set(crate::web::forward::Forwarder::new(
             client.clone(),
             &config.leader_election,
-        ));
+            peer_port,
+        )?);
     }
     let http = tokio::spawn(crate::http::serve(
         listener,
@@ -136,17 +145,4 @@ pub async fn serve_on(
     }
     http.await??;
     result
-}
-
-/// Where other replicas reach this one's HTTP port: the pod's IP (downward API) with the bound
-/// port, else the bound address when it names a host (`0.0.0.0` does not).
-fn advertised(bound: std::net::SocketAddr) -> Option<String> {
-    let pod_ip = std::env::var("POD_IP")
-        .ok()
-        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
-    match pod_ip {
-        Some(ip) => Some(std::net::SocketAddr::new(ip, bound.port()).to_string()),
-        None if bound.ip().is_unspecified() => None,
-        None => Some(bound.to_string()),
-    }
 }

@@ -1,11 +1,12 @@
-//! The optional bearer token on `/api/*`. The token comes from a mounted Secret file (re-read
-//! when it changes, so rotation needs no restart) or from the environment. Presented tokens are
-//! compared by their SHA-256 digests in constant time, which hides both content and length; the
-//! token itself is never logged and never appears in a response.
+//! Who may read `/api/*` (`--api-auth`): anyone, holders of the static bearer token, or
+//! Kubernetes callers (see `kube_auth`), each shown only the namespaces it may list. The static
+//! token comes from a mounted Secret file (re-read when it changes, so rotation needs no
+//! restart) or from the environment. Presented tokens are compared by their SHA-256 digests in
+//! constant time, which hides both content and length; a token is never logged and never
+//! appears in a response.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -14,15 +15,14 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::WebState;
-use super::config::WebConfig;
+use super::config::{ApiAuthMode, WebConfig};
 use super::problem::ApiError;
+use super::token_file::{FileToken, Loaded, read_token};
+use super::visible::Visible;
 
-/// How often a token file is looked at again for a rotated Secret.
-const RECHECK: Duration = Duration::from_secs(5);
+pub(super) type TokenDigest = [u8; 32];
 
-type TokenDigest = [u8; 32];
-
-fn digest(token: &[u8]) -> TokenDigest {
+pub(super) fn digest(token: &[u8]) -> TokenDigest {
     Sha256::digest(token).into()
 }
 
@@ -48,8 +48,8 @@ impl Denied {
     }
 }
 
-/// The decision for one request, given the expected token's digest.
-pub fn verdict(expected: &TokenDigest, header: Option<&HeaderValue>) -> Result<(), Denied> {
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer(header: Option<&HeaderValue>) -> Result<&[u8], Denied> {
     let value = header.ok_or(Denied::Missing)?.as_bytes();
     let (scheme, token) = value
         .iter()
@@ -59,72 +59,32 @@ pub fn verdict(expected: &TokenDigest, header: Option<&HeaderValue>) -> Result<(
     if !scheme.eq_ignore_ascii_case(b"bearer") || token.is_empty() {
         return Err(Denied::NotBearer);
     }
-    if same(&digest(token), expected) {
+    Ok(token)
+}
+
+/// The decision for one request, given the expected token's digest.
+pub fn verdict(expected: &TokenDigest, header: Option<&HeaderValue>) -> Result<(), Denied> {
+    if same(&digest(bearer(header)?), expected) {
         Ok(())
     } else {
         Err(Denied::Wrong)
     }
 }
 
+/// Who a request's credentials say it is, before any Kubernetes review.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// No credentials are needed.
+    Anyone,
+    /// The static token: sees everything.
+    StaticToken,
+    /// A bearer token for the API server to review.
+    Kubernetes(&'a [u8]),
+}
+
 /// Whether a path is under the protected prefix.
 pub fn protected(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
-}
-
-struct FileToken {
-    path: PathBuf,
-    loaded: RwLock<Loaded>,
-}
-
-struct Loaded {
-    digest: TokenDigest,
-    modified: Option<SystemTime>,
-    checked: Instant,
-}
-
-fn read_token(path: &Path) -> anyhow::Result<(TokenDigest, Option<SystemTime>)> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let text = std::fs::read(path)
-        .map_err(|e| anyhow::anyhow!("cannot read the API token file {}: {e}", path.display()))?;
-    let token = text.trim_ascii();
-    anyhow::ensure!(
-        !token.is_empty(),
-        "the API token file {} is empty",
-        path.display()
-    );
-    Ok((digest(token), modified))
-}
-
-impl FileToken {
-    fn current(&self) -> TokenDigest {
-        {
-            let loaded = self.loaded.read().expect("not poisoned");
-            if loaded.checked.elapsed() < RECHECK {
-                return loaded.digest;
-            }
-        }
-        let mut loaded = self.loaded.write().expect("not poisoned");
-        if loaded.checked.elapsed() >= RECHECK {
-            loaded.checked = Instant::now();
-            let modified = std::fs::metadata(&self.path)
-                .and_then(|m| m.modified())
-                .ok();
-            if modified != loaded.modified {
-                match read_token(&self.path) {
-                    Ok((digest, modified)) => {
-                        loaded.digest = digest;
-                        loaded.modified = modified;
-                        tracing::info!(file = %self.path.display(), "API token reloaded");
-                    }
-                    // Keep the last good token: a Secret mid-rotation must not open the API.
-                    Err(error) => {
-                        tracing::warn!(%error, "keeping the previous API token")
-                    }
-                }
-            }
-        }
-        loaded.digest
-    }
 }
 
 enum Source {
@@ -134,31 +94,66 @@ enum Source {
 }
 
 #[derive(Clone)]
-pub struct ApiAuth(Arc<Source>);
+pub struct ApiAuth {
+    token: Arc<Source>,
+    /// Bearer tokens other than the static one go to the API server for review.
+    kubernetes: bool,
+}
 
 impl ApiAuth {
     /// No token: `/api/*` is open.
     pub fn open() -> Self {
-        Self(Arc::new(Source::Open))
+        Self::of(Source::Open)
     }
 
     pub fn fixed(token: &str) -> Self {
-        Self(Arc::new(Source::Fixed(digest(token.trim().as_bytes()))))
+        Self::of(Source::Fixed(digest(token.trim().as_bytes())))
     }
 
-    /// Fails when a token is configured but unusable, so a misconfigured operator does not
-    /// start with its API open.
+    /// Kubernetes tokens, and the static one of `with_token` when that has one.
+    pub fn kubernetes(with_token: Self) -> Self {
+        Self {
+            kubernetes: true,
+            ..with_token
+        }
+    }
+
+    fn of(source: Source) -> Self {
+        Self {
+            token: Arc::new(source),
+            kubernetes: false,
+        }
+    }
+
+    /// Fails when a token is configured but unusable, or when the mode asks for a token none
+    /// gives, so a misconfigured operator does not start with its API open.
     pub fn from_config(config: &WebConfig) -> anyhow::Result<Self> {
+        let token = Self::static_token(config)?;
+        match config.api_auth {
+            None => Ok(token),
+            Some(ApiAuthMode::None) if token.required() => anyhow::bail!(
+                "--api-auth=none with an API token configured: say --api-auth=token, or drop the token"
+            ),
+            Some(ApiAuthMode::None) => Ok(token),
+            Some(ApiAuthMode::Token) if !token.required() => {
+                anyhow::bail!("--api-auth=token needs --api-token-file or CHITTY_API_TOKEN")
+            }
+            Some(ApiAuthMode::Token) => Ok(token),
+            Some(ApiAuthMode::Kubernetes) => Ok(Self::kubernetes(token)),
+        }
+    }
+
+    fn static_token(config: &WebConfig) -> anyhow::Result<Self> {
         if let Some(path) = &config.api_token_file {
             let (digest, modified) = read_token(path)?;
-            return Ok(Self(Arc::new(Source::File(FileToken {
+            return Ok(Self::of(Source::File(FileToken {
                 path: path.clone(),
                 loaded: RwLock::new(Loaded {
                     digest,
                     modified,
                     checked: Instant::now(),
                 }),
-            }))));
+            })));
         }
         match &config.api_token {
             Some(token) if token.is_empty() => anyhow::bail!("CHITTY_API_TOKEN is set but empty"),
@@ -168,14 +163,42 @@ impl ApiAuth {
     }
 
     pub fn required(&self) -> bool {
-        !matches!(*self.0, Source::Open)
+        self.kubernetes || !matches!(*self.token, Source::Open)
     }
 
+    pub fn is_kubernetes(&self) -> bool {
+        self.kubernetes
+    }
+
+    fn static_digest(&self) -> Option<TokenDigest> {
+        match &*self.token {
+            Source::Open => None,
+            Source::Fixed(d) => Some(*d),
+            Source::File(f) => Some(f.current()),
+        }
+    }
+
+    /// The static-token decision alone (no Kubernetes review).
     pub fn check(&self, header: Option<&HeaderValue>) -> Result<(), Denied> {
-        match &*self.0 {
-            Source::Open => Ok(()),
-            Source::Fixed(d) => verdict(d, header),
-            Source::File(f) => verdict(&f.current(), header),
+        match self.static_digest() {
+            None => Ok(()),
+            Some(d) => verdict(&d, header),
+        }
+    }
+
+    /// What the request's credentials are, as far as this replica can tell on its own.
+    pub fn credential<'a>(
+        &self,
+        header: Option<&'a HeaderValue>,
+    ) -> Result<Credential<'a>, Denied> {
+        if !self.required() {
+            return Ok(Credential::Anyone);
+        }
+        let token = bearer(header)?;
+        match self.static_digest() {
+            Some(d) if same(&digest(token), &d) => Ok(Credential::StaticToken),
+            _ if self.kubernetes => Ok(Credential::Kubernetes(token)),
+            _ => Err(Denied::Wrong),
         }
     }
 }
@@ -189,24 +212,36 @@ pub async fn require_token(
     if !protected(request.uri().path()) {
         return next.run(request).await;
     }
-    match state
+    let visible = match state
         .auth
-        .check(request.headers().get(header::AUTHORIZATION))
+        .credential(request.headers().get(header::AUTHORIZATION))
     {
-        Ok(()) => next.run(request).await,
-        Err(denied) => {
-            let mut response = ApiError::unauthorized(denied.message()).into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"chitty-operator\""),
-            );
-            response
+        Ok(Credential::Anyone | Credential::StaticToken) => Ok(Visible::All),
+        Ok(Credential::Kubernetes(token)) => super::kube_auth::review(&state, token).await,
+        Err(denied) => Err(refuse(denied)),
+    };
+    match visible {
+        Ok(visible) => {
+            let mut request = request;
+            request.extensions_mut().insert(visible);
+            next.run(request).await
         }
+        Err(response) => response,
     }
+}
+
+pub(super) fn refuse(denied: Denied) -> Response {
+    let mut response = ApiError::unauthorized(denied.message()).into_response();
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"chitty-operator\""),
+    );
+    response
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::token_file::RECHECK;
     use super::*;
 
     fn h(v: &str) -> HeaderValue {
@@ -234,6 +269,46 @@ mod tests {
     }
 
     #[test]
+    fn in_kubernetes_mode_the_static_token_sees_all_and_other_tokens_go_to_review() {
+        let auth = ApiAuth::kubernetes(ApiAuth::fixed("s3cret"));
+        assert!(auth.required());
+        let (ok, other) = (h("Bearer s3cret"), h("Bearer eyJhbGc"));
+        assert_eq!(auth.credential(Some(&ok)), Ok(Credential::StaticToken));
+        assert_eq!(
+            auth.credential(Some(&other)),
+            Ok(Credential::Kubernetes(&b"eyJhbGc"[..]))
+        );
+        assert_eq!(auth.credential(None), Err(Denied::Missing));
+        let without_static = ApiAuth::kubernetes(ApiAuth::open());
+        assert!(without_static.required());
+        assert_eq!(without_static.credential(None), Err(Denied::Missing));
+        assert_eq!(ApiAuth::open().credential(None), Ok(Credential::Anyone));
+        assert_eq!(
+            ApiAuth::fixed("s3cret").credential(Some(&other)),
+            Err(Denied::Wrong)
+        );
+    }
+
+    #[test]
+    fn the_mode_must_agree_with_the_token() {
+        let with = |mode, token: Option<&str>| WebConfig {
+            api_auth: mode,
+            api_token: token.map(|t| t.to_string().into()),
+            ..Default::default()
+        };
+        assert!(ApiAuth::from_config(&with(Some(ApiAuthMode::Token), None)).is_err());
+        assert!(ApiAuth::from_config(&with(Some(ApiAuthMode::None), Some("t"))).is_err());
+        assert!(!ApiAuth::from_config(&with(None, None)).unwrap().required());
+        assert!(
+            ApiAuth::from_config(&with(None, Some("t")))
+                .unwrap()
+                .required()
+        );
+        let kubernetes = ApiAuth::from_config(&with(Some(ApiAuthMode::Kubernetes), None)).unwrap();
+        assert!(kubernetes.required() && kubernetes.is_kubernetes());
+    }
+
+    #[test]
     fn only_api_paths_are_protected() {
         assert!(protected("/api/deploy/status"));
         assert!(protected("/api/admin/routes"));
@@ -257,7 +332,7 @@ mod tests {
         assert!(auth.check(Some(&h("Bearer first"))).is_ok());
 
         let rewind = |auth: &ApiAuth| {
-            if let Source::File(f) = &*auth.0 {
+            if let Source::File(f) = &*auth.token {
                 let mut l = f.loaded.write().unwrap();
                 l.checked = Instant::now() - RECHECK;
                 l.modified = None;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use super::fleet::{Fleet, ServiceRow, phase};
 use super::problem::ApiError;
 use super::query::{self, Params};
-use super::{WebState, json};
+use super::{Visible, WebState, json};
 use crate::api::{
     CanaryStatus, ChittyDeployment, ChittyService, DeploymentPhase, Environment, StepPhase,
     StrategyType, Trigger,
@@ -222,13 +223,17 @@ pub struct Filter {
     /// Any of these; all when empty.
     pub status: Vec<RolloutStatus>,
     pub environment: Option<Environment>,
+    /// The namespaces the caller may see.
+    pub visible: Visible,
 }
 
 impl Filter {
     pub fn matches(&self, row: &ServiceRow) -> bool {
-        self.namespace
-            .as_deref()
-            .is_none_or(|ns| row.namespace() == ns)
+        self.visible.allows(row.namespace())
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| row.namespace() == ns)
             && self.service.as_deref().is_none_or(|s| row.name() == s)
             && (self.status.is_empty() || self.status.contains(&row.status))
             && self
@@ -250,6 +255,7 @@ const PARAMS: &[&str] = &[
 
 pub async fn list(
     State(state): State<Arc<WebState>>,
+    Extension(visible): Extension<Visible>,
     raw: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw, PARAMS)?;
@@ -258,6 +264,7 @@ pub async fn list(
         service: params.label("service")?,
         status: params.choices("status", RolloutStatus::parse, RolloutStatus::WORDS)?,
         environment: params.choice("environment", parse_environment, ENVIRONMENTS)?,
+        visible,
     };
     let paging = params.paging()?;
     let fleet = state.fleet.snapshot().await?;
@@ -345,13 +352,16 @@ pub fn rollout(d: &ChittyDeployment) -> Rollout<'_> {
 
 pub async fn history(
     State(state): State<Arc<WebState>>,
+    Extension(visible): Extension<Visible>,
     Path((namespace, service)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     query::check_label("namespace", &namespace)?;
     query::check_label("service", &service)?;
     let fleet = state.fleet.snapshot().await?;
-    let row = fleet
-        .service(&namespace, &service)
+    // A service the caller may not see is answered as one that does not exist.
+    let row = Some(&fleet)
+        .filter(|_| visible.allows(&namespace))
+        .and_then(|fleet| fleet.service(&namespace, &service))
         .ok_or_else(|| ApiError::not_found(format!("no ChittyService {namespace}/{service}")))?;
     let svc = &row.service;
     let status = svc.status.as_ref();
@@ -437,6 +447,30 @@ mod tests {
                 success_rate: 0.25,
             }
         );
+    }
+
+    #[test]
+    fn a_caller_sees_only_the_namespaces_it_may_and_counts_only_those() {
+        let f = fleet();
+        let only_b = Filter {
+            visible: Visible::Only(Arc::new(["b".to_string()].into())),
+            ..Default::default()
+        };
+        let body = serde_json::to_value(summary(&f, &only_b, &all())).unwrap();
+        let namespaces: Vec<&str> = body["deployments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["namespace"].as_str().unwrap())
+            .collect();
+        assert_eq!(namespaces, ["b", "b"]);
+        assert_eq!(body["overall"]["total"], 2, "the others are not counted");
+        let asking_for_a = Filter {
+            namespace: Some("a".into()),
+            ..only_b
+        };
+        let body = serde_json::to_value(summary(&f, &asking_for_a, &all())).unwrap();
+        assert_eq!(body["deployments"], serde_json::json!([]));
     }
 
     #[test]

@@ -10,10 +10,16 @@ pub mod deploy_status;
 pub mod discovery;
 pub mod fleet;
 pub mod forward;
+pub mod kube_auth;
+pub mod leader_pod;
+pub mod limits;
 pub mod openapi;
 pub mod problem;
 pub mod query;
+pub mod review_cache;
 pub mod services;
+mod token_file;
+pub mod visible;
 
 use std::sync::Arc;
 
@@ -25,6 +31,7 @@ use kube::runtime::reflector::Store;
 use serde::Serialize;
 
 pub use config::WebConfig;
+pub use visible::Visible;
 
 use crate::api::{ChittyDeployment, ChittyService};
 
@@ -50,6 +57,8 @@ pub struct WebState {
     pub started: jiff::Timestamp,
     /// Set when replicas elect a leader: a standby forwards reads to it.
     pub forward: std::sync::OnceLock<forward::Forwarder>,
+    /// Set with `--api-auth=kubernetes`: reviews callers' tokens and access.
+    pub reviewer: std::sync::OnceLock<kube_auth::KubeReviewer>,
 }
 
 impl WebState {
@@ -69,6 +78,7 @@ impl WebState {
             public_url,
             started: jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
             forward: Default::default(),
+            reviewer: Default::default(),
         }
     }
 
@@ -115,6 +125,7 @@ pub fn routes(state: Arc<WebState>) -> Router {
 
 /// `app` with this module's routes added, and the token check over every `/api/` path of the
 /// result, whichever module serves it; behind the check, a standby forwards reads to the leader.
+/// Outermost, the read API's bounds on requests in flight and their duration.
 pub fn mount(app: Router, state: Arc<WebState>) -> Router {
     app.merge(routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
@@ -124,6 +135,10 @@ pub fn mount(app: Router, state: Arc<WebState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::require_token,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(limits::Limits::default()),
+            limits::bound,
         ))
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -14,7 +15,7 @@ use super::deploy_status::{ENVIRONMENTS, environment_word, health_of, parse_envi
 use super::fleet::ServiceRow;
 use super::problem::ApiError;
 use super::query::{self, Params};
-use super::{WebState, json};
+use super::{Visible, WebState, json};
 use crate::api::{ChittyService, ServicePhase, ServiceType, Target, conditions};
 
 #[derive(Serialize)]
@@ -162,6 +163,7 @@ const PARAMS: &[&str] = &[
 
 pub async fn list(
     State(state): State<Arc<WebState>>,
+    Extension(visible): Extension<Visible>,
     raw: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = Params::parse(raw, PARAMS)?;
@@ -172,6 +174,7 @@ pub async fn list(
     let selected: Vec<&ServiceRow> = fleet
         .services
         .iter()
+        .filter(|r| visible.allows(r.namespace()))
         .filter(|r| namespace.as_deref().is_none_or(|ns| r.namespace() == ns))
         .filter(|r| environment.is_none_or(|e| r.service.spec.environment == e))
         .collect();

@@ -145,6 +145,7 @@ pub fn http() -> reqwest::Client {
 pub mod env;
 pub mod health_server;
 pub mod manifest;
+pub mod replica_pod;
 pub mod wait;
 
 // Each test binary compiles this module and uses only some of these names.

@@ -44,7 +44,21 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   verbs: ["create", "patch"]
 {{- end }}
 
-{{/* The leader Lease, in the release namespace only, and only the one named. */}}
+{{/*
+With `operator.api.auth: kubernetes`, the read API checks its callers' bearer tokens and where
+they may list ChittyServices. Both reviews are cluster-scoped: a ClusterRole even when one
+namespace is watched.
+*/}}
+{{- define "chitty-operator.reviewRules" -}}
+- apiGroups: ["authentication.k8s.io"]
+  resources: ["tokenreviews"]
+  verbs: ["create"]
+- apiGroups: ["authorization.k8s.io"]
+  resources: ["subjectaccessreviews"]
+  verbs: ["create"]
+{{- end }}
+
+{{/* The leader Lease, in the release namespace only, and only the one named; the replicas' pods there. */}}
 {{- define "chitty-operator.leaseRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
@@ -53,4 +67,8 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
   resources: ["leases"]
   resourceNames: [{{ include "chitty-operator.leaseName" . | quote }}]
   verbs: ["get", "patch"]
+# A standby looks up the Lease holder's pod (labels, readiness, podIP) to forward reads to it.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get"]
 {{- end }}

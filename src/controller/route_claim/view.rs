@@ -5,15 +5,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 
 use super::input::ServiceKey;
 use crate::http::HttpState;
 use crate::routing::{ClaimId, ClaimIndex, Conflict, Overlap, Reason};
+use crate::web::Visible;
+use crate::web::problem::ApiError;
+use crate::web::query::{self, Params};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetView {
@@ -74,10 +78,53 @@ impl FleetView {
     }
 }
 
-/// `GET /api/admin/routes`; 503 until the operator's caches have synced.
-pub async fn fleet(State(state): State<Arc<HttpState>>) -> Response {
+/// One page of the fleet view: claims paged like the other lists (`limit` + `continue`, or
+/// `page` + `pageSize`); conflicts and overlaps, which are few, listed whole on every page.
+#[derive(Serialize)]
+struct FleetPage<'a> {
+    claims: &'a [ClaimView],
+    conflicts: &'a [Conflict],
+    overlaps: &'a [Overlap],
+    #[serde(rename = "continue")]
+    next: Option<String>,
+}
+
+const PARAMS: &[&str] = &["limit", "continue", "page", "pageSize"];
+
+/// `GET /api/admin/routes`; 503 until the operator's caches have synced. Every tenant's hosts
+/// are in it, so a caller must see every namespace (without the read API's middleware, as in
+/// tests of the probes alone, nothing restricts the port).
+pub async fn fleet(
+    State(state): State<Arc<HttpState>>,
+    visible: Option<Extension<Visible>>,
+    raw: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    if visible.is_some_and(|Extension(v)| !v.is_all()) {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            error: "the route view lists every namespace's claims; it needs list access to \
+                    chittyservices in all namespaces"
+                .into(),
+            code: "FORBIDDEN",
+            parameter: None,
+        }
+        .into_response();
+    }
+    let paging = match Params::parse(raw, PARAMS).and_then(|p| p.paging()) {
+        Ok(paging) => paging,
+        Err(error) => return error.into_response(),
+    };
     match state.routes.get().fleet() {
-        Some(view) => Json(view.as_ref().clone()).into_response(),
+        Some(view) => {
+            let (claims, next) = query::page(&view.claims, |c| c.claim.as_str(), &paging);
+            Json(FleetPage {
+                claims,
+                conflicts: &view.conflicts,
+                overlaps: &view.overlaps,
+                next,
+            })
+            .into_response()
+        }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             "route claims not synced yet",

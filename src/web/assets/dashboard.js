@@ -83,8 +83,19 @@
     return token ? { Authorization: `Bearer ${token}` } : {};
   }
 
+  // A replica on standby answers 503 with Retry-After when it may not pass the token on to the
+  // leader; through the Service, a retry soon lands on the leader.
+  async function fetchRetrying(path) {
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(path, { headers: headers(), cache: "no-store" });
+      const retryAfter = Number(response.headers.get("Retry-After"));
+      if (response.status !== 503 || !retryAfter || attempt >= 4) return response;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter, 2) * 1000));
+    }
+  }
+
   async function getJSON(path) {
-    const response = await fetch(path, { headers: headers(), cache: "no-store" });
+    const response = await fetchRetrying(path);
     if (response.status === 401) throw new AuthNeeded();
     if (!response.ok) {
       let detail = `${response.status}`;
@@ -110,13 +121,25 @@
 
   // The routes view belongs to the RouteClaim controller; an operator without it still has a
   // dashboard, it just says so.
+  // It needs access to every namespace (403 otherwise); its claims come in pages.
   async function routes() {
-    const response = await fetch("/api/admin/routes", { headers: headers(), cache: "no-store" });
-    if (response.status === 401) throw new AuthNeeded();
-    if (response.status === 404) return { available: false, why: "This operator does not serve the route claims view (/api/admin/routes)." };
-    if (!response.ok) return { available: false, why: `Route claims are not available yet (HTTP ${response.status}).` };
-    const data = await response.json();
-    return { available: true, claims: data.claims || [], conflicts: data.conflicts || [] };
+    const claims = [];
+    let conflicts = [];
+    let token = null;
+    for (let page = 0; page < 50; page++) {
+      const query = `limit=1000${token ? `&continue=${encodeURIComponent(token)}` : ""}`;
+      const response = await fetchRetrying(`/api/admin/routes?${query}`);
+      if (response.status === 401) throw new AuthNeeded();
+      if (response.status === 404) return { available: false, why: "This operator does not serve the route claims view (/api/admin/routes)." };
+      if (response.status === 403) return { available: false, why: "Route claims are shown only to callers who may see every namespace." };
+      if (!response.ok) return { available: false, why: `Route claims are not available yet (HTTP ${response.status}).` };
+      const data = await response.json();
+      claims.push(...(data.claims || []));
+      if (page === 0) conflicts = data.conflicts || [];
+      token = data.continue;
+      if (!token) break;
+    }
+    return { available: true, claims, conflicts };
   }
 
   // --- filters -------------------------------------------------------------------------------
