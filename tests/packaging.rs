@@ -471,7 +471,7 @@ fn config_default_installs_into_a_cluster() {
         .partition(|d| d["kind"] == "CustomResourceDefinition");
     let stream = |objs: &[&Value]| -> String {
         objs.iter()
-            .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
             .collect()
     };
     let dir = tempfile::tempdir().unwrap();
