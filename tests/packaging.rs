@@ -409,6 +409,8 @@ fn config_default_deploys_the_operator_like_the_chart() {
             "CustomResourceDefinition",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ];
         if !cluster_scoped.contains(&doc["kind"].as_str().unwrap()) {
             assert_eq!(
@@ -527,6 +529,12 @@ fn delete_installed_objects() {
         "chitty-operator",
         "--ignore-not-found",
     ]);
+    let _ = common::kubectl_try(&[
+        "delete",
+        "validatingadmissionpolicy,validatingadmissionpolicybinding",
+        "chitty-operator-pod-security",
+        "--ignore-not-found",
+    ]);
 }
 
 /// Every value path the schema defines, down to free-form objects and lists.
@@ -605,4 +613,35 @@ fn the_gitops_examples_point_at_paths_that_exist() {
     for path in paths {
         assert!(common::repo().join(&path).is_dir(), "{path} does not exist");
     }
+}
+
+#[test]
+fn the_chart_and_config_ship_the_same_admission_policy() {
+    let config = documents(&kustomize("config/default"));
+    let chart = documents(&helm_template(
+        "chitty",
+        "chitty-system",
+        &["--set", "fullnameOverride=chitty-operator"],
+    ));
+    for kind in [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        let (ours, theirs) = (only(&config, kind), only(&chart, kind));
+        assert_eq!(
+            ours["metadata"]["name"], theirs["metadata"]["name"],
+            "{kind}"
+        );
+        assert_eq!(
+            ours["spec"], theirs["spec"],
+            "config/policy/ and the chart's _admissionpolicy.tpl must say the same ({kind})"
+        );
+    }
+    let off = documents(&helm_template(
+        "chitty",
+        "chitty-system",
+        &["--set", "admissionPolicy.enabled=false"],
+    ));
+    assert!(of_kind(&off, "ValidatingAdmissionPolicy").is_empty());
+    assert!(of_kind(&off, "ValidatingAdmissionPolicyBinding").is_empty());
 }
