@@ -1,6 +1,7 @@
 //! Least privilege for the operator itself, for real: the chart's ValidatingAdmissionPolicy, bound
 //! to a ServiceAccount of this test's own, refuses a privileged pod template written as that
-//! account (with the policy's message) and admits the very Deployment the operator generates.
+//! account (with the policy's message) and admits the very Deployment the operator generates, and
+//! its image build Job only while the Job carries the build label (its one baseline exception).
 
 mod common;
 #[path = "packaging/support.rs"]
@@ -8,9 +9,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use chitty_operator::api::ChittyDeployment;
+use chitty_operator::config::OperatorConfig;
 use chitty_operator::workload;
 use common::TestEnv;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -56,7 +60,7 @@ fn privileged_deployment() -> Deployment {
 }
 
 #[tokio::test]
-async fn the_policy_refuses_a_privileged_pod_template_and_admits_the_operators_own() {
+async fn the_policy_refuses_privileged_pod_templates_and_admits_the_operators_own_workloads() {
     let env = TestEnv::without_operator("vap").await;
     let ns = env.ns.name.clone();
     // The namespace's name is unique per run, so the cluster-scoped policy named after it is too.
@@ -102,7 +106,8 @@ async fn the_policy_refuses_a_privileged_pod_template_and_admits_the_operators_o
     let mut config = common::kube_config().await;
     config.auth_info.impersonate = Some(account);
     let as_operator = Client::try_from(config).unwrap();
-    let deployments: Api<Deployment> = Api::namespaced(as_operator, &ns);
+    let deployments: Api<Deployment> = Api::namespaced(as_operator.clone(), &ns);
+    let jobs: Api<Job> = Api::namespaced(as_operator, &ns);
 
     // The apiserver loads policies, bindings and RBAC from informers: retry until it refuses.
     let dry_run = PostParams {
@@ -147,6 +152,45 @@ async fn the_policy_refuses_a_privileged_pod_template_and_admits_the_operators_o
         )
         .await
         .unwrap_or_else(|e| panic!("the operator's own Deployment was refused: {e}"));
+
+    // The image build Job: its kaniko container runs as root, which the policy allows only in a
+    // Job carrying the build label; without it, the same Job is refused as not restricted.
+    env.apply(&common::service("site").git()).await;
+    let site = env.services.get("site").await.unwrap();
+    let rollout: ChittyDeployment = serde_json::from_value(json!({
+        "apiVersion": "chitty.cc/v1alpha1",
+        "kind": "ChittyDeployment",
+        "metadata": {"name": "site-1", "namespace": ns},
+        "spec": {"serviceRef": {"name": "site"}, "revision": "0123456789abcdef",
+                 "trigger": "Initial", "strategy": "immediate", "snapshot": site.spec},
+    }))
+    .unwrap();
+    let job = workload::build_job::build(
+        &OperatorConfig::defaults().build,
+        &site,
+        &rollout,
+        "registry.local/site:0123456789abcdef",
+    );
+    jobs.create(&dry_run, &job)
+        .await
+        .unwrap_or_else(|e| panic!("the operator's build Job was refused: {e}"));
+    let mut unlabelled = job.clone();
+    unlabelled
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .remove(workload::BUILD_JOB_LABEL);
+    match jobs.create(&dry_run, &unlabelled).await {
+        Err(kube::Error::Api(status)) => assert!(
+            status
+                .message
+                .contains("pod security (operator, restricted)"),
+            "{}",
+            status.message
+        ),
+        other => panic!("an unlabelled Job with a root container was admitted: {other:?}"),
+    }
 
     env.teardown().await;
 }
