@@ -27,6 +27,10 @@ echo "== formatting and lints"
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 
+echo "== dependency policy (cargo deny check bans licenses sources, deny.toml)"
+# Installs the pinned cargo-deny once into the tool cache; runs offline (no advisory database).
+hack/cargo-deny.sh
+
 echo "== cargo test"
 # Benchmarks are not tests: they run with `cargo bench` and write reports (see README).
 cargo test --locked --no-fail-fast --lib --bins --tests -- --test-threads "${CHITTY_TEST_THREADS:-4}"

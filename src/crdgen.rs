@@ -30,12 +30,12 @@ fn labelled(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
 }
 
 /// One YAML document per CRD, as `crds/<name>.yaml` holds it.
-pub fn to_yaml(crd: &impl serde::Serialize) -> Result<String, serde_yaml::Error> {
-    Ok(format!("---\n{}", serde_yaml::to_string(crd)?))
+pub fn to_yaml(crd: &impl serde::Serialize) -> Result<String, serde_yaml_ng::Error> {
+    Ok(format!("---\n{}", serde_yaml_ng::to_string(crd)?))
 }
 
 /// All CRDs as one multi-document YAML stream.
-pub fn all_yaml() -> Result<String, serde_yaml::Error> {
+pub fn all_yaml() -> Result<String, serde_yaml_ng::Error> {
     all().iter().map(|(_, crd)| to_yaml(crd)).collect()
 }
 

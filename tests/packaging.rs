@@ -417,6 +417,8 @@ fn config_default_deploys_the_operator_like_the_chart() {
             "CustomResourceDefinition",
             "ClusterRole",
             "ClusterRoleBinding",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ];
         if !cluster_scoped.contains(&doc["kind"].as_str().unwrap()) {
             assert_eq!(
@@ -488,7 +490,7 @@ fn config_default_installs_into_a_cluster() {
         .partition(|d| d["kind"] == "CustomResourceDefinition");
     let stream = |objs: &[&Value]| -> String {
         objs.iter()
-            .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+            .map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).unwrap()))
             .collect()
     };
     let dir = tempfile::tempdir().unwrap();
@@ -542,6 +544,12 @@ fn delete_installed_objects() {
         "delete",
         "clusterrole,clusterrolebinding",
         "chitty-operator",
+        "--ignore-not-found",
+    ]);
+    let _ = common::kubectl_try(&[
+        "delete",
+        "validatingadmissionpolicy,validatingadmissionpolicybinding",
+        "chitty-operator-pod-security",
         "--ignore-not-found",
     ]);
 }
@@ -675,4 +683,35 @@ async fn with_default_chart_values_the_read_api_answers_401_without_credentials(
     );
     operator.stop().await;
     env.teardown().await;
+}
+
+#[test]
+fn the_chart_and_config_ship_the_same_admission_policy() {
+    let config = documents(&kustomize("config/default"));
+    let chart = documents(&helm_template(
+        "chitty",
+        "chitty-system",
+        &["--set", "fullnameOverride=chitty-operator"],
+    ));
+    for kind in [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ] {
+        let (ours, theirs) = (only(&config, kind), only(&chart, kind));
+        assert_eq!(
+            ours["metadata"]["name"], theirs["metadata"]["name"],
+            "{kind}"
+        );
+        assert_eq!(
+            ours["spec"], theirs["spec"],
+            "config/policy/ and the chart's _admissionpolicy.tpl must say the same ({kind})"
+        );
+    }
+    let off = documents(&helm_template(
+        "chitty",
+        "chitty-system",
+        &["--set", "admissionPolicy.enabled=false"],
+    ));
+    assert!(of_kind(&off, "ValidatingAdmissionPolicy").is_empty());
+    assert!(of_kind(&off, "ValidatingAdmissionPolicyBinding").is_empty());
 }

@@ -31,6 +31,12 @@ impl Drop for ClusterScopedCleanup {
             FULLNAME,
             "--ignore-not-found",
         ]);
+        let _ = common::kubectl_try(&[
+            "delete",
+            "validatingadmissionpolicy,validatingadmissionpolicybinding",
+            &format!("{FULLNAME}-pod-security"),
+            "--ignore-not-found",
+        ]);
     }
 }
 

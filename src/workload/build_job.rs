@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::{Resource, ResourceExt};
 
-use super::{ROLLOUT_LABEL, common_labels, security};
+use super::{BUILD_JOB_LABEL, ROLLOUT_LABEL, common_labels, security};
 use crate::api::{ChittyDeployment, ChittyService, ServiceType, StepPhase, StepStatus};
 use crate::config::BuildDefaults;
 use crate::labels;
@@ -107,6 +107,7 @@ pub fn build(
     volumes.extend(scratch_volumes);
     let mut pod_labels = common_labels(service);
     pod_labels.insert(ROLLOUT_LABEL.into(), rollout.name_any());
+    pod_labels.insert(BUILD_JOB_LABEL.into(), "true".into());
     let owner = rollout
         .controller_owner_ref(&())
         .map(|o| serde_json::to_value(vec![o]).expect("owner serializes"));

@@ -38,6 +38,10 @@ impl Track {
 
 pub const TRACK_LABEL: &str = "chitty.cc/track";
 pub const ROLLOUT_LABEL: &str = "chitty.cc/rollout";
+/// Marks the image build Job (value `"true"`): its `image` container is the one pod the operator
+/// makes that meets only the `baseline` Pod Security Standard, and the chart's admission policy
+/// lets exactly that container of a Job so labelled be baseline instead of restricted.
+pub const BUILD_JOB_LABEL: &str = "chitty.cc/build-job";
 
 /// Name of the Deployment for a track of a service.
 pub fn deployment_name(service: &str, track: Track) -> String {

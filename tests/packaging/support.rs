@@ -61,7 +61,7 @@ pub fn kustomize(dir: &str) -> String {
 
 /// Every document of a multi-document YAML stream, empty ones left out.
 pub fn documents(yaml: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(yaml)
+    serde_yaml_ng::Deserializer::from_str(yaml)
         .map(|doc| Value::deserialize(doc).expect("valid YAML"))
         .filter(|v| !v.is_null())
         .collect()
