@@ -147,6 +147,38 @@ pub fn check_service(
     })
 }
 
+/// The health a service has the moment its newest rollout succeeded, before the pool's first
+/// probe of the serving revision is back: the rollout's own health step has just passed. Saying
+/// so at once saves the status write that the first probe would otherwise cost each rollout; it
+/// holds only while that step's result is fresh (within one probe interval), so a revision that
+/// serves again after a rollback waits for a probe of its own.
+pub fn seeded_by_rollout(
+    newest: &ChittyDeployment,
+    serving: &ChittyDeployment,
+    now: &Time,
+) -> Option<HealthSummary> {
+    if newest.metadata.uid != serving.metadata.uid {
+        return None;
+    }
+    let status = serving.status.as_ref()?;
+    let passed = status
+        .steps
+        .iter()
+        .any(|s| s.name == "health" && s.phase == crate::api::StepPhase::Succeeded);
+    let completed = status.completed_at.as_ref()?;
+    let age = now.0.duration_since(completed.0).unsigned_abs();
+    let fresh = age <= crate::probe::bounds::interval(&serving.spec.snapshot.health.interval);
+    (passed && fresh).then(|| HealthSummary {
+        status: HealthState::Healthy,
+        last_transition: Some(now.clone()),
+        consecutive_failures: 0,
+        message: Some(format!(
+            "rollout {} passed its health check",
+            serving.name_any()
+        )),
+    })
+}
+
 /// Reacts to a state change: an Event, a degraded notice to webhooks, and for a critical
 /// service that went down soon after its rollout, a rollback request on that rollout (the
 /// rollout's own controller carries it out and records it: one writer per status). The
@@ -234,6 +266,53 @@ async fn request_rollback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn finished(
+        uid: &str,
+        health_step: crate::api::StepPhase,
+        completed: &str,
+    ) -> ChittyDeployment {
+        let mut d: ChittyDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
+            "metadata": {"name": format!("web-{uid}"), "namespace": "shop", "uid": uid},
+            "spec": {"serviceRef": {"name": "web"}, "revision": "0123456789ab", "trigger": "Initial",
+                     "strategy": "immediate",
+                     "snapshot": {"type": "worker", "version": "1.0.0", "environment": "staging",
+                                  "source": {"image": "r/web:1"}, "health": {"interval": "10s"}}}
+        }))
+        .unwrap();
+        d.status = Some(crate::api::ChittyDeploymentStatus {
+            completed_at: Some(Time(completed.parse().unwrap())),
+            steps: vec![crate::api::StepStatus {
+                name: "health".into(),
+                phase: health_step,
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        d
+    }
+
+    #[test]
+    fn a_rollout_that_just_passed_its_health_step_seeds_the_services_health() {
+        use crate::api::StepPhase;
+        let now = Time("2026-11-30T00:00:05Z".parse().unwrap());
+        let done = finished("a", StepPhase::Succeeded, "2026-11-30T00:00:00Z");
+        let seed = seeded_by_rollout(&done, &done, &now).expect("fresh");
+        assert_eq!(seed.status, HealthState::Healthy);
+        let stale = finished("a", StepPhase::Succeeded, "2026-11-29T00:00:00Z");
+        assert!(
+            seeded_by_rollout(&stale, &stale, &now).is_none(),
+            "older than an interval"
+        );
+        let skipped = finished("a", StepPhase::Skipped, "2026-11-30T00:00:00Z");
+        assert!(seeded_by_rollout(&skipped, &skipped, &now).is_none());
+        let newer = finished("b", StepPhase::Succeeded, "2026-11-30T00:00:00Z");
+        assert!(
+            seeded_by_rollout(&newer, &done, &now).is_none(),
+            "a revision serving again after a rollback waits for its own probe"
+        );
+    }
 
     #[test]
     fn failures_below_the_threshold_are_degraded_then_down() {

@@ -107,6 +107,15 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     let mut desired = status::compute(&service, &seen);
     if let Some(p) = &probed {
         desired.health = Some(p.summary.clone());
+    } else if watched
+        && desired
+            .health
+            .as_ref()
+            .is_none_or(|h| h.status == crate::api::HealthState::Unknown)
+        && let (Some(newest), Some(serving)) = (current, serving)
+        && let Some(seed) = health::seeded_by_rollout(newest, serving, &now)
+    {
+        desired.health = Some(seed);
     }
     // Applied on every reconcile between rollouts, not only those that took a new result: the
     // others carry the stored health over, and must not turn a down service Ready again.
