@@ -4,7 +4,7 @@
 mod binding;
 mod records;
 
-pub use binding::{Binding, SERVICE_UID, binding, binding_of};
+pub use binding::{Binding, KnownBindings, SERVICE_UID, binding, binding_of};
 pub use records::{notification, notify_all, registry_record};
 
 use std::num::NonZeroU32;
@@ -22,6 +22,8 @@ pub struct Integrations {
     pub identity: Option<Arc<dyn IdentityAuthority>>,
     pub registry: Option<Arc<dyn ServiceRegistry>>,
     pub notifiers: Vec<Arc<dyn NotificationSink>>,
+    /// Which ChittyIDs are known to be which service's (see `binding`).
+    pub bindings: Arc<KnownBindings>,
 }
 
 impl Integrations {
@@ -69,6 +71,7 @@ impl Integrations {
             identity,
             registry,
             notifiers,
+            bindings: Default::default(),
         })
     }
 }

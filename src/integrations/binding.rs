@@ -4,6 +4,9 @@
 //! it was registered under): a service that claims another's ChittyID changes nothing of the
 //! other's record.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use kube::ResourceExt;
 
 use crate::api::ChittyService;
@@ -50,14 +53,52 @@ pub fn binding(stored: Option<&StoredRecord>, service: &ChittyService) -> Bindin
     ))
 }
 
-/// Reads the record under `chitty_id` and says whose it is.
+/// The ChittyIDs this operator knows to be a service's own: minted for it, or registered or
+/// found registered under its UID. A write for a known pair needs no read of the registry first,
+/// so a steady service costs one call per change, not two. In memory only: after a restart, the
+/// first write of each service reads the record once.
+#[derive(Default)]
+pub struct KnownBindings(Mutex<HashMap<String, String>>);
+
+/// Past this many IDs the memory starts afresh; each service then costs one read again.
+const KNOWN_BINDINGS: usize = 100_000;
+
+impl KnownBindings {
+    /// `chitty_id` is the service with `uid`'s own.
+    pub fn remember(&self, chitty_id: &str, service: &ChittyService) {
+        let Some(uid) = service.uid() else { return };
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= KNOWN_BINDINGS && !map.contains_key(chitty_id) {
+            map.clear();
+        }
+        map.insert(chitty_id.to_string(), uid);
+    }
+
+    fn owner(&self, chitty_id: &str) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(chitty_id).cloned()
+    }
+}
+
+/// Says whose the record under `chitty_id` is: from memory when this operator knows, else by
+/// reading the record.
 pub async fn binding_of(
     registry: &dyn ServiceRegistry,
+    known: &KnownBindings,
     service: &ChittyService,
     chitty_id: &str,
 ) -> Result<Binding, RegistryError> {
+    if let (Some(owner), Some(uid)) = (known.owner(chitty_id), service.uid())
+        && owner == uid
+    {
+        return Ok(Binding::Ours);
+    }
     let stored = registry.get(chitty_id).await?;
-    Ok(binding(stored.as_ref(), service))
+    let found = binding(stored.as_ref(), service);
+    if found == Binding::Ours {
+        known.remember(chitty_id, service);
+    }
+    Ok(found)
 }
 
 /// Binds a record about to be written to `service`.

@@ -41,23 +41,26 @@ pub async fn on_delete(ctx: &Context, service: &ChittyService) -> crate::Result<
     };
     // Only this service's own record is retired: a ChittyID someone wrote into its status
     // must not take another service's record with it.
-    let retired = match crate::integrations::binding_of(&*registry, service, &id).await {
-        Ok(Binding::Theirs(words)) => {
-            tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
-            let note = format!("not retired: {words}");
-            publish(
-                ctx,
-                service,
-                EventType::Warning,
-                events::REGISTRY_RECORD_ORPHANED,
-                note,
-            )
-            .await;
-            return release(ctx, service).await;
-        }
-        Ok(Binding::Free | Binding::Ours) => registry.retire(&id).await,
-        Err(error) => Err(error),
-    };
+    let retired =
+        match crate::integrations::binding_of(&*registry, &ctx.integrations.bindings, service, &id)
+            .await
+        {
+            Ok(Binding::Theirs(words)) => {
+                tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
+                let note = format!("not retired: {words}");
+                publish(
+                    ctx,
+                    service,
+                    EventType::Warning,
+                    events::REGISTRY_RECORD_ORPHANED,
+                    note,
+                )
+                .await;
+                return release(ctx, service).await;
+            }
+            Ok(Binding::Free | Binding::Ours) => registry.retire(&id).await,
+            Err(error) => Err(error),
+        };
     match retired {
         Ok(outcome) => {
             let note = format!("ChittyRegistry record {id}: {outcome:?}");

@@ -92,19 +92,23 @@ pub async fn sync(
     record.health = Some(want.health.clone());
     let active = matches!(health, HealthState::Healthy | HealthState::Unknown);
     record.status = Some(if active { "active" } else { "degraded" }.into());
-    let registered = match crate::integrations::binding_of(&*registry, service, &id).await {
-        Ok(Binding::Theirs(words)) => {
-            tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
-            return Synced {
-                mismatch: Some(words),
-                ..keep
-            };
-        }
-        Ok(Binding::Free | Binding::Ours) => registry.register(&record).await,
-        Err(error) => Err(error),
-    };
+    let registered =
+        match crate::integrations::binding_of(&*registry, &ctx.integrations.bindings, service, &id)
+            .await
+        {
+            Ok(Binding::Theirs(words)) => {
+                tracing::warn!(service = %service.name_any(), chitty_id = %id, "{words}");
+                return Synced {
+                    mismatch: Some(words),
+                    ..keep
+                };
+            }
+            Ok(Binding::Free | Binding::Ours) => registry.register(&record).await,
+            Err(error) => Err(error),
+        };
     match registered {
         Ok(_) => {
+            ctx.integrations.bindings.remember(&id, service);
             tracing::info!(service = %service.name_any(), version = %want.version, deployment = %want.deployment, "registry record follows the serving revision");
             Synced {
                 record: Some(want),

@@ -41,6 +41,8 @@ pub async fn identity(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             let id = minted.id.to_string();
             // Recorded by the step runner before any other step can fail (see `steps::run`).
             input.minted = Some(id.clone());
+            // Minted for this very service: its registry record needs no ownership read.
+            input.ctx.integrations.bindings.remember(&id, input.service);
             input.chitty_id = Some(id.clone());
             input.conditions.push(identity_ready(&id));
             Ok(Outcome::Done(format!("minted ChittyID {id}")))
@@ -125,7 +127,14 @@ pub async fn register(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     )?;
     // The ChittyID in status may have been written by anyone who can write status: the record
     // under it must be this service's (or nobody's yet) before anything is written to it.
-    let registered = match crate::integrations::binding_of(&*registry, input.service, &id).await {
+    let registered = match crate::integrations::binding_of(
+        &*registry,
+        &input.ctx.integrations.bindings,
+        input.service,
+        &id,
+    )
+    .await
+    {
         Ok(Binding::Theirs(words)) => {
             tracing::warn!(service = %input.service.name_any(), chitty_id = %id, "{words}");
             input.conditions.push(Desired::new(
@@ -143,6 +152,7 @@ pub async fn register(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     };
     match registered {
         Ok(outcome) => {
+            input.ctx.integrations.bindings.remember(&id, input.service);
             input.conditions.push(Desired::new(
                 types::REGISTERED,
                 true,
