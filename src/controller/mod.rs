@@ -268,6 +268,9 @@ where
     }
 }
 
+/// Conflicts in a row retried after half a second before the object's backoff takes over.
+const QUICK_CONFLICT_RETRIES: u32 = 3;
+
 /// Retries a failed reconcile after its object's own backoff (see `backoff`); kube's backoff
 /// handles watch errors.
 pub fn error_policy<K: Resource<DynamicType = ()>>(
@@ -279,13 +282,14 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(
             return Action::requeue(*wait);
         }
         ctx.metrics.failure(controller, error);
-        if error.is_conflict() {
-            // The cache was behind our own last write; the watch brings the newer object.
+        let key = object_key(&*obj);
+        let wait = ctx.backoff.failed(&key);
+        if error.is_conflict() && ctx.backoff.failures(&key) <= QUICK_CONFLICT_RETRIES {
+            // The cache was behind our own last write; the watch brings the newer object soon.
+            // Conflict after conflict means someone else keeps writing: back off like any error.
             tracing::debug!(controller, "stale object; retrying");
             return Action::requeue(Duration::from_millis(500));
         }
-        let key = object_key(&*obj);
-        let wait = ctx.backoff.failed(&key);
         let failures = ctx.backoff.failures(&key);
         tracing::warn!(controller, object = %key, %error, failures, retry_in = ?wait, "reconcile failed");
         Action::requeue(wait)
