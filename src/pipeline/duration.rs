@@ -33,6 +33,16 @@ pub fn parse(text: &str) -> Option<Duration> {
     (digits.is_empty() && any).then_some(total)
 }
 
+/// A duration as a manifest would write it: whole hours (`24h`), else whole seconds (`30s`),
+/// else milliseconds (`100ms`).
+pub fn written(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms > 0 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
 /// Parses, or uses `default` for text the schema should have refused.
 pub fn parse_or(text: &str, default: Duration) -> Duration {
     parse(text).unwrap_or(default)
@@ -49,6 +59,14 @@ mod tests {
         assert_eq!(parse("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse("1m30s"), Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn writes_durations_as_manifests_do() {
+        assert_eq!(written(Duration::from_secs(24 * 3600)), "24h");
+        assert_eq!(written(Duration::from_secs(5)), "5s");
+        assert_eq!(written(Duration::from_millis(100)), "100ms");
+        assert_eq!(written(Duration::ZERO), "0s");
     }
 
     #[test]

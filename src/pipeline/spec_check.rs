@@ -9,15 +9,6 @@ use super::duration;
 use crate::api::ChittyServiceSpec;
 use crate::probe::bounds::{MAX_DEADLINE, MAX_INTERVAL, MAX_TIMEOUT, MIN_INTERVAL, MIN_TIMEOUT};
 
-/// A bound as a manifest would write it (`1s`, `100ms`, `24h`).
-fn written(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
-}
-
 /// Every problem with `spec`, each a sentence naming the field; empty when it is fine.
 pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
     let mut out = Vec::new();
@@ -29,11 +20,11 @@ pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
             )),
             Some(d) if min.is_some_and(|m| d < m) => out.push(format!(
                 "{field} {text} is below the minimum of {}",
-                written(min.unwrap_or_default())
+                duration::written(min.unwrap_or_default())
             )),
             Some(d) if max.is_some_and(|m| d > m) => out.push(format!(
                 "{field} {text} is above the maximum of {}",
-                written(max.unwrap_or_default())
+                duration::written(max.unwrap_or_default())
             )),
             Some(d) if d.is_zero() => out.push(format!("{field} must be more than 0")),
             Some(_) => {}

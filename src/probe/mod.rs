@@ -43,7 +43,10 @@ impl ProbeResult {
 
     /// The probe ran out of time (reqwest's timeout, or the pool's hard deadline).
     pub fn timed_out(url: &str, timeout: Duration, latency: Duration) -> Self {
-        let detail = format!("GET {url} timed out after {}", humanize(timeout));
+        let detail = format!(
+            "GET {url} timed out after {}",
+            crate::pipeline::duration::written(timeout)
+        );
         Self::unhealthy(detail, latency, true)
     }
 }
@@ -122,14 +125,6 @@ fn innermost(e: &(dyn StdError + 'static)) -> String {
         current = source;
     }
     current.to_string()
-}
-
-fn humanize(d: Duration) -> String {
-    if d.as_millis().is_multiple_of(1000) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
-    }
 }
 
 /// The client probes share: no retries (a retry would hide a flapping service), redirects on
