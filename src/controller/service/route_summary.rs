@@ -246,11 +246,12 @@ pub fn gate_readiness(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::controller::service::routes::desired_claims;
 
-    fn service(routes: serde_json::Value) -> ChittyService {
+    /// A service with these spec routes; the routes' own tests build theirs with it too.
+    pub(in crate::controller::service) fn service(routes: serde_json::Value) -> ChittyService {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
             "metadata": {"name": "chittymcp", "namespace": "chitty", "uid": "svc-uid"},

@@ -218,16 +218,7 @@ fn owned_by(ingress: &Ingress, service: &ChittyService) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn service(routes: serde_json::Value) -> ChittyService {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyService",
-            "metadata": {"name": "chittymcp", "namespace": "chitty", "uid": "svc-uid"},
-            "spec": {"type": "worker", "version": "1.0.0", "environment": "staging",
-                     "source": {"image": "registry.local/mcp:1"}, "routes": routes}
-        }))
-        .unwrap()
-    }
+    use crate::controller::service::route_summary::tests::service;
 
     #[test]
     fn one_claim_per_route_named_by_the_normalised_route() {
