@@ -6,7 +6,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use chitty_operator::routing::{Claim, ClaimId, ClaimIndex, Reservations, resolve};
+use chitty_operator::routing::{
+    Claim, ClaimId, ClaimIndex, Delegations, DomainInput, Reservations, RoutePolicy, Sharing,
+    resolve,
+};
 use jiff::Timestamp;
 
 /// `n` claims of which a tenth land on a key another claim already has (the issue's 10 % conflicts):
@@ -27,6 +30,8 @@ fn claims(n: usize) -> Vec<Claim> {
                 created: Timestamp::from_second(1_700_000_000 + (i % 1_000) as i64).unwrap(),
                 incumbent: i % 5 == 0,
                 service_found: i % 50 != 0,
+                service: format!("svc-{service}"),
+                service_namespace: None,
             }
         })
         .collect()
@@ -45,17 +50,40 @@ fn median(runs: usize, mut f: impl FnMut()) -> Duration {
     times[runs / 2]
 }
 
-fn main() {
+/// The delegated policy a platform would run: `api.chitty.cc` shared by every namespace, and each
+/// service's own host delegated to the namespace of its first claim, so that the claims that come
+/// in pairs from two namespaces (every tenth) are refused on hosts and allowed on shared paths.
+fn policy(n: usize) -> RoutePolicy {
     let reservations = Reservations::from_pairs([("*.internal.chitty.cc", ["platform"])]).unwrap();
+    let created = Timestamp::from_second(1_600_000_000).unwrap();
+    let mut domains = vec![DomainInput {
+        name: "api".into(),
+        created,
+        host: "api.chitty.cc".into(),
+        sharing: Sharing::Shared,
+        namespaces: (0..97).map(|ns| format!("ns-{ns}")).collect(),
+    }];
+    domains.extend((0..n).step_by(2).map(|service| DomainInput {
+        name: format!("svc-{service}"),
+        created,
+        host: format!("svc-{service}.chitty.cc"),
+        sharing: Sharing::Exclusive,
+        namespaces: [format!("ns-{}", service % 97)].into(),
+    }));
+    RoutePolicy::delegated(reservations, Delegations::from_domains(&domains).0)
+}
+
+fn main() {
     for n in [1_000, 10_000, 100_000] {
         let input = claims(n);
+        let policy = policy(n);
         let runs = if n >= 100_000 { 5 } else { 21 };
         let full = median(runs, || {
-            black_box(resolve(black_box(&input), &reservations));
+            black_box(resolve(black_box(&input), &policy));
         });
-        let resolution = resolve(&input, &reservations);
+        let resolution = resolve(&input, &policy);
 
-        let mut index = ClaimIndex::new(reservations.clone());
+        let mut index = ClaimIndex::new(policy.clone());
         for claim in input.iter().cloned() {
             index.upsert(claim);
         }
@@ -88,7 +116,7 @@ fn main() {
         (claim.host, claim.path) = ("mcp.chitty.cc".to_owned(), "/*".to_owned());
     }
     let one_key = median(11, || {
-        black_box(resolve(black_box(&pile), &reservations));
+        black_box(resolve(black_box(&pile), &RoutePolicy::default()));
     });
     println!(" 10000 claims on one key: resolve {one_key:>9.2?}");
 }

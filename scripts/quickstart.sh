@@ -18,6 +18,9 @@ bin=$repo/target/debug
 kubectl apply --server-side --force-conflicts -f crds/
 kubectl wait --for=condition=Established --timeout=60s crd -l app.kubernetes.io/part-of=chitty-operator
 kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f -
+# The operator runs the default route policy (delegated): the samples' hosts are delegated to the
+# demo namespace first, as a cluster administrator would.
+sed "s/chitty-demo/$namespace/g" config/samples/delegation/chittydomains.yaml | kubectl apply -f -
 kubectl apply -n "$namespace" -k config/samples
 
 "$bin/chitty-sim" --listen "$sim_addr" --token sim-token &
@@ -30,6 +33,7 @@ cat <<INFO
   In another terminal:
     eval "\$(scripts/cluster.sh env)"
     kubectl get chitty -n $namespace            # services, rollouts and route claims
+    kubectl get chittydomains                   # which hosts are delegated to which namespaces
     kubectl wait --for=condition=Ready chittyservice --all -n $namespace --timeout=5m
   Dashboard and API:  http://$http_addr/   (metrics: http://$http_addr/metrics)
   Stand-in services:  http://$sim_addr/_sim/stats

@@ -10,7 +10,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 mod probes;
 mod routing;
 pub use probes::ProbeConfig;
-pub use routing::{RouteReservation, RoutingConfig};
+pub use routing::{RoutePolicyMode, RouteReservation, RoutingConfig};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct OperatorConfig {

@@ -3,7 +3,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
+use crate::api::{ChittyDeployment, ChittyDomain, ChittyService, RouteClaim};
 
 /// Every CRD this operator serves, in a stable order, with the file name each has under `crds/`.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
@@ -17,6 +17,10 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
             labelled(ChittyDeployment::crd()),
         ),
         ("routeclaims.chitty.cc.yaml", labelled(RouteClaim::crd())),
+        (
+            "chittydomains.chitty.cc.yaml",
+            labelled(ChittyDomain::crd()),
+        ),
     ]
 }
 

@@ -64,4 +64,11 @@ async fn samples_are_accepted() {
         "-k",
         &dir.to_string_lossy(),
     ]);
+    // The delegations the samples need are cluster-scoped; checked, never created, here.
+    common::kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-k",
+        &dir.join("delegation").to_string_lossy(),
+    ]);
 }

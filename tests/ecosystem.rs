@@ -500,6 +500,8 @@ async fn tokens_never_appear_in_logs_status_or_events() {
         .env("CHITTY_REGISTRY_TOKEN", SECRET)
         // The health server listens on loopback, which probes refuse by default.
         .env("CHITTY_PROBE_ALLOW_CIDRS", "127.0.0.1/32")
+        // The cluster is shared by the tests; none delegates this one's hosts.
+        .env("CHITTY_ROUTE_POLICY", "open")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -59,7 +59,7 @@ fn the_chart_ships_the_generated_crds_unchanged() {
 fn the_kustomize_base_ships_the_generated_crds_unchanged() {
     assert_copies_of_generated_crds("config/crd/bases");
     let docs = documents(&kustomize("config/crd"));
-    assert_eq!(of_kind(&docs, "CustomResourceDefinition").len(), 3);
+    assert_eq!(of_kind(&docs, "CustomResourceDefinition").len(), 4);
 }
 
 #[test]
@@ -195,6 +195,7 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
     );
     assert_eq!(env("EXTRA_SETTING").as_deref(), Some("1"));
     assert_eq!(env("CHITTY_INGRESS_CLASS").as_deref(), Some("nginx"));
+    assert_eq!(env("CHITTY_ROUTE_POLICY").as_deref(), Some("open"));
     assert_eq!(
         env("CHITTY_CERT_MANAGER_ISSUER").as_deref(),
         Some("letsencrypt")
@@ -225,9 +226,20 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         assert_eq!(env(name), Some(format!("secret:chitty-tokens/{key}")));
     }
 
-    // One namespace watched: a Role there, nothing cluster-wide.
-    assert!(of_kind(&docs, "ClusterRole").is_empty());
-    assert!(of_kind(&docs, "ClusterRoleBinding").is_empty());
+    // One namespace watched: a Role there, and cluster-wide only the ChittyDomains and namespace
+    // labels (both cluster-scoped), which delegations are made of.
+    let domains: BTreeSet<String> = [
+        "chitty.cc/chittydomains: get",
+        "chitty.cc/chittydomains: list",
+        "chitty.cc/chittydomains: watch",
+        "chitty.cc/chittydomains/status: patch",
+        "core/namespaces: list",
+        "core/namespaces: watch",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(permissions(only(&docs, "ClusterRole")), domains);
+    assert_eq!(of_kind(&docs, "ClusterRoleBinding").len(), 1);
     let roles = of_kind(&docs, "Role");
     let watched = roles
         .iter()
@@ -247,9 +259,9 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
     );
     assert_eq!(
         permissions(watched),
-        &cluster_role - &reviews,
+        &(&cluster_role - &reviews) - &domains,
         "the namespaced Role grants what the ClusterRole grants, but the cluster-scoped reviews \
-         (which `auth: token` does not need)"
+         (which `auth: token` does not need) and domains"
     );
     let lease_role = roles
         .iter()
@@ -629,6 +641,26 @@ fn the_gitops_examples_point_at_paths_that_exist() {
     assert_eq!(paths.len(), 3, "{paths:?}");
     for path in paths {
         assert!(common::repo().join(&path).is_dir(), "{path} does not exist");
+    }
+}
+
+/// A shared cluster is the default: the chart and config/ both run the delegated route policy,
+/// under which a namespace claims only hosts a ChittyDomain delegates to it.
+#[test]
+fn the_chart_and_config_default_to_the_delegated_route_policy() {
+    use chitty_operator::config::RoutePolicyMode;
+    use clap::ValueEnum;
+
+    let docs = documents(&helm_template("chitty", "chitty-system", &[]));
+    let chart = env_value(only(&docs, "Deployment"), "CHITTY_ROUTE_POLICY");
+    let kustomized = documents(&kustomize("config/default"));
+    let config = env_value(only(&kustomized, "Deployment"), "CHITTY_ROUTE_POLICY");
+    for value in [chart, config] {
+        let value = value.expect("CHITTY_ROUTE_POLICY is set");
+        assert_eq!(
+            RoutePolicyMode::from_str(&value, false),
+            Ok(RoutePolicyMode::Delegated)
+        );
     }
 }
 

@@ -22,6 +22,9 @@ async fn serves_probes_and_metrics_and_exits_cleanly_on_sigterm() {
             &format!("127.0.0.1:{port}"),
             "--log-format",
             "json",
+            // The cluster is shared by the tests; none delegates this one's hosts.
+            "--route-policy",
+            "open",
         ])
         .env("KUBECONFIG", common::kubeconfig())
         .stdout(Stdio::piped())

@@ -105,6 +105,9 @@ impl Operator {
                 // The benches' health endpoint listens on loopback, refused by default.
                 "--probe-allow-cidr",
                 "127.0.0.1/32",
+                // The benchmarks measure the operator's work, not the delegation of their hosts.
+                "--route-policy",
+                "open",
             ])
             .args(extra)
             .env("KUBECONFIG", kubeconfig)

@@ -49,6 +49,10 @@ pub mod reasons {
     pub const ROUTE_CONFLICT: &str = "RouteConflict";
     pub const ROUTE_NOT_ALLOWED: &str = "RouteNotAllowed";
     pub const ROUTE_INVALID: &str = "RouteInvalid";
+    // The `Ready` condition of a ChittyDomain.
+    pub const DELEGATED: &str = "Delegated";
+    /// An older ChittyDomain delegates the same host; this one has no effect.
+    pub const OVERLAPPED: &str = "Overlapped";
 }
 
 /// Reasons of the Events the operator records (conditions and Events share one vocabulary where

@@ -102,6 +102,14 @@ impl Bounded for ChittyDeploymentStatus {
     }
 }
 
+impl Bounded for crate::api::ChittyDomainStatus {
+    fn bound(&mut self) {
+        self.namespaces
+            .truncate(crate::api::DOMAIN_NAMESPACES_LISTED);
+        bound_conditions(&mut self.conditions);
+    }
+}
+
 impl Bounded for RouteClaimStatus {
     fn bound(&mut self) {
         // The claim controller lists at most `CONFLICTS_LISTED`; this holds even if it did not.

@@ -13,6 +13,7 @@
 //! - `ChittyDeployment.status`: the ChittyDeployment controller, alone. Others ask it for a
 //!   rollback through the [`ROLLBACK_REQUEST`] annotation instead of writing its status.
 //! - `RouteClaim.status`: the RouteClaim controller.
+//! - `ChittyDomain.status`: the ChittyDomain controller.
 //!
 //! The workload controller writes no status: it applies Deployments, Services and autoscalers,
 //! and the ChittyService controller reports what runs.
@@ -23,6 +24,7 @@
 
 pub mod autoscaling;
 pub mod chitty_deployment;
+pub mod chitty_domain;
 pub mod chitty_service;
 pub mod conditions;
 pub mod decode;
@@ -34,6 +36,7 @@ pub mod route_claim;
 
 pub use autoscaling::*;
 pub use chitty_deployment::*;
+pub use chitty_domain::*;
 pub use chitty_service::*;
 pub use pod::*;
 pub use route_claim::*;

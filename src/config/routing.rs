@@ -1,9 +1,21 @@
 //! Operator settings for routes: host reservations, and how routing objects are made.
 
-use crate::routing::Reservations;
+use crate::routing::{Reservations, RoutePolicy};
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct RoutingConfig {
+    /// Who may claim which host. `delegated`: a RouteClaim needs a ChittyDomain that delegates
+    /// its host to its namespace, and may only route to a service in its own namespace; claims
+    /// without are `NotAllowed`. `open`: any namespace may claim any host (single-tenant
+    /// clusters). Reservations apply under both.
+    #[arg(
+        long = "route-policy",
+        env = "CHITTY_ROUTE_POLICY",
+        value_enum,
+        default_value = "delegated"
+    )]
+    pub policy: RoutePolicyMode,
+
     /// Keep hosts for some namespaces: `pattern=ns1,ns2` (`api.chitty.cc=team-a,team-b`, or a
     /// wildcard `*.internal.chitty.cc=ops` covering every name under it). A RouteClaim from another
     /// namespace is refused (`NotAllowed`); `pattern=` closes a host to everyone. Repeat the flag,
@@ -27,6 +39,14 @@ pub struct RoutingConfig {
     pub cert_manager_issuer: Option<String>,
 }
 
+/// `--route-policy`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RoutePolicyMode {
+    #[default]
+    Delegated,
+    Open,
+}
+
 /// One `--route-reservation` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteReservation {
@@ -42,6 +62,17 @@ impl RoutingConfig {
             .iter()
             .map(|r| (r.pattern.as_str(), r.namespaces.iter().cloned()));
         Reservations::from_pairs(pairs).expect("reservations are validated when parsed")
+    }
+
+    /// The policy the route rule starts with; under `delegated`, with no delegation until the
+    /// ChittyDomains have been read.
+    pub fn initial_policy(&self) -> RoutePolicy {
+        match self.policy {
+            RoutePolicyMode::Open => RoutePolicy::open(self.reservations()),
+            RoutePolicyMode::Delegated => {
+                RoutePolicy::delegated(self.reservations(), Default::default())
+            }
+        }
     }
 }
 
@@ -92,6 +123,16 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<RoutingConfig, clap::Error> {
         Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied())).map(|c| c.routing)
+    }
+
+    #[test]
+    fn the_route_policy_is_delegated_unless_opened() {
+        let delegated = parse(&[]).unwrap();
+        assert_eq!(delegated.policy, RoutePolicyMode::Delegated);
+        assert!(delegated.initial_policy().delegations().is_some());
+        let open = parse(&["--route-policy", "open"]).unwrap();
+        assert!(open.initial_policy().delegations().is_none());
+        assert!(parse(&["--route-policy", "everyone"]).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod backoff;
 pub mod deployment;
+pub mod domain;
 pub mod events;
 pub mod ledger;
 pub mod refusals;
@@ -97,6 +98,8 @@ pub struct Context {
     pub probe_failures: std::sync::Mutex<std::collections::HashMap<String, i32>>,
     /// Who holds which route, decided in memory (see `route_claim::RouteTable`).
     pub routes: route_claim::RouteTable,
+    /// What each ChittyDomain delegates (see `domain::DomainBook`).
+    pub domains: domain::DomainBook,
     /// Our status writes the caches have not shown yet.
     pub ledger: ledger::WriteLedger,
     /// The workload controller's last applies (see `workload::AppliedMemo`).
@@ -131,6 +134,7 @@ impl Context {
             probes,
             probe_failures: Default::default(),
             routes,
+            domains: Default::default(),
             ledger: Default::default(),
             applied: Default::default(),
             backoff: Default::default(),
@@ -142,6 +146,11 @@ impl Context {
     /// The probe pool whose completions wake the running controllers.
     pub fn with_probes(self, probes: crate::probe::pool::ProbePool) -> Self {
         Self { probes, ..self }
+    }
+
+    /// The domain book the running domain controller is triggered by.
+    pub fn with_domains(self, domains: domain::DomainBook) -> Self {
+        Self { domains, ..self }
     }
 
     /// Writes a whole status with server-side apply, but only when it differs from what is

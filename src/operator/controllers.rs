@@ -1,4 +1,4 @@
-//! One leadership term: the shared reflectors, the four controllers and the Event pump, run
+//! One leadership term: the shared reflectors, the five controllers and the Event pump, run
 //! together until shutdown or until the term's future is dropped.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
 
+use super::domains::{run_domain_controller, watch_domains};
 use super::odd_objects;
 use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe};
 use super::tolerant::tolerant_watcher;
@@ -92,10 +93,12 @@ pub(super) async fn run_controllers(
     // Route ownership is decided in memory from every claim and service event, deletions
     // included, which the shared subscriptions do not carry: the table reads the watch streams.
     let (routes, route_triggers) = route_claim::RouteTable::new(
-        config.routing.reservations(),
+        config.routing.initial_policy(),
         claim_store.clone(),
         service_store.clone(),
     );
+    // Under the delegated policy the table decides nothing until the domains have been read.
+    let domains = watch_domains(&client, &config, routes.clone());
     http_state.routes.set(routes.clone());
     // The operator's own kinds are decoded object by object, so one odd object (a status
     // integer out of range) is read around and repaired instead of failing the whole list.
@@ -256,7 +259,8 @@ pub(super) async fn run_controllers(
         routes,
         controller::events::Publisher::Queued(events),
     )
-    .with_probes(probes);
+    .with_probes(probes)
+    .with_domains(domains.book);
     ctx.refusals = controller::refusals::Refusals::waking(refusal_wake);
     let ctx = Arc::new(ctx);
 
@@ -306,6 +310,12 @@ pub(super) async fn run_controllers(
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
+    let run_domains = run_domain_controller(
+        domains.store,
+        domains.triggers,
+        ctx.clone(),
+        shutdown.clone(),
+    );
     let run_workloads = workloads
         .graceful_shutdown_on(shutdown.clone())
         .run(
@@ -331,10 +341,13 @@ pub(super) async fn run_controllers(
             ingress_reflector,
             autoscaler_reflector,
         ),
-        handle_odd_objects,
+        futures::future::join(handle_odd_objects, domains.reflectors),
     );
     futures::pin_mut!(reflectors);
-    let controllers = futures::future::join4(run_services, run_rollouts, run_claims, run_workloads);
+    let controllers = futures::future::join(
+        futures::future::join4(run_services, run_rollouts, run_claims, run_workloads),
+        run_domains,
+    );
     // The Event pump runs only as long as the controllers: a replica that stops leading sends
     // nothing more, Events included.
     let controllers = futures::future::select(Box::pin(controllers), Box::pin(event_pump));

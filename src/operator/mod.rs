@@ -2,6 +2,7 @@
 //! them until SIGTERM or Ctrl-C.
 
 mod controllers;
+mod domains;
 mod odd_objects;
 mod reflectors;
 mod tolerant;

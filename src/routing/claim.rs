@@ -142,6 +142,11 @@ pub struct Claim {
     pub incumbent: bool,
     /// The ChittyService named by `spec.serviceRef` exists.
     pub service_found: bool,
+    /// The name of that service: on a shared host, its paths are the ones under this name.
+    pub service: String,
+    /// `spec.serviceRef.namespace` when it names a namespace other than the claim's own, which
+    /// the delegated route policy refuses.
+    pub service_namespace: Option<String>,
 }
 
 #[cfg(test)]

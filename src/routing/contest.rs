@@ -7,7 +7,7 @@ use super::decision::{Conflict, Decision};
 use super::group::contested;
 use super::normalize::{InvalidRoute, RouteKey};
 use super::outcome::OnKey;
-use super::reservation::Reservations;
+use super::policy::RoutePolicy;
 use super::rule::{Standing, line_up};
 
 /// One claim per slot, in id order, with its key.
@@ -39,7 +39,7 @@ struct Contest<'a> {
 }
 
 impl<'a> Contests<'a> {
-    pub(crate) fn rank(slots: &[Slot<'a>], reservations: &Reservations) -> Self {
+    pub(crate) fn rank(slots: &[Slot<'a>], policy: &RoutePolicy) -> Self {
         let contested = contested(slots.len(), |slot| slots[slot].1.ok());
         let members: Vec<&Claim> = contested.slots.iter().map(|&slot| slots[slot].0).collect();
         let mut standings = Vec::with_capacity(members.len());
@@ -51,7 +51,7 @@ impl<'a> Contests<'a> {
                 .1
                 .expect("only claims with a key are grouped");
             let everyone = &members[range.clone()];
-            let (first, second) = line_up(key, everyone, reservations, &mut on_key, &mut line);
+            let (first, second) = line_up(key, everyone, policy, &mut on_key, &mut line);
             standings.extend(&on_key);
             contest_of.extend(std::iter::repeat_n(contests.len(), everyone.len()));
             contests.push(Contest {
@@ -79,7 +79,7 @@ impl<'a> Contests<'a> {
         &self,
         slot: usize,
         claim: &Claim,
-        reservations: &Reservations,
+        policy: &RoutePolicy,
     ) -> Option<Decision> {
         let member = self.member_of[slot];
         if member == ALONE {
@@ -87,7 +87,7 @@ impl<'a> Contests<'a> {
         }
         let member = member as usize;
         let on_key = self.on_key(&self.contests[self.contest_of[member]]);
-        Some(on_key.decide(claim, self.standings[member], reservations))
+        Some(on_key.decide(claim, self.standings[member], policy))
     }
 
     /// One entry per contested key, in key order.

@@ -2,7 +2,7 @@
 //!
 //! As in Linkerd's policy controller, the watch feeds `upsert`/`remove` and the index keeps the
 //! claims already grouped, so a change touches one or two keys. Because a decision depends only on
-//! the claims on its own key (and the reservations), the changed keys can be re-decided alone with
+//! the claims on its own key (and the route policy), the changed keys can be re-decided alone with
 //! [`ClaimIndex::decide`]; [`ClaimIndex::resolve`] re-decides everything, for a resync.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,13 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::claim::{Claim, ClaimId};
 use super::decision::{Decision, Resolution};
 use super::normalize::{InvalidRoute, RouteKey};
-use super::reservation::Reservations;
+use super::policy::RoutePolicy;
 use super::resolve::decide_sorted;
 use super::rule::{decide_invalid, decide_key};
 
 #[derive(Debug, Clone, Default)]
 pub struct ClaimIndex {
-    reservations: Reservations,
+    policy: RoutePolicy,
     claims: BTreeMap<ClaimId, Entry>,
     /// Valid claims by key; invalid claims are on no key.
     keys: BTreeMap<RouteKey, BTreeSet<ClaimId>>,
@@ -49,20 +49,25 @@ impl Affected {
 }
 
 impl ClaimIndex {
-    pub fn new(reservations: Reservations) -> Self {
+    pub fn new(policy: impl Into<RoutePolicy>) -> Self {
         Self {
-            reservations,
+            policy: policy.into(),
             ..Self::default()
         }
     }
 
-    pub fn reservations(&self) -> &Reservations {
-        &self.reservations
+    pub fn policy(&self) -> &RoutePolicy {
+        &self.policy
     }
 
-    /// Replace the reservations (configuration reload); every key may be affected.
-    pub fn set_reservations(&mut self, reservations: Reservations) -> Affected {
-        self.reservations = reservations;
+    /// Replace the policy (a configuration reload, a ChittyDomain changed); every key may be
+    /// affected. Nothing is, when the policy is unchanged.
+    pub fn set_policy(&mut self, policy: impl Into<RoutePolicy>) -> Affected {
+        let policy = policy.into();
+        if policy == self.policy {
+            return Affected::default();
+        }
+        self.policy = policy;
         Affected {
             claims: BTreeSet::new(),
             keys: self.keys.keys().cloned().collect(),
@@ -126,8 +131,7 @@ impl ClaimIndex {
         let mut decisions = BTreeMap::new();
         for key in &affected.keys {
             if let Some(ids) = self.keys.get(key) {
-                decisions
-                    .extend(decide_key(key, &self.claims_of(ids), &self.reservations).decisions);
+                decisions.extend(decide_key(key, &self.claims_of(ids), &self.policy).decisions);
             }
         }
         for id in &affected.claims {
@@ -153,7 +157,7 @@ impl ClaimIndex {
             .claims
             .values()
             .map(|entry| (&entry.claim, entry.key.as_ref()));
-        decide_sorted(claims, &self.reservations)
+        decide_sorted(claims, &self.policy)
     }
 
     /// The current decisions that differ from `previous` (or are new), so that the status

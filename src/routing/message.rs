@@ -5,7 +5,7 @@
 
 use super::claim::{Claim, ClaimId};
 use super::normalize::{InvalidRoute, RouteKey};
-use super::reservation::Refusal;
+use super::policy::Refusal;
 
 /// The step of the rule that put one claim before another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

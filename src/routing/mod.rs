@@ -5,7 +5,8 @@
 //! to the API server, so the rule can be tested and benchmarked on its own.
 //!
 //! - [`normalize`]: a raw host and path become a [`RouteKey`]; equal keys conflict, nothing else.
-//! - [`reservation`]: operator configuration that keeps host patterns for namespaces.
+//! - [`policy`]: who may compete at all: [`reservation`]s from operator configuration, and under
+//!   the delegated policy the ChittyDomain [`delegation`]s and same-namespace services.
 //! - [`rule`]: the order on one key (incumbent, oldest, `namespace/name`) and its decisions.
 //! - [`resolve`](mod@resolve): the rule over a whole set of claims, with the fleet view.
 //! - [`index`]: claims grouped by key, re-decided per key after a change.
@@ -20,13 +21,16 @@ pub mod claim;
 mod claim_name;
 mod contest;
 pub mod decision;
+pub mod delegation;
 mod fingerprint;
 mod group;
+mod host_patterns;
 pub mod index;
 mod message;
 pub mod normalize;
 mod outcome;
 mod overlap;
+pub mod policy;
 pub mod reservation;
 pub mod resolve;
 pub mod rule;
@@ -39,8 +43,10 @@ mod tests;
 pub use claim::{Claim, ClaimId};
 pub use claim_name::claim_name;
 pub use decision::{CONFLICTS_LISTED, Conflict, Decision, Overlap, Reason, Resolution};
+pub use delegation::{Delegation, Delegations, DomainInput, DomainVerdict, Sharing};
 pub use index::{Affected, ClaimIndex, changed};
 pub use normalize::{InvalidRoute, RouteKey};
-pub use reservation::{Refusal, Reservations};
+pub use policy::{Refusal, RoutePolicy};
+pub use reservation::Reservations;
 pub use resolve::resolve;
 pub use rule::{KeyOutcome, decide_key, rank};

@@ -4,7 +4,7 @@ use super::claim::{Claim, ClaimId};
 use super::decision::{CONFLICTS_LISTED, Conflict, Decision, Reason};
 use super::message;
 use super::normalize::{InvalidRoute, RouteKey};
-use super::reservation::Reservations;
+use super::policy::RoutePolicy;
 use super::rule::{Standing, eligibility};
 
 /// What the decisions of the claims on one key have in common.
@@ -24,7 +24,7 @@ impl OnKey<'_, '_> {
         &self,
         claim: &Claim,
         standing: Standing,
-        reservations: &Reservations,
+        policy: &RoutePolicy,
     ) -> Decision {
         let key = self.key;
         let holder_id = self.holder.map(|h| &h.id);
@@ -33,9 +33,9 @@ impl OnKey<'_, '_> {
             Standing::Refused => {
                 // Worked out again rather than kept from the ranking: refusals are rare, and a
                 // standing without one stays small and copyable.
-                let refusal = reservations
-                    .check(key.host(), claim.id.namespace())
-                    .expect_err("a claim ranked as refused is refused by its reservation");
+                let refusal = policy
+                    .check(key, claim)
+                    .expect_err("a claim ranked as refused is refused by the policy");
                 (
                     Reason::NotAllowed,
                     message::not_allowed(key, &refusal, holder_id),
@@ -88,15 +88,15 @@ impl OnKey<'_, '_> {
 }
 
 /// The decision of the only claim on its key, without the ranking a contest needs.
-pub(crate) fn decide_alone(key: &RouteKey, claim: &Claim, reservations: &Reservations) -> Decision {
-    let standing = eligibility(reservations.governing(key.host()).as_ref(), claim);
+pub(crate) fn decide_alone(key: &RouteKey, claim: &Claim, policy: &RoutePolicy) -> Decision {
+    let standing = eligibility(&policy.on_host(key), claim);
     let on_key = OnKey {
         key,
         everyone: std::slice::from_ref(&claim),
         holder: (standing == Standing::InLine(0)).then_some(claim),
         runner_up: None,
     };
-    on_key.decide(claim, standing, reservations)
+    on_key.decide(claim, standing, policy)
 }
 
 /// The decision for a claim whose host or path does not normalise; it is on no key.

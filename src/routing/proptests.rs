@@ -14,6 +14,9 @@ const NAMES: &[&str] = &["x", "x-1", "y"];
 // Spellings that normalise to the same key, a wildcard over them, and invalid ones.
 const HOSTS: &[&str] = &["api.x.cc", "API.x.cc.", "*.x.cc", "b.x.cc", "a.*.cc"];
 const PATHS: &[&str] = &["/", "/*", "/api", "/api/", "/api/*", "api"];
+// `api` owns `/api` on a shared host; a foreign namespace for some.
+const SERVICES: &[&str] = &["api", "web"];
+const SERVICE_NAMESPACES: &[Option<&str>] = &[None, None, None, Some("a"), Some("c")];
 
 fn arb_claim() -> impl Strategy<Value = Claim> {
     (
@@ -24,15 +27,27 @@ fn arb_claim() -> impl Strategy<Value = Claim> {
         0i64..4,
         any::<bool>(),
         prop::bool::weighted(0.85),
+        (select(SERVICES), select(SERVICE_NAMESPACES)),
     )
         .prop_map(
-            |(namespace, name, host, path, second, incumbent, service_found)| Claim {
+            |(
+                namespace,
+                name,
+                host,
+                path,
+                second,
+                incumbent,
+                service_found,
+                (service, service_ns),
+            )| Claim {
                 id: ClaimId::new(namespace, name),
                 host: host.into(),
                 path: path.into(),
                 created: Timestamp::from_second(1_750_000_000 + second).unwrap(),
                 incumbent,
                 service_found,
+                service: service.into(),
+                service_namespace: service_ns.map(Into::into),
             },
         )
 }
@@ -46,14 +61,44 @@ fn arb_claims() -> impl Strategy<Value = Vec<Claim>> {
     })
 }
 
-fn arb_reservations() -> impl Strategy<Value = Reservations> {
+fn delegations(domains: &[(&str, Sharing, &[&str])]) -> Delegations {
+    let inputs: Vec<DomainInput> = (domains.iter().enumerate())
+        .map(|(n, (host, sharing, namespaces))| DomainInput {
+            name: format!("d{n}"),
+            created: Timestamp::from_second(1_750_000_000).unwrap(),
+            host: (*host).into(),
+            sharing: *sharing,
+            namespaces: namespaces.iter().map(|ns| ns.to_string()).collect(),
+        })
+        .collect();
+    Delegations::from_domains(&inputs).0
+}
+
+fn arb_policy() -> impl Strategy<Value = RoutePolicy> {
+    let reserved = || Reservations::from_pairs([("*.x.cc", ["a", "b"])]).unwrap();
     prop_oneof![
-        Just(Reservations::new()),
-        Just(Reservations::from_pairs([("*.x.cc", ["a", "b"])]).unwrap()),
+        Just(RoutePolicy::default()),
+        Just(reserved().into()),
         Just(
             Reservations::from_pairs([("*.x.cc", vec!["a"]), ("api.x.cc", vec!["b", "c"])])
                 .unwrap()
+                .into()
         ),
+        Just(RoutePolicy::delegated(
+            Reservations::new(),
+            Delegations::default()
+        )),
+        Just(RoutePolicy::delegated(
+            reserved(),
+            delegations(&[
+                ("*.x.cc", Sharing::Exclusive, &["a"]),
+                ("api.x.cc", Sharing::Shared, &["a", "b", "c"]),
+            ])
+        )),
+        Just(RoutePolicy::delegated(
+            Reservations::new(),
+            delegations(&[("*.x.cc", Sharing::Shared, &["a-b", "b"])])
+        )),
     ]
 }
 
@@ -90,7 +135,7 @@ proptest! {
     #[test]
     fn result_is_independent_of_input_order(
         (claims, shuffled) in arb_claims().prop_flat_map(|c| (Just(c.clone()), Just(c).prop_shuffle())),
-        reservations in arb_reservations(),
+        reservations in arb_policy(),
     ) {
         let first = resolve(&claims, &reservations);
         prop_assert_eq!(&first, &resolve(&shuffled, &reservations));
@@ -99,7 +144,7 @@ proptest! {
     }
 
     #[test]
-    fn exactly_one_holder_per_key_with_an_eligible_claim(claims in arb_claims(), reservations in arb_reservations()) {
+    fn exactly_one_holder_per_key_with_an_eligible_claim(claims in arb_claims(), reservations in arb_policy()) {
         let r = resolve(&claims, &reservations);
         let mut by_key: BTreeMap<RouteKey, Vec<(&ClaimId, &Decision)>> = BTreeMap::new();
         for (id, d) in &r.decisions {
@@ -122,7 +167,7 @@ proptest! {
     #[test]
     fn every_loser_names_the_holder_and_everyone_else_on_its_key(
         claims in arb_claims(),
-        reservations in arb_reservations(),
+        reservations in arb_policy(),
     ) {
         let r = resolve(&claims, &reservations);
         for (id, d) in &r.decisions {
@@ -140,7 +185,7 @@ proptest! {
     fn holder_is_stable_when_a_non_incumbent_claim_is_added(
         mut claims in arb_claims(),
         newcomer in arb_claim(),
-        reservations in arb_reservations(),
+        reservations in arb_policy(),
     ) {
         prop_assume!(claims.iter().all(|c| c.id != newcomer.id));
         let settled = resolve(&claims, &reservations);
@@ -156,7 +201,7 @@ proptest! {
     }
 
     #[test]
-    fn stable_when_nothing_changes(mut claims in arb_claims(), reservations in arb_reservations()) {
+    fn stable_when_nothing_changes(mut claims in arb_claims(), reservations in arb_policy()) {
         let first = resolve(&claims, &reservations);
         write_back(&mut claims, &first);
         let second = resolve(&claims, &reservations);
@@ -169,7 +214,7 @@ proptest! {
     #[test]
     fn index_per_key_decisions_track_a_full_resolve(
         ops in prop::collection::vec(arb_op(), 0..40),
-        reservations in arb_reservations(),
+        reservations in arb_policy(),
     ) {
         let mut index = ClaimIndex::new(reservations.clone());
         let mut model: BTreeMap<ClaimId, Claim> = BTreeMap::new();

@@ -1,29 +1,20 @@
 //! Optional reservations from operator configuration: host patterns kept for some namespaces.
 //!
-//! A reservation is exact (`api.chitty.cc`) or a wildcard (`*.chitty.cc`). Unlike a routing
-//! wildcard, which covers one label, a reserved wildcard covers every name under its domain at
-//! any depth (`a.b.chitty.cc` too): a reservation is an ownership boundary, and it should fail
-//! closed rather than leave deeper names open to anyone.
-//!
-//! The most specific reservation governs a host: an exact one first, then the wildcard with the
-//! longest domain. That allows delegation (`*.chitty.cc` for `platform`, `api.chitty.cc` for
-//! `team-a`). A wildcard claim `*.d` is governed by the most specific wildcard reservation over
-//! `d`; exact reservations beneath it do not refuse it, because an exact host always takes
-//! precedence over a wildcard in routing, so the reserving namespace can still claim its host.
-//! Hosts no reservation governs are open to every namespace.
+//! Patterns govern hosts as [`host_patterns`](super::host_patterns) describes: the most specific
+//! one governs, and a reserved wildcard covers every depth. That allows delegation (`*.chitty.cc`
+//! for `platform`, `api.chitty.cc` for `team-a`). Hosts no reservation governs are open to every
+//! namespace, as far as reservations go (the route policy may still require a ChittyDomain).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
-use super::normalize::{InvalidRoute, normalize_host};
+use super::host_patterns::{Governed, HostPatterns};
+use super::normalize::InvalidRoute;
 
 /// Host patterns and the namespaces allowed to claim under them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reservations {
-    /// Exact host → allowed namespaces.
-    exact: BTreeMap<String, BTreeSet<String>>,
-    /// Domain `d` of a `*.d` pattern → allowed namespaces.
-    wildcard: BTreeMap<String, BTreeSet<String>>,
+    patterns: HostPatterns<BTreeSet<String>>,
 }
 
 /// A claim outside the reservation that governs its host; its `Display` is the status message.
@@ -78,19 +69,13 @@ impl Reservations {
         pattern: &str,
         namespaces: impl IntoIterator<Item = S>,
     ) -> Result<(), InvalidRoute> {
-        let host = normalize_host(pattern)?;
-        let table = match host.strip_prefix("*.") {
-            Some(domain) => self.wildcard.entry(domain.to_owned()),
-            None => self.exact.entry(host),
-        };
-        table
-            .or_default()
-            .extend(namespaces.into_iter().map(Into::into));
+        let (_, allowed) = self.patterns.entry(pattern)?;
+        allowed.extend(namespaces.into_iter().map(Into::into));
         Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.exact.is_empty() && self.wildcard.is_empty()
+        self.patterns.is_empty()
     }
 
     /// Whether `namespace` may claim the normalised `host`.
@@ -101,48 +86,16 @@ impl Reservations {
     /// The most specific reservation over a normalised host. Looked up once per key and then
     /// checked for each claim on it, since every claim on a key has the same host.
     pub(crate) fn governing<'a>(&'a self, host: &'a str) -> Option<Governing<'a>> {
-        if self.is_empty() {
-            return None;
-        }
-        // `*.d` is governed from `d` upwards; an exact host by itself, then from its parent up.
-        let mut domain = match host.strip_prefix("*.") {
-            Some(domain) => Some(domain),
-            None => {
-                if let Some(allowed) = self.exact.get(host) {
-                    return Some(Governing {
-                        wildcard: false,
-                        domain: host,
-                        allowed,
-                    });
-                }
-                parent(host)
-            }
-        };
-        while let Some(d) = domain {
-            if let Some(allowed) = self.wildcard.get(d) {
-                return Some(Governing {
-                    wildcard: true,
-                    domain: d,
-                    allowed,
-                });
-            }
-            domain = parent(d);
-        }
-        None
+        self.patterns.governing(host).map(Governing)
     }
 }
 
 /// One reservation as it applies to one host.
-pub(crate) struct Governing<'a> {
-    wildcard: bool,
-    /// The exact host, or the `d` of `*.d`.
-    domain: &'a str,
-    allowed: &'a BTreeSet<String>,
-}
+pub(crate) struct Governing<'a>(Governed<'a, BTreeSet<String>>);
 
 impl Governing<'_> {
     pub(crate) fn allows(&self, namespace: &str) -> bool {
-        self.allowed.contains(namespace)
+        self.0.value.contains(namespace)
     }
 
     pub(crate) fn check(&self, namespace: &str) -> Result<(), Refusal> {
@@ -150,21 +103,12 @@ impl Governing<'_> {
             return Ok(());
         }
         // Spelled out only here: most claims are allowed, and this is per claim.
-        let pattern = if self.wildcard {
-            format!("*.{}", self.domain)
-        } else {
-            self.domain.to_owned()
-        };
         Err(Refusal {
-            pattern,
-            allowed: self.allowed.iter().cloned().collect(),
+            pattern: self.0.pattern(),
+            allowed: self.0.value.iter().cloned().collect(),
             namespace: namespace.to_owned(),
         })
     }
-}
-
-fn parent(host: &str) -> Option<&str> {
-    host.split_once('.').map(|(_, rest)| rest)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::decision::Resolution;
 use super::normalize::{InvalidRoute, RouteKey};
 use super::outcome::{decide_alone, decide_invalid};
 use super::overlap::overlaps;
-use super::reservation::Reservations;
+use super::policy::RoutePolicy;
 
 /// Decide every claim. A pure function of the set: the input order does not matter, except that
 /// when an id appears twice the later entry counts (as if the claims were upserted in order;
@@ -17,7 +17,7 @@ use super::reservation::Reservations;
 /// per contested key.
 pub fn resolve<'a>(
     claims: impl IntoIterator<Item = &'a Claim>,
-    reservations: &Reservations,
+    policy: &RoutePolicy,
 ) -> Resolution {
     // Normalised in input order, which is the likeliest order the claims' strings were allocated
     // in (reading them in id order made every read a cache miss), and read ahead. Errors boxed,
@@ -50,7 +50,7 @@ pub fn resolve<'a>(
             .is_none_or(|&(next, j)| next != prefix || id(j) != id(i))
     });
     let sorted = latest.map(|(_, &(_, i))| (parsed[i].0, parsed[i].1.as_ref().map_err(|e| &**e)));
-    decide_sorted(sorted, reservations)
+    decide_sorted(sorted, policy)
 }
 
 /// The rule over claims already sorted by id, unique, each with its normalised key; shared with
@@ -62,10 +62,10 @@ pub fn resolve<'a>(
 /// system on every resolve, and the page faults showed.
 pub(crate) fn decide_sorted<'a>(
     claims: impl IntoIterator<Item = Slot<'a>>,
-    reservations: &Reservations,
+    policy: &RoutePolicy,
 ) -> Resolution {
     let slots: Vec<Slot> = claims.into_iter().collect();
-    let contests = Contests::rank(&slots, reservations);
+    let contests = Contests::rank(&slots, policy);
     let mut wildcard_domains = Vec::new();
     let decisions = (slots.iter().enumerate())
         .map(|(slot, &(claim, key))| {
@@ -80,8 +80,8 @@ pub(crate) fn decide_sorted<'a>(
             let decision = match key {
                 Err(error) => decide_invalid(error),
                 Ok(key) => contests
-                    .decide(slot, claim, reservations)
-                    .unwrap_or_else(|| decide_alone(key, claim, reservations)),
+                    .decide(slot, claim, policy)
+                    .unwrap_or_else(|| decide_alone(key, claim, policy)),
             };
             if let (true, Ok(key)) = (decision.accepted, key)
                 && let Some(domain) = key.host().strip_prefix("*.")

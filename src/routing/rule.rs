@@ -4,7 +4,8 @@
 //! which is what lets the index re-decide a single key after a single change.
 //!
 //! Before the contest a claim must be eligible:
-//! - a claim refused by a reservation (`NotAllowed`) does not compete;
+//! - a claim the route policy refuses (`NotAllowed`: a reservation, or under the delegated
+//!   policy a missing ChittyDomain delegation or a foreign `serviceRef`) does not compete;
 //! - a claim whose ChittyService does not exist (`ServiceNotFound`) does not compete either, so a
 //!   dangling claim (service deleted, typo in `serviceRef`) can never block a real service. The
 //!   price: such a claim loses incumbency once another claim takes the key, and does not get it
@@ -24,7 +25,7 @@ use super::decision::{Conflict, Decision};
 use super::normalize::RouteKey;
 use super::outcome::OnKey;
 pub use super::outcome::decide_invalid;
-use super::reservation::{Governing, Reservations};
+use super::policy::{OnHost, RoutePolicy};
 
 /// The order of the rule: `Less` means `a` comes before `b` in line for the key.
 pub fn rank(a: &Claim, b: &Claim) -> Ordering {
@@ -56,8 +57,8 @@ pub(crate) enum Standing {
 }
 
 /// Whether a claim may compete at all; an eligible claim is put first in line, to be ranked.
-pub(crate) fn eligibility(governing: Option<&Governing>, claim: &Claim) -> Standing {
-    if governing.is_some_and(|g| !g.allows(claim.id.namespace())) {
+pub(crate) fn eligibility(on_host: &OnHost, claim: &Claim) -> Standing {
+    if !on_host.allows(claim) {
         Standing::Refused
     } else if !claim.service_found {
         Standing::NoService
@@ -72,13 +73,13 @@ pub(crate) fn eligibility(governing: Option<&Governing>, claim: &Claim) -> Stand
 pub(crate) fn line_up(
     key: &RouteKey,
     claims: &[&Claim],
-    reservations: &Reservations,
+    policy: &RoutePolicy,
     standings: &mut Vec<Standing>,
     line: &mut Vec<usize>,
 ) -> (Option<usize>, Option<usize>) {
-    let governing = reservations.governing(key.host());
+    let on_host = policy.on_host(key);
     standings.clear();
-    standings.extend(claims.iter().map(|c| eligibility(governing.as_ref(), c)));
+    standings.extend(claims.iter().map(|c| eligibility(&on_host, c)));
     line.clear();
     line.extend((0..claims.len()).filter(|&i| standings[i] == Standing::InLine(0)));
     line.sort_by(|&a, &b| rank(claims[a], claims[b]));
@@ -90,9 +91,9 @@ pub(crate) fn line_up(
 
 /// Decide every claim on `key`. The claims must all normalise to `key` and have distinct ids;
 /// their order does not matter.
-pub fn decide_key(key: &RouteKey, claims: &[&Claim], reservations: &Reservations) -> KeyOutcome {
+pub fn decide_key(key: &RouteKey, claims: &[&Claim], policy: &RoutePolicy) -> KeyOutcome {
     let mut standings = Vec::with_capacity(claims.len());
-    let (first, second) = line_up(key, claims, reservations, &mut standings, &mut Vec::new());
+    let (first, second) = line_up(key, claims, policy, &mut standings, &mut Vec::new());
     let mut everyone = claims.to_vec();
     everyone.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let on_key = OnKey {
@@ -107,7 +108,7 @@ pub fn decide_key(key: &RouteKey, claims: &[&Claim], reservations: &Reservations
             .iter()
             .zip(standings)
             .map(|(claim, standing)| {
-                let decision = on_key.decide(claim, standing, reservations);
+                let decision = on_key.decide(claim, standing, policy);
                 (claim.id.clone(), decision)
             })
             .collect(),

@@ -17,6 +17,8 @@ fn claim(id: &str, route: &str, created: i64) -> Claim {
         created: at(created),
         incumbent: false,
         service_found: true,
+        service: "svc".to_owned(),
+        service_namespace: None,
     }
 }
 
@@ -35,7 +37,7 @@ fn id(text: &str) -> ClaimId {
 }
 
 fn decide(claims: &[Claim]) -> Resolution {
-    resolve(claims, &Reservations::new())
+    resolve(claims, &RoutePolicy::default())
 }
 
 fn decision<'a>(resolution: &'a Resolution, claim: &str) -> &'a Decision {
@@ -272,7 +274,7 @@ fn reservation_refuses_other_namespaces_and_keeps_them_out_of_the_contest() {
             claim("intruder/early", "api.chitty.cc/*", 0),
             claim("platform/api", "api.chitty.cc/*", 10),
         ],
-        &reservations,
+        &reservations.into(),
     );
     assert_eq!(accepted(&r), ["platform/api"]);
     let refused = decision(&r, "intruder/early");
@@ -381,8 +383,8 @@ fn moving_a_claim_to_another_key_frees_the_old_one() {
 fn reloading_reservations_affects_every_key() {
     let mut index = ClaimIndex::default();
     index.upsert(claim("team/x", "api.chitty.cc/*", 1));
-    let affected = index
-        .set_reservations(Reservations::from_pairs([("api.chitty.cc", ["platform"])]).unwrap());
+    let affected =
+        index.set_policy(Reservations::from_pairs([("api.chitty.cc", ["platform"])]).unwrap());
     assert_eq!(
         index.decide(&affected)[&id("team/x")].reason,
         Reason::NotAllowed

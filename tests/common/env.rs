@@ -326,6 +326,9 @@ impl RunningOperator {
         config.concurrency = 4;
         // The tests' health endpoints listen on loopback, which probes refuse by default.
         config.probes.probe_allow_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+        // Tests share one cluster, and a ChittyDomain is cluster-wide: each test that is about
+        // delegation sets the delegated policy and makes its own domains on hosts of its own.
+        config.routing.policy = chitty_operator::config::RoutePolicyMode::Open;
         adjust(&mut config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let shutdown = async move {

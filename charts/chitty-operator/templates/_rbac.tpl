@@ -45,6 +45,23 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
 {{- end }}
 
 {{/*
+ChittyDomains and namespaces are cluster-scoped: a ClusterRole even when one namespace is
+watched. The operator reads domains and writes their status, and reads namespace labels (metadata
+only) for domains that select namespaces by label.
+*/}}
+{{- define "chitty-operator.domainRules" -}}
+- apiGroups: ["chitty.cc"]
+  resources: ["chittydomains"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["chitty.cc"]
+  resources: ["chittydomains/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["list", "watch"]
+{{- end }}
+
+{{/*
 With `operator.api.auth: kubernetes`, the read API checks its callers' bearer tokens and where
 they may list ChittyServices. Both reviews are cluster-scoped: a ClusterRole even when one
 namespace is watched.

@@ -50,7 +50,11 @@ pub fn is_incumbent(claim: &RouteClaim) -> bool {
 }
 
 pub fn to_claim(claim: &RouteClaim, service_found: bool) -> Claim {
+    let own = claim.namespace().unwrap_or_default();
+    let reference = &claim.spec.service_ref;
     Claim {
+        service: reference.name.clone(),
+        service_namespace: reference.namespace.clone().filter(|ns| *ns != own),
         id: claim_id(claim),
         host: claim.spec.host.clone(),
         path: claim.spec.path.clone(),

@@ -78,7 +78,7 @@ pub struct Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::{Claim, ClaimId, Reservations, resolve};
+    use crate::routing::{Claim, ClaimId, RoutePolicy, resolve};
 
     fn object() -> RouteClaim {
         let mut claim: RouteClaim = serde_json::from_value(serde_json::json!({
@@ -101,6 +101,8 @@ mod tests {
                 created: at(1),
                 incumbent: false,
                 service_found: true,
+                service: "svc".into(),
+                service_namespace: None,
             },
             Claim {
                 id: ClaimId::new("b", "mcp"),
@@ -109,9 +111,11 @@ mod tests {
                 created: at(2),
                 incumbent: b_incumbent,
                 service_found: true,
+                service: "svc".into(),
+                service_namespace: None,
             },
         ];
-        let mut r = resolve(&claims, &Reservations::new()).decisions;
+        let mut r = resolve(&claims, &RoutePolicy::default()).decisions;
         (
             r.remove(&ClaimId::new("a", "connect")).unwrap(),
             r.remove(&ClaimId::new("b", "mcp")).unwrap(),

@@ -6,7 +6,9 @@
 //! sent to the RouteClaim controller, which writes their status, and the services of deleted
 //! claims to the ChittyService controller, which drops them from its Ingress. Nothing is decided
 //! until both caches have synced: with claims but no services yet, every claim would look
-//! `ServiceNotFound` and incumbents would lose their routes on each restart.
+//! `ServiceNotFound` and incumbents would lose their routes on each restart. Under the delegated
+//! route policy, nothing is decided either until the ChittyDomains have been read, or every
+//! claim would be refused for a moment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,7 +21,7 @@ use kube::runtime::watcher;
 use super::input::{ServiceKey, claim_id, service_of, to_claim};
 use super::view::FleetView;
 use crate::api::{ChittyService, RouteClaim};
-use crate::routing::{Affected, ClaimId, ClaimIndex, Decision, Reservations};
+use crate::routing::{Affected, ClaimId, ClaimIndex, Decision, Delegations, RoutePolicy};
 
 /// Cheap to clone; every clone is the same table.
 #[derive(Clone)]
@@ -53,6 +55,8 @@ struct State {
     claims_of: BTreeMap<ServiceKey, BTreeSet<ClaimId>>,
     claims_synced: bool,
     services_synced: bool,
+    /// The delegations have been set, or the policy has none to wait for (`open`).
+    policy_synced: bool,
     /// Bumped on every change that may alter a decision; the fleet view is cached per version.
     version: u64,
     fleet: Option<(u64, Arc<FleetView>)>,
@@ -67,14 +71,15 @@ struct Wake {
 
 impl RouteTable {
     pub fn new(
-        reservations: Reservations,
+        policy: RoutePolicy,
         claims: Store<RouteClaim>,
         services: Store<ChittyService>,
     ) -> (Self, Triggers) {
         let (claim_triggers, claims_rx) = unbounded();
         let (service_triggers, services_rx) = unbounded();
         let state = State {
-            index: ClaimIndex::new(reservations),
+            policy_synced: policy.delegations().is_none(),
+            index: ClaimIndex::new(policy),
             ..State::default()
         };
         let table = Self {
@@ -160,6 +165,27 @@ impl RouteTable {
                     self.rebuild(&mut state)
                 }
                 _ => Wake::default(),
+            }
+        };
+        self.send(wake);
+    }
+
+    /// Takes the delegations in force now (the ChittyDomains or the namespaces changed) and
+    /// re-decides every claim under them. Ignored under the `open` policy.
+    pub fn set_delegations(&self, delegations: Delegations) {
+        let wake = {
+            let mut state = self.state();
+            let Some(policy) = (state.index.policy().delegations())
+                .map(|_| state.index.policy().with_delegations(delegations))
+            else {
+                return;
+            };
+            let affected = state.index.set_policy(policy);
+            if state.policy_synced {
+                state.settle(affected)
+            } else {
+                state.policy_synced = true;
+                self.rebuild(&mut state)
             }
         };
         self.send(wake);
@@ -267,13 +293,13 @@ impl Default for RouteTable {
     fn default() -> Self {
         let claims = kube::runtime::reflector::store::Writer::default().as_reader();
         let services = kube::runtime::reflector::store::Writer::default().as_reader();
-        Self::new(Reservations::new(), claims, services).0
+        Self::new(RoutePolicy::default(), claims, services).0
     }
 }
 
 impl State {
     fn ready(&self) -> bool {
-        self.claims_synced && self.services_synced
+        self.claims_synced && self.services_synced && self.policy_synced
     }
 
     fn upsert(&mut self, claim: &RouteClaim, service_found: bool) -> Affected {

@@ -146,6 +146,8 @@ mod tests {
             created: jiff::Timestamp::from_second(1_750_000_000 + second).unwrap(),
             incumbent: false,
             service_found: true,
+            service: "svc".into(),
+            service_namespace: None,
         }
     }
 
