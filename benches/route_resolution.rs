@@ -110,6 +110,14 @@ fn main() {
         );
     }
 
+    // What delegation costs: the same 100,000 claims under the open policy (reservations only).
+    let input = claims(100_000);
+    let open: RoutePolicy = policy(0).reservations().clone().into();
+    let open_full = median(5, || {
+        black_box(resolve(black_box(&input), &open));
+    });
+    println!(" 100000 claims, open policy: resolve {open_full:>9.2?}");
+
     // The worst shape for per-claim output: everyone on one key (`conflicts_with` is capped).
     let mut pile = claims(10_000);
     for claim in &mut pile {
