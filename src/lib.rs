@@ -4,6 +4,7 @@
 //! `revision` the pure decisions they make; `clients` the external ChittyOS services; `sim` the
 //! stand-in for those services.
 
+pub mod advisor;
 pub mod api;
 pub mod clients;
 pub mod config;

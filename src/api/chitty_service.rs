@@ -193,11 +193,30 @@ pub enum ServiceType {
     Fullstack,
 }
 
+impl ServiceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Worker => "worker",
+            Self::Frontend => "frontend",
+            Self::Fullstack => "fullstack",
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Staging,
     Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
 }
 
 #[derive(

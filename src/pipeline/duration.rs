@@ -33,11 +33,12 @@ pub fn parse(text: &str) -> Option<Duration> {
     (digits.is_empty() && any).then_some(total)
 }
 
-/// A duration as a manifest would write it: whole hours (`24h`), else whole seconds (`30s`),
-/// else milliseconds (`100ms`).
+/// A duration as a manifest would write it: whole hours (`24h`), else whole minutes (`30m`), else
+/// whole seconds (`30s`), else milliseconds (`100ms`).
 pub fn written(d: Duration) -> String {
     match d.as_millis() {
         ms if ms > 0 && ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms > 0 && ms % 60_000 == 0 => format!("{}m", ms / 60_000),
         ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
         ms => format!("{ms}ms"),
     }
