@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+mod advisor;
 mod probes;
 mod routing;
+pub use advisor::AdvisorConfig;
 pub use probes::ProbeConfig;
 pub use routing::{RoutePolicyMode, RouteReservation, RoutingConfig};
 
@@ -52,6 +54,10 @@ pub struct OperatorConfig {
 
     #[command(flatten)]
     pub routing: RoutingConfig,
+
+    /// The deploy advisor's thresholds, windows and approval default (`crate::advisor`).
+    #[command(flatten)]
+    pub advisor: AdvisorConfig,
 
     #[command(flatten)]
     pub leader_election: crate::leader::LeaderElection,
@@ -262,7 +268,7 @@ fn parse_quantity(text: &str) -> Result<Quantity, String> {
     }
 }
 
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     crate::pipeline::duration::parse(text)
         .ok_or_else(|| format!("'{text}' is not a duration such as 30s, 5m or 1h"))
 }

@@ -197,6 +197,15 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
     assert_eq!(env("CHITTY_INGRESS_CLASS").as_deref(), Some("nginx"));
     assert_eq!(env("CHITTY_ROUTE_POLICY").as_deref(), Some("open"));
     assert_eq!(
+        env("CHITTY_DEPLOY_WINDOWS").as_deref(),
+        Some("Mon-Fri 09:00-17:00 America/Chicago;Sat 10:00-12:00")
+    );
+    assert_eq!(
+        env("CHITTY_REQUIRE_APPROVAL_IN_PRODUCTION").as_deref(),
+        Some("true")
+    );
+    assert_eq!(env("CHITTY_ADVISOR_CANARY_PERCENT").as_deref(), Some("20"));
+    assert_eq!(
         env("CHITTY_CERT_MANAGER_ISSUER").as_deref(),
         Some("letsencrypt")
     );

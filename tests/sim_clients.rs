@@ -133,6 +133,7 @@ fn event(kind: EventType) -> NotificationEvent {
         duration_ms: Some(4200),
         deployment: "billing-7".into(),
         timestamp: None,
+        plan: None,
     }
 }
 

@@ -223,7 +223,7 @@ fn recheck_time(at: jiff::Timestamp) -> jiff::Timestamp {
 }
 
 /// `2026-11-30 10:02 UTC`.
-pub(crate) fn minute(at: jiff::Timestamp) -> String {
+pub fn minute(at: jiff::Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 

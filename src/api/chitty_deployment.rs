@@ -4,8 +4,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::chitty_service::{ChittyServiceSpec, StrategyType};
+use super::chitty_service::ChittyServiceSpec;
 use super::patterns;
+use super::strategy::StrategyType;
 
 /// Annotation on a ChittyDeployment asking its controller to roll a succeeded rollout back to the
 /// service's previous success; the value says why. The operator sets it when a critical service
@@ -34,6 +35,7 @@ pub const ROLLBACK_REQUEST: &str = "chitty.cc/rollback-requested";
         type_ = "string",
         json_path = ".spec.snapshot.version"
     ),
+    printcolumn(name = "Plan", type_ = "string", json_path = ".status.plan.decision"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Step", type_ = "string", json_path = ".status.currentStep"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
@@ -67,7 +69,7 @@ pub struct ChittyDeploymentSpec {
     pub snapshot: ChittyServiceSpec,
     /// What started this rollout.
     pub trigger: Trigger,
-    /// The strategy chosen for this rollout (`auto` resolved to a concrete one).
+    /// The strategy of this rollout; with `auto`, the deploy advisor's plan (in status) decides.
     pub strategy: StrategyType,
 }
 
@@ -127,6 +129,12 @@ pub struct ChittyDeploymentStatus {
     /// The canary's progress, for canary rollouts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryStatus>,
+    /// How the deploy advisor planned this rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::PlanStatus>,
+    /// Whether it needed approval, and who decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<super::ApprovalStatus>,
     /// The ChittyDeployment this one rolled back to, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,

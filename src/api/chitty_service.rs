@@ -6,7 +6,7 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::patterns;
-use super::{Autoscaling, PodSettings, ServiceRef};
+use super::{Autoscaling, PodSettings, ServiceRef, Strategy};
 
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
@@ -405,64 +405,6 @@ fn default_success_threshold() -> i32 {
 }
 fn default_progress_deadline() -> String {
     "10m".into()
-}
-
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, Default)]
-#[x_kube(validation = Rule::new("self.type == 'canary' || !has(self.canary)")
-    .message("strategy.canary is only allowed when strategy.type is canary"))]
-#[serde(rename_all = "camelCase")]
-pub struct Strategy {
-    /// `immediate` replaces the running revision; `canary` runs the new one beside it first;
-    /// `auto` lets the operator choose.
-    #[serde(default, rename = "type")]
-    pub strategy_type: StrategyType,
-    /// Canary settings; defaults apply when `type` is `canary` and this is omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canary: Option<CanarySpec>,
-}
-
-#[derive(
-    Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum StrategyType {
-    #[default]
-    Immediate,
-    Canary,
-    Auto,
-}
-
-#[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq, Eq, Hash)]
-#[serde(rename_all = "camelCase")]
-pub struct CanarySpec {
-    /// Share of replicas that run the new revision during the canary, 1-99.
-    #[serde(default = "default_canary_percent")]
-    #[schemars(range(min = 1, max = 99))]
-    pub percent: i32,
-    /// How long the canary must stay healthy before promotion (`5m`), at most 24h.
-    #[serde(default = "default_canary_monitor")]
-    #[x_kube(
-        validation = patterns::rules::duration(),
-        validation = patterns::rules::duration_within("0s", "24h", "monitorDuration must be at most 24h")
-    )]
-    #[schemars(length(max = 32))]
-    pub monitor_duration: String,
-}
-
-impl Default for CanarySpec {
-    fn default() -> Self {
-        Self {
-            percent: default_canary_percent(),
-            monitor_duration: default_canary_monitor(),
-        }
-    }
-}
-
-fn default_canary_percent() -> i32 {
-    10
-}
-fn default_canary_monitor() -> String {
-    "5m".into()
 }
 
 #[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq, Eq, Hash, Default)]

@@ -16,6 +16,8 @@ pub mod types {
     pub const ROUTED: &str = "Routed";
     pub const ACCEPTED: &str = "Accepted";
     pub const STRATEGY_RESOLVED: &str = "StrategyResolved";
+    /// On a ChittyDeployment: the deploy advisor's plan (reason: the decision).
+    pub const PLANNED: &str = "Planned";
 }
 
 pub mod reasons {
@@ -42,7 +44,16 @@ pub mod reasons {
     pub const REGISTERED: &str = "Registered";
     /// The registry record under the service's ChittyID belongs to another service.
     pub const IDENTITY_MISMATCH: &str = "IdentityMismatch";
-    pub const AUTO_MEANS_IMMEDIATE: &str = "AutoMeansImmediate";
+    /// `strategy: auto`: each rollout follows the deploy advisor's plan.
+    pub const ADVISED: &str = "Advised";
+    /// The advisor's plan holds the rollout until a time (a window, a dependency, a busy fleet).
+    pub const WAITING: &str = "Waiting";
+    /// The advisor aborted the rollout as too risky.
+    pub const ADVISOR_ABORTED: &str = "AdvisorAborted";
+    /// The rollout waits for a person's approval.
+    pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+    /// A person rejected the rollout.
+    pub const REJECTED: &str = "Rejected";
     // The `Routed` condition of a ChittyService.
     pub const ROUTES_HELD: &str = "RoutesHeld";
     pub const ROUTES_PENDING: &str = "RoutesPending";
@@ -64,6 +75,10 @@ pub mod events {
     pub const DRIFT_REPAIRED: &str = "DriftRepaired";
     /// The serving Deployment took a new replica count, or an autoscaler took it over.
     pub const SCALED: &str = "Scaled";
+    /// A person approved a rollout waiting for approval.
+    pub const APPROVED: &str = "Approved";
+    /// Approval annotations on a rollout that does not wait for approval, left without effect.
+    pub const APPROVAL_IGNORED: &str = "ApprovalIgnored";
     pub const REGISTRY_RECORD_RETIRED: &str = "RegistryRecordRetired";
     pub const REGISTRY_RECORD_ORPHANED: &str = "RegistryRecordOrphaned";
     /// Status fields did not decode (an integer out of range); the operator removed them and

@@ -98,6 +98,20 @@ impl Bounded for ChittyDeploymentStatus {
         if let Some(probes) = &mut self.probes {
             cut_option(&mut probes.last_error);
         }
+        if let Some(plan) = &mut self.plan {
+            plan.reasons.truncate(NAMES_LISTED);
+            plan.reasons.iter_mut().for_each(cut_in_place);
+            plan.inputs.dependencies.truncate(NAMES_LISTED);
+            if let Some(model) = &mut plan.model {
+                cut_option(&mut model.reason);
+                cut_in_place(&mut model.note);
+            }
+        }
+        if let Some(approval) = &mut self.approval {
+            cut_option(&mut approval.approved_by);
+            cut_option(&mut approval.rejected_by);
+            cut_option(&mut approval.reason);
+        }
         bound_conditions(&mut self.conditions);
     }
 }

@@ -30,16 +30,20 @@ pub mod conditions;
 pub mod decode;
 pub mod limits;
 pub mod patterns;
+pub mod plan;
 pub mod pod;
 pub mod resources;
 pub mod route_claim;
+pub mod strategy;
 
 pub use autoscaling::*;
 pub use chitty_deployment::*;
 pub use chitty_domain::*;
 pub use chitty_service::*;
+pub use plan::*;
 pub use pod::*;
 pub use route_claim::*;
+pub use strategy::*;
 
 pub const GROUP: &str = "chitty.cc";
 pub const VERSION: &str = "v1alpha1";

@@ -49,6 +49,18 @@ pub struct NotificationEvent {
     /// RFC 3339; informational, not part of the idempotency key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+    /// How the deploy advisor planned the rollout; informational.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<NotifiedPlan>,
+}
+
+/// The advisor's plan as a notification carries it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotifiedPlan {
+    pub decision: String,
+    pub confidence: f64,
+    pub reasons: Vec<String>,
 }
 
 impl NotificationEvent {
@@ -139,6 +151,7 @@ mod tests {
             duration_ms: Some(4200),
             deployment: "billing-rollout-7".into(),
             timestamp: None,
+            plan: None,
         }
     }
 

@@ -78,6 +78,13 @@ pub fn notification(
         duration_ms: started_at.map(|s| now.0.duration_since(s.0).as_millis().max(0) as u64),
         deployment: rollout.name_any(),
         timestamp: Some(now.0.to_string()),
+        plan: (rollout.status.as_ref().and_then(|s| s.plan.as_ref())).map(|p| {
+            crate::clients::notify::NotifiedPlan {
+                decision: p.decision.clone(),
+                confidence: p.confidence,
+                reasons: p.reasons.clone(),
+            }
+        }),
     }
 }
 

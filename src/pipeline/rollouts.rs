@@ -172,13 +172,10 @@ pub fn decide(
     })
 }
 
-/// The concrete strategy for a rollout. `auto` means immediate until the advisor exists; the
-/// service's `StrategyResolved` condition tells users so.
+/// The strategy a rollout records: the service's as it is. `auto` stays `auto`: the deploy
+/// advisor's plan, made when the rollout is about to start, decides (see `advisor`).
 pub fn resolve_strategy(requested: StrategyType) -> StrategyType {
-    match requested {
-        StrategyType::Auto => StrategyType::Immediate,
-        other => other,
-    }
+    requested
 }
 
 /// Finished rollouts beyond the history limit, oldest first; the newest rollout and the last
@@ -295,11 +292,8 @@ mod tests {
     }
 
     #[test]
-    fn auto_strategy_runs_as_immediate() {
-        assert_eq!(
-            resolve_strategy(StrategyType::Auto),
-            StrategyType::Immediate
-        );
+    fn auto_strategy_is_left_to_the_advisor() {
+        assert_eq!(resolve_strategy(StrategyType::Auto), StrategyType::Auto);
         assert_eq!(resolve_strategy(StrategyType::Canary), StrategyType::Canary);
     }
 

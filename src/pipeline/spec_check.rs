@@ -56,6 +56,14 @@ pub fn problems(spec: &ChittyServiceSpec) -> Vec<String> {
             Some(MAX_DEADLINE),
         );
     }
+    // The schema checks the shape of a window; whether its time zone exists only the zone
+    // database can tell.
+    for (i, w) in spec.strategy.windows.iter().enumerate() {
+        let zone = w.time_zone.as_deref().unwrap_or_default();
+        if let Err(why) = crate::advisor::Window::new(&w.days, &w.start, &w.end, zone) {
+            out.push(format!("strategy.windows[{i}]: {why}"));
+        }
+    }
     out
 }
 
@@ -69,6 +77,22 @@ mod tests {
             "source": {"image": "registry.local/x:1"}, "health": health
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_window_in_a_time_zone_that_does_not_exist_is_named() {
+        let mut s = spec(serde_json::json!({}));
+        s.strategy.windows =
+            vec![serde_json::from_value(serde_json::json!(
+            {"days": "Mon-Fri", "start": "09:00", "end": "17:00", "timeZone": "Europe/Atlantis"}
+        ))
+        .unwrap()];
+        assert_eq!(
+            problems(&s),
+            [
+                "strategy.windows[0]: time zone `Europe/Atlantis` does not exist (use an IANA name such as Europe/Berlin)"
+            ]
+        );
     }
 
     #[test]

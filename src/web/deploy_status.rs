@@ -109,6 +109,8 @@ pub struct Entry<'a> {
     pub duration: Option<i64>,
     pub error: Option<&'a str>,
     pub rolled_back_to: Option<&'a str>,
+    /// The deploy advisor's plan of the rollout.
+    pub plan: Option<&'a crate::api::PlanStatus>,
 }
 
 #[derive(Serialize)]
@@ -189,6 +191,7 @@ pub fn entry(row: &ServiceRow) -> Entry<'_> {
         duration: rs.and_then(|s| s.duration_ms),
         error: rs.and_then(|s| s.error.as_deref()),
         rolled_back_to: rs.and_then(|s| s.rolled_back_to.as_deref()),
+        plan: rs.and_then(|s| s.plan.as_ref()),
     }
 }
 
@@ -304,6 +307,10 @@ pub struct Rollout<'a> {
     pub error: Option<&'a str>,
     pub rolled_back_to: Option<&'a str>,
     pub canary: Option<&'a CanaryStatus>,
+    /// The deploy advisor's plan: decision, confidence, reasons, inputs.
+    pub plan: Option<&'a crate::api::PlanStatus>,
+    /// Who approved or rejected it, when it needed approval.
+    pub approval: Option<&'a crate::api::ApprovalStatus>,
     pub steps: &'a [crate::api::StepStatus],
 }
 
@@ -346,6 +353,8 @@ pub fn rollout(d: &ChittyDeployment) -> Rollout<'_> {
         error: s.and_then(|s| s.error.as_deref()),
         rolled_back_to: s.and_then(|s| s.rolled_back_to.as_deref()),
         canary: s.and_then(|s| s.canary.as_ref()),
+        plan: s.and_then(|s| s.plan.as_ref()),
+        approval: s.and_then(|s| s.approval.as_ref()),
         steps: s.map_or(&[], |s| s.steps.as_slice()),
     }
 }

@@ -10,14 +10,20 @@ pub fn desired(status: &ChittyDeploymentStatus, gate: Vec<Desired>) -> Vec<Desir
     let error = status.error.clone().unwrap_or_default();
     let mut out = match phase {
         DeploymentPhase::Pending => {
-            let why = gate
-                .iter()
-                .find(|g| !g.status)
-                .map(|g| g.message.clone())
-                .unwrap_or_else(|| "waiting to start".into());
+            // The plan or the approval may say why it waits (`Waiting`, `AwaitingApproval`).
+            let (reason, why) = match gate.iter().find(|g| g.type_ == types::READY) {
+                Some(ready) => (ready.reason.clone(), ready.message.clone()),
+                None => (
+                    reasons::ROLLOUT_PENDING.to_owned(),
+                    gate.iter()
+                        .find(|g| !g.status)
+                        .map(|g| g.message.clone())
+                        .unwrap_or_else(|| "waiting to start".into()),
+                ),
+            };
             vec![
-                Desired::new(types::READY, false, reasons::ROLLOUT_PENDING, why.clone()),
-                Desired::new(types::RECONCILING, true, reasons::ROLLOUT_PENDING, why),
+                Desired::new(types::READY, false, reason.clone(), why.clone()),
+                Desired::new(types::RECONCILING, true, reason, why),
             ]
         }
         DeploymentPhase::Running => {
@@ -38,10 +44,16 @@ pub fn desired(status: &ChittyDeploymentStatus, gate: Vec<Desired>) -> Vec<Desir
             reasons::ROLLOUT_SUCCEEDED,
             "rollout succeeded",
         )],
-        DeploymentPhase::Failed => vec![
-            Desired::new(types::READY, false, reasons::ROLLOUT_FAILED, error.clone()),
-            Desired::new(types::STALLED, true, reasons::ROLLOUT_FAILED, error),
-        ],
+        DeploymentPhase::Failed => {
+            // Ended before it started (the advisor aborted it, a person rejected it): that reason.
+            let reason = (gate.iter())
+                .find(|g| g.type_ == types::STALLED)
+                .map_or(reasons::ROLLOUT_FAILED.to_owned(), |g| g.reason.clone());
+            vec![
+                Desired::new(types::READY, false, reason.clone(), error.clone()),
+                Desired::new(types::STALLED, true, reason, error),
+            ]
+        }
         DeploymentPhase::RolledBack => {
             let to = status.rolled_back_to.clone().unwrap_or_default();
             let msg = format!("{error}; rolled back to {to}");

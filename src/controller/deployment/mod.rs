@@ -2,8 +2,10 @@
 //! identity, register, routes, health, notify — rolling back on failure. All progress lives in
 //! status and owned objects, so a restart resumes each rollout where it stood.
 
+pub mod advice;
 pub mod conditions;
 pub mod gate;
+pub mod planning;
 pub mod rollback;
 pub mod steps;
 
@@ -48,7 +50,13 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
     status.progress = plan::progress(&status.steps);
     let rollback_requested = status.phase == Some(DeploymentPhase::Succeeded)
         && rollout.annotations().contains_key(ROLLBACK_REQUEST);
+    let stray_approval = planning::note_stray_approval(&ctx, &rollout, &mut status).await;
     if status.phase.is_some_and(DeploymentPhase::is_finished) && !rollback_requested {
+        if stray_approval {
+            let api: Api<ChittyDeployment> = ctx.api_for(&*rollout);
+            ctx.write_status(&api, &*rollout, previous.as_ref(), &status)
+                .await?;
+        }
         return Ok(Action::await_change());
     }
     let Some(service) = owning_service(&ctx, &rollout).await? else {
@@ -79,6 +87,8 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
     };
 
     status.observed_generation = rollout.metadata.generation;
+    let mut gate = gate;
+    gate.extend(planning::planned_condition(&status));
     let desired_conditions = conditions::desired(&status, gate);
     let old_conditions = previous
         .as_ref()
@@ -169,6 +179,16 @@ async fn advance(
                 "the service is suspended; this rollout waits",
             );
             return Ok((Action::await_change(), vec![c]));
+        }
+        match planning::plan_and_approve(ctx, service, rollout, input.status, now).await {
+            planning::Go::Start => {}
+            planning::Go::Hold { action, conditions } => return Ok((action, conditions)),
+            planning::Go::End { reason, error } => {
+                machine::finish(input.status, DeploymentPhase::Failed, now);
+                input.status.error = Some(error.clone());
+                let stalled = Desired::new(types::STALLED, true, reason, error);
+                return Ok((Action::await_change(), vec![stalled]));
+            }
         }
         let gate = gate::evaluate(&ctx.caches.services, service);
         let (ok, reason) = match &gate {

@@ -48,8 +48,8 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
         desired.push(Desired::new(
             types::STRATEGY_RESOLVED,
             true,
-            reasons::AUTO_MEANS_IMMEDIATE,
-            "strategy 'auto' runs as 'immediate' until the strategy advisor is available",
+            reasons::ADVISED,
+            "strategy 'auto': each rollout follows the deploy advisor's plan (immediate, canary, wait or abort; see the rollout's status.plan)",
         ));
     }
     desired.extend(step_conditions(&previous, seen));

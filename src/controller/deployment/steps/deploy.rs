@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::{Api, ResourceExt};
 
 use super::StepInput;
-use crate::api::{CanaryStatus, ChittyDeployment, StrategyType, Target};
+use crate::api::{CanaryStatus, ChittyDeployment, Target};
 use crate::controller::apply::{apply, delete_if_present, get_opt};
 use crate::controller::rollouts_of;
 use crate::pipeline::canary;
@@ -41,17 +41,9 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let replicas = autoscaled.map_or(input.service.spec.replicas, |a| a.min_replicas);
     let stable = stable_rollout(input);
 
-    let message = match (input.rollout.spec.strategy, &stable) {
-        (StrategyType::Canary, Some(stable)) => {
-            let percent = input
-                .rollout
-                .spec
-                .snapshot
-                .strategy
-                .canary
-                .clone()
-                .unwrap_or_default()
-                .percent;
+    let message = match (input.canary(), &stable) {
+        (Some(canary), Some(stable)) => {
+            let percent = canary.percent;
             let (canary_replicas, stable_replicas) = canary::split(replicas, percent);
             let stable_image = stable
                 .status
@@ -102,7 +94,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
                 stable.name_any()
             )
         }
-        (strategy, _) => {
+        (canary, _) => {
             apply(
                 &deployments,
                 &workload::build(&Workload {
@@ -123,7 +115,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             {
                 delete_if_present(&deployments, &deployment_name(&name, Track::Canary)).await?;
             }
-            if strategy == StrategyType::Canary {
+            if canary.is_some() {
                 format!(
                     "applied {image}; no stable revision yet, so the first rollout replaces directly"
                 )

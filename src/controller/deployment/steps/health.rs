@@ -32,10 +32,8 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let health = &snapshot.health;
     let canary = input.status.canary.is_some();
     let deadline = bounds::deadline(&health.progress_deadline, Duration::from_secs(600));
-    let monitor = snapshot
-        .strategy
-        .canary
-        .as_ref()
+    let monitor = input
+        .canary()
         .map(|c| bounds::deadline(&c.monitor_duration, Duration::from_secs(300)));
     let started = step_started(input);
     let elapsed = input.now.0.duration_since(started).unsigned_abs();

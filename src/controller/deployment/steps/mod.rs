@@ -12,7 +12,10 @@ mod tests;
 
 use kube::ResourceExt;
 
-use crate::api::{ChittyDeployment, ChittyDeploymentStatus, ChittyService};
+use crate::advisor::Decision;
+use crate::api::{
+    CanarySpec, ChittyDeployment, ChittyDeploymentStatus, ChittyService, StrategyType,
+};
 use crate::controller::Context;
 use crate::pipeline::machine::Outcome;
 use crate::pipeline::plan::Step;
@@ -37,6 +40,28 @@ pub struct StepInput<'a> {
 impl StepInput<'_> {
     pub fn namespace(&self) -> String {
         self.rollout.namespace().unwrap_or_else(|| "default".into())
+    }
+
+    /// The canary this rollout runs, if it runs one: the spec's for `strategy: canary`, the
+    /// advisor's for `strategy: auto` when it planned a canary.
+    pub fn canary(&self) -> Option<CanarySpec> {
+        match self.rollout.spec.strategy {
+            StrategyType::Immediate => None,
+            StrategyType::Canary => {
+                Some((self.rollout.spec.snapshot.strategy.canary.clone()).unwrap_or_default())
+            }
+            StrategyType::Auto => {
+                let plan = self.status.plan.as_ref()?;
+                (plan.followed && plan.decision == Decision::Canary.as_str()).then(|| {
+                    let default = CanarySpec::default();
+                    CanarySpec {
+                        percent: plan.canary_percent.unwrap_or(default.percent),
+                        monitor_duration: (plan.monitor_duration.clone())
+                            .unwrap_or(default.monitor_duration),
+                    }
+                })
+            }
+        }
     }
 }
 
