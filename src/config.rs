@@ -8,9 +8,11 @@ use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 mod advisor;
+mod advisor_model;
 mod probes;
 mod routing;
 pub use advisor::AdvisorConfig;
+pub use advisor_model::AdvisorModelConfig;
 pub use probes::ProbeConfig;
 pub use routing::{RoutePolicyMode, RouteReservation, RoutingConfig};
 
@@ -68,6 +70,10 @@ pub struct OperatorConfig {
     /// The read API and dashboard (`crate::web`).
     #[command(flatten)]
     pub web: crate::web::WebConfig,
+
+    /// The optional advisor model, asked beside the advisor's rules.
+    #[command(flatten)]
+    pub advisor_model: AdvisorModelConfig,
 }
 
 /// Where the external ChittyOS services are, and the tokens to call them with. Tokens come in

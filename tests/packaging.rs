@@ -133,6 +133,13 @@ fn default_values_run_two_hardened_replicas_with_leader_election() {
         None,
         "every namespace is watched by default"
     );
+    for name in ["CHITTY_ADVISOR_MODEL_URL", "CHITTY_ADVISOR_MODEL_TOKEN"] {
+        assert_eq!(
+            env_value(deployment, name),
+            None,
+            "no advisor model is asked by default"
+        );
+    }
     let lease = env_value(deployment, "CHITTY_LEASE_NAME").unwrap();
     assert_eq!(
         env_value(deployment, "CHITTY_LEASE_NAMESPACE").as_deref(),
@@ -217,6 +224,15 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         env("CHITTY_PUBLIC_URL").as_deref(),
         Some("https://deploy.chitty.cc")
     );
+    assert_eq!(
+        env("CHITTY_ADVISOR_MODEL_URL").as_deref(),
+        Some("https://models.chitty.cc/v1")
+    );
+    assert_eq!(
+        env("CHITTY_ADVISOR_MODEL").as_deref(),
+        Some("advisor-large")
+    );
+    assert_eq!(env("CHITTY_ADVISOR_MODEL_TIMEOUT").as_deref(), Some("3s"));
     // The API token is a mounted Secret file the operator re-reads, never an env value.
     let token_file = env("CHITTY_API_TOKEN_FILE").unwrap();
     assert_eq!(env("CHITTY_API_TOKEN"), None);
@@ -231,6 +247,7 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
         ("CHITTY_ID_TOKEN", "chittyid"),
         ("CHITTY_REGISTRY_TOKEN", "registry"),
         ("CHITTY_NOTIFY_TOKEN", "notify"),
+        ("CHITTY_ADVISOR_MODEL_TOKEN", "advisor"),
     ] {
         assert_eq!(env(name), Some(format!("secret:chitty-tokens/{key}")));
     }

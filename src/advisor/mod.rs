@@ -8,8 +8,10 @@
 //! - [`rules`]: the written rules and their thresholds.
 //! - [`window`]: deployment windows.
 //! - [`plan`]: the answer.
+//! - [`model`]: the optional advisor model's request and answer; it may only add caution.
 
 pub mod input;
+pub mod model;
 pub mod plan;
 pub mod rules;
 pub mod window;

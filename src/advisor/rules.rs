@@ -216,7 +216,7 @@ fn wait(until: jiff::Timestamp, reason: String) -> Advice {
 
 /// A recheck time rounded up to the minute, so that looking again a few seconds later gives the
 /// same plan (and no status write).
-fn recheck_time(at: jiff::Timestamp) -> jiff::Timestamp {
+pub(crate) fn recheck_time(at: jiff::Timestamp) -> jiff::Timestamp {
     let seconds = at.as_second();
     let rounded = seconds + (60 - seconds.rem_euclid(60)) % 60;
     jiff::Timestamp::from_second(rounded).unwrap_or(at)

@@ -1,5 +1,5 @@
-//! chitty-sim: the stand-in for ChittyID, ChittyRegistry and notification webhooks, for local
-//! runs, the quick start and tests. See `chitty_operator::sim`.
+//! chitty-sim: the stand-in for ChittyID, ChittyRegistry, notification webhooks and the advisor
+//! model, for local runs, the quick start and tests. See `chitty_operator::sim`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "CHITTY_SIM_LISTEN", default_value = "127.0.0.1:8787")]
     listen: SocketAddr,
-    /// Bearer token required for mints and registry writes.
+    /// Bearer token required for mints, registry writes and advisor model questions.
     #[arg(
         long,
         env = "CHITTY_SIM_TOKEN",

@@ -86,7 +86,7 @@ pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<HttpReply, 
 }
 
 /// reqwest's message plus its causes ("connection refused" lives in a source).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

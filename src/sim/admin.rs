@@ -87,7 +87,7 @@ fn service_or_404(service: &str) -> Result<FaultService, Response> {
     FaultService::parse(service).ok_or_else(|| {
         reply::error(
             StatusCode::NOT_FOUND,
-            "service must be one of id, registry, notify",
+            "service must be one of id, registry, notify, advisor",
             "NOT_FOUND",
         )
     })

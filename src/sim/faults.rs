@@ -17,6 +17,8 @@ pub enum FaultService {
     Id,
     Registry,
     Notify,
+    /// The advisor model's chat completions endpoint.
+    Advisor,
 }
 
 impl FaultService {
@@ -25,6 +27,7 @@ impl FaultService {
             "id" => Some(Self::Id),
             "registry" => Some(Self::Registry),
             "notify" => Some(Self::Notify),
+            "advisor" => Some(Self::Advisor),
             _ => None,
         }
     }
@@ -229,6 +232,7 @@ pub async fn inject(
             FaultService::Id => stats.id.faults_injected += 1,
             FaultService::Registry => stats.registry.faults_injected += 1,
             FaultService::Notify => stats.notify.faults_injected += 1,
+            FaultService::Advisor => stats.advisor.faults_injected += 1,
         }
     }
     apply(spec).await

@@ -80,22 +80,6 @@ fn components(w: &Wanted, sequence: u16) -> Components {
     }
 }
 
-fn check_token(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
-    match reply::bearer(headers) {
-        None => Err(reply::error(
-            StatusCode::UNAUTHORIZED,
-            "missing bearer token",
-            "UNAUTHORIZED",
-        )),
-        Some(t) if t != sim.config.token.expose() => Err(reply::error(
-            StatusCode::FORBIDDEN,
-            "invalid token",
-            "FORBIDDEN",
-        )),
-        Some(_) => Ok(()),
-    }
-}
-
 enum Minted {
     New(Value),
     Replay(Value),
@@ -108,7 +92,7 @@ pub async fn mint(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) 
     if let Some(Injected::Respond(r)) = injected {
         return r;
     }
-    if let Err(r) = check_token(&sim, &headers) {
+    if let Err(r) = reply::check_token(&headers, &sim.config.token) {
         sim.stats().id.unauthorized += 1;
         return r;
     }

@@ -1,13 +1,15 @@
 //! chitty-sim: a stand-in for the external ChittyOS services on one port, shaped like the real
 //! ones (see `shared/ecosystem-apis.md`): ChittyID (`/v1/mint`, `/api/validate`), ChittyRegistry
 //! (`/api/v1/tools`, `/api/v1/manifest`), a notification sink (`/notify/{channel}`), simulated
-//! service health (`/svc/{name}/health`), and an admin API (`/_sim/...`) that injects faults and
-//! reports counters so tests can assert on outcomes.
+//! service health (`/svc/{name}/health`), an advisor model (`/v1/chat/completions`, answers
+//! scripted through `/_sim/advisor/answer`), and an admin API (`/_sim/...`) that injects faults
+//! and reports counters so tests can assert on outcomes.
 
 // Handlers short-circuit with a ready `Response` as the error; boxing it would buy nothing.
 #![allow(clippy::result_large_err)]
 
 mod admin;
+mod advisor;
 mod faults;
 mod identity;
 mod notify;
@@ -30,7 +32,7 @@ use crate::clients::SecretToken;
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Bearer token required for mints and registry writes.
+    /// Bearer token required for mints, registry writes and advisor model questions.
     pub token: SecretToken,
     /// When set, minted IDs, idempotency keys, registry records, received notifications and
     /// service health are loaded from and saved to this JSON file, so a restart keeps them.
@@ -60,6 +62,7 @@ pub fn router(config: SimConfig) -> std::io::Result<Router> {
         )
         .route("/api/v1/manifest", get(registry::manifest))
         .route("/notify/{channel}", post(notify::receive).get(notify::list))
+        .route("/v1/chat/completions", post(advisor::complete))
         .route("/svc/{name}/health", get(admin::service_health))
         .route("/_sim/svc/{name}", put(admin::set_service_health))
         .route(
@@ -70,6 +73,8 @@ pub fn router(config: SimConfig) -> std::io::Result<Router> {
             "/_sim/faults/{service}",
             get(admin::get_fault).put(admin::set_fault),
         )
+        .route("/_sim/advisor", get(advisor::script))
+        .route("/_sim/advisor/answer", put(advisor::set_answer))
         .route("/_sim/stats", get(admin::stats))
         .route("/_sim/reset", post(admin::reset))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -4,6 +4,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::clients::SecretToken;
+
 pub fn json(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
@@ -17,6 +19,21 @@ pub fn error(status: StatusCode, message: &str, code: &str) -> Response {
 
 pub fn now() -> String {
     jiff::Timestamp::now().to_string()
+}
+
+/// 401 without a bearer token, 403 with another than `token`.
+pub fn check_token(headers: &HeaderMap, token: &SecretToken) -> Result<(), Response> {
+    match bearer(headers) {
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token",
+            "UNAUTHORIZED",
+        )),
+        Some(t) if t != token.expose() => {
+            Err(error(StatusCode::FORBIDDEN, "invalid token", "FORBIDDEN"))
+        }
+        Some(_) => Ok(()),
+    }
 }
 
 /// The bearer token, if the request carries one.

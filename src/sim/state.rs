@@ -1,5 +1,5 @@
 //! The sim's memory: what survives a restart (persisted to the state file) and what does not
-//! (counters and faults, which belong to the test that set them).
+//! (counters, faults and the advisor model's script, which belong to the test that set them).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::SimConfig;
+use super::advisor::Script;
 use super::faults::FaultTable;
 
 /// Everything a restart must not lose.
@@ -89,12 +90,24 @@ pub struct NotifyStats {
     pub faults_injected: u64,
 }
 
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvisorStats {
+    /// Every chat completions request, faulted and refused ones included.
+    pub calls: u64,
+    /// Requests answered with the scripted content.
+    pub answered: u64,
+    pub unauthorized: u64,
+    pub faults_injected: u64,
+}
+
 /// Counters since start (or the last reset), for `GET /_sim/stats`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Stats {
     pub id: IdStats,
     pub registry: RegistryStats,
     pub notify: NotifyStats,
+    pub advisor: AdvisorStats,
     /// `"METHOD /route"` -> requests, faulted ones included.
     pub requests: BTreeMap<String, u64>,
 }
@@ -105,6 +118,7 @@ pub struct Sim {
     data: Mutex<Persisted>,
     stats: Mutex<Stats>,
     faults: Mutex<FaultTable>,
+    advisor: Mutex<Script>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -125,6 +139,7 @@ impl Sim {
             data: Mutex::new(data),
             stats: Mutex::default(),
             faults: Mutex::default(),
+            advisor: Mutex::default(),
         })
     }
 
@@ -151,7 +166,12 @@ impl Sim {
         lock(&self.faults)
     }
 
-    /// Forgets everything: data, counters and faults.
+    /// The advisor model's scripted answer and the last question it was asked.
+    pub fn advisor(&self) -> MutexGuard<'_, Script> {
+        lock(&self.advisor)
+    }
+
+    /// Forgets everything: data, counters, faults and the advisor's script.
     pub fn reset(&self) {
         self.with_data(|d| {
             *d = Persisted::default();
@@ -159,6 +179,7 @@ impl Sim {
         });
         *self.stats() = Stats::default();
         *self.faults() = FaultTable::default();
+        *self.advisor() = Script::default();
     }
 }
 
