@@ -24,6 +24,11 @@ pub struct Integrations {
     pub notifiers: Vec<Arc<dyn NotificationSink>>,
     /// Which ChittyIDs are known to be which service's (see `binding`).
     pub bindings: Arc<KnownBindings>,
+    /// The optional advisor model (`--advisor-model-url`), asked beside the advisor's rules.
+    pub advisor_model: Option<Arc<dyn crate::clients::AdvisorModel>>,
+    /// What the model said of each rollout's current rules plan, so that a rollout looked at
+    /// again with the same plan does not ask again.
+    pub model_answers: Arc<crate::controller::deployment::consult::ModelAnswers>,
 }
 
 impl Integrations {
@@ -72,6 +77,8 @@ impl Integrations {
             registry,
             notifiers,
             bindings: Default::default(),
+            advisor_model: None,
+            model_answers: Default::default(),
         })
     }
 }

@@ -100,6 +100,8 @@ pub struct AdvisorInput {
     pub environment: Environment,
     pub critical: bool,
     pub change: VersionChange,
+    /// The version running now, if any (informational: `change` is what the rules weigh).
+    pub running_version: Option<String>,
     pub history: History,
     pub dependencies: Vec<Dependency>,
     /// Share of the ecosystem's services (with a known health) that are healthy, 0-1; `None`

@@ -2,9 +2,10 @@
 //! otherwise every risk found asks for a canary:
 //!
 //! 1. **Abort** when the service's last `abort_after_failures` rollouts all failed or rolled back.
-//! 2. **Abort** a non-critical service's rollout while less than `min_ecosystem_health` of the
+//! 2. **Wait** while a dependency is down (look again after `recheck`, or when it changes): a
+//!    known, passing cause, so it comes before the ecosystem's state, which it drags down.
+//! 3. **Abort** a non-critical service's rollout while less than `min_ecosystem_health` of the
 //!    ecosystem is healthy (a critical one goes on, as a canary).
-//! 3. **Wait** while a dependency is down (look again after `recheck`, or when it changes).
 //! 4. **Wait** for the next deployment window, for production rollouts outside every window.
 //! 5. **Wait** while `max_rollouts_in_progress` other rollouts run.
 //! 6. **Canary** when any of: a dependency was rolled out within `recent_dependency`; a major
@@ -66,6 +67,18 @@ pub fn advise(input: &AdvisorInput, t: &Thresholds) -> Advice {
         );
         return abort(reason, 0.8);
     }
+    let recheck = input.now + t.recheck;
+    if let Some(down) = input
+        .dependencies
+        .iter()
+        .find(|d| d.health == Some(HealthState::Down))
+    {
+        let reason = format!(
+            "dependency {} is down: the rollout waits until it recovers",
+            down.name
+        );
+        return wait(recheck_time(recheck), reason);
+    }
     let unhealthy_ecosystem = input
         .ecosystem_healthy
         .filter(|share| *share < t.min_ecosystem_health);
@@ -78,18 +91,6 @@ pub fn advise(input: &AdvisorInput, t: &Thresholds) -> Advice {
             percent(t.min_ecosystem_health)
         );
         return abort(reason, 0.75);
-    }
-    let recheck = input.now + t.recheck;
-    if let Some(down) = input
-        .dependencies
-        .iter()
-        .find(|d| d.health == Some(HealthState::Down))
-    {
-        let reason = format!(
-            "dependency {} is down: the rollout waits until it recovers",
-            down.name
-        );
-        return wait(recheck_time(recheck), reason);
     }
     if let WindowState::Closed { opens, window } = &input.window {
         let reason = format!(

@@ -30,6 +30,7 @@ fn steady() -> AdvisorInput {
         environment: Environment::Staging,
         critical: false,
         change: VersionChange::Patch,
+        running_version: Some("1.0.0".into()),
         history: History {
             finished: 5,
             failed: 0,

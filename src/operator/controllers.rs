@@ -245,8 +245,9 @@ pub(super) async fn run_controllers(
         ready: Default::default(),
     };
     let caches_ready = caches.ready.clone();
-    let integrations =
+    let mut integrations =
         crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
+    integrations.advisor_model = config.advisor_model.client()?;
     let (events, event_pump) = controller::events::EventQueue::new(
         controller::events::Publisher::recorder(client.clone()),
     );

@@ -19,6 +19,10 @@ use crate::pipeline::rollouts::{last_successful, newest};
 /// Finished rollouts the history weighs.
 const HISTORY: usize = 10;
 
+/// Services with a known health the ecosystem's share needs before it counts: with fewer, one
+/// unhealthy service would read as a sick ecosystem.
+pub const ECOSYSTEM_MIN_SERVICES: usize = 5;
+
 /// Everything the advisor reads about `rollout`, from the caches.
 pub fn gather(
     ctx: &Context,
@@ -79,9 +83,11 @@ pub fn gather(
         environment: snapshot.environment,
         critical: snapshot.critical,
         change: VersionChange::between(running, &snapshot.version),
+        running_version: running.map(str::to_owned),
         history: history(&owned),
         dependencies,
-        ecosystem_healthy: (!known.is_empty()).then(|| healthy as f64 / known.len() as f64),
+        ecosystem_healthy: (known.len() >= ECOSYSTEM_MIN_SERVICES)
+            .then(|| healthy as f64 / known.len() as f64),
         rollouts_in_progress: u32::try_from(rollouts_in_progress).unwrap_or(u32::MAX),
         window: window_state(ctx, rollout, now),
         now,
@@ -175,7 +181,7 @@ pub fn plan_status(input: &AdvisorInput, advice: &Advice, followed: bool) -> Pla
         wait_until,
         inputs: PlanInputs {
             change: input.change.as_str().to_owned(),
-            running_version: None,
+            running_version: input.running_version.clone(),
             history: format!(
                 "{} of the last {} rollouts failed, {} in a row",
                 history.failed, history.finished, history.failed_in_a_row

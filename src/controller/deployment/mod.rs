@@ -4,6 +4,7 @@
 
 pub mod advice;
 pub mod conditions;
+pub mod consult;
 pub mod gate;
 pub mod planning;
 pub mod rollback;

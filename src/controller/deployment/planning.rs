@@ -44,12 +44,26 @@ pub async fn plan_and_approve(
     now: &Time,
 ) -> Go {
     let input = advice::gather(ctx, service, rollout, now.0);
-    let advice = advise(&input, &ctx.config.advisor.thresholds());
+    let thresholds = ctx.config.advisor.thresholds();
+    let rules = advise(&input, &thresholds);
+    let facts = advice::plan_status(&input, &rules, false).inputs;
+    let about = serde_json::json!({
+        "service": service.name_any(),
+        "type": input.service_type.as_str(),
+        "environment": input.environment.as_str(),
+        "critical": input.critical,
+        "version": rollout.spec.snapshot.version,
+    });
+    let uid = rollout.uid().unwrap_or_default();
+    let (advice, model) =
+        super::consult::consult(ctx, &uid, &facts, about, rules, &thresholds, now.0).await;
     let decision = advice.plan.decision();
     let acts = rollout.spec.strategy == StrategyType::Auto
         || (rollout.spec.snapshot.strategy.guard
             && matches!(decision, Decision::Wait | Decision::Abort));
-    status.plan = Some(advice::plan_status(&input, &advice, acts));
+    let mut plan = advice::plan_status(&input, &advice, acts);
+    plan.model = model;
+    status.plan = Some(plan);
     if acts {
         match &advice.plan {
             Plan::Abort { reason } => {
