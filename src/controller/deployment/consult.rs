@@ -16,12 +16,15 @@ use crate::controller::Context;
 /// pending briefly, so this only bounds memory against a flood.
 const REMEMBERED: usize = 4096;
 
+/// The model's answer, or why there is none.
+type Answer = Result<ModelAnswer, String>;
+
 /// The model's last word per rollout, with the rules' advice it was asked about.
 #[derive(Default)]
-pub struct ModelAnswers(Mutex<HashMap<String, (Advice, Result<ModelAnswer, String>)>>);
+pub struct ModelAnswers(Mutex<HashMap<String, (Advice, Answer)>>);
 
 impl ModelAnswers {
-    fn get(&self, rollout: &str, rules: &Advice) -> Option<Result<ModelAnswer, String>> {
+    fn get(&self, rollout: &str, rules: &Advice) -> Option<Answer> {
         let answers = self
             .0
             .lock()
@@ -30,7 +33,7 @@ impl ModelAnswers {
         (asked == rules).then(|| answer.clone())
     }
 
-    fn put(&self, rollout: &str, rules: &Advice, answer: Result<ModelAnswer, String>) {
+    fn put(&self, rollout: &str, rules: &Advice, answer: Answer) {
         let mut answers = self
             .0
             .lock()
