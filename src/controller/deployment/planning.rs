@@ -58,9 +58,11 @@ pub async fn plan_and_approve(
     let (advice, model) =
         super::consult::consult(ctx, &uid, &facts, about, rules, &thresholds, now.0).await;
     let decision = advice.plan.decision();
-    let acts = rollout.spec.strategy == StrategyType::Auto
-        || (rollout.spec.snapshot.strategy.guard
-            && matches!(decision, Decision::Wait | Decision::Abort));
+    let acts = follows(
+        rollout.spec.strategy,
+        rollout.spec.snapshot.strategy.guard,
+        decision,
+    );
     let mut plan = advice::plan_status(&input, &advice, acts);
     plan.model = model;
     status.plan = Some(plan);
@@ -87,6 +89,13 @@ pub async fn plan_and_approve(
         }
     }
     approval(ctx, rollout, status, now, decision).await
+}
+
+/// Whether a rollout acts on a plan: always with `auto`; with an explicit strategy only when
+/// `guard` is set and the plan would stop it (a wait or an abort), never to change its strategy.
+pub fn follows(strategy: StrategyType, guard: bool, decision: Decision) -> bool {
+    strategy == StrategyType::Auto
+        || (guard && matches!(decision, Decision::Wait | Decision::Abort))
 }
 
 /// Approval annotations on a rollout that does not wait for approval (not required, or no
@@ -228,5 +237,30 @@ async fn approval(
             reasons::AWAITING_APPROVAL,
             message,
         )],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_follows_every_plan_and_a_guard_only_stops() {
+        for decision in [
+            Decision::Immediate,
+            Decision::Canary,
+            Decision::Wait,
+            Decision::Abort,
+        ] {
+            assert!(follows(StrategyType::Auto, false, decision));
+            assert!(
+                !follows(StrategyType::Immediate, false, decision),
+                "advice only"
+            );
+        }
+        assert!(follows(StrategyType::Canary, true, Decision::Abort));
+        assert!(follows(StrategyType::Immediate, true, Decision::Wait));
+        assert!(!follows(StrategyType::Immediate, true, Decision::Canary));
+        assert!(!follows(StrategyType::Canary, true, Decision::Immediate));
     }
 }
