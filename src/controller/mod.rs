@@ -7,6 +7,7 @@ pub mod domain;
 pub mod events;
 pub mod ledger;
 pub mod refusals;
+pub mod rollout_index;
 pub mod route_claim;
 pub mod service;
 pub mod workload;
@@ -38,6 +39,8 @@ pub struct Caches {
     pub services: Store<ChittyService>,
     /// Every ChittyDeployment the operator can see.
     pub rollouts: Store<ChittyDeployment>,
+    /// The rollouts of each service, and those waiting on each, from the same watch.
+    pub rollout_index: rollout_index::RolloutIndex,
     /// Every RouteClaim the operator can see.
     pub claims: Store<crate::api::RouteClaim>,
     /// The Deployments the operator applied (its managed-by label), without managed fields.
@@ -65,6 +68,7 @@ impl Caches {
         Self {
             services: store(),
             rollouts: store(),
+            rollout_index: Default::default(),
             claims: store(),
             workloads: store(),
             service_objects: store(),
@@ -213,22 +217,19 @@ impl Context {
 
 /// A service's rollouts from the cache: same namespace, and controlled by this very object (a
 /// recreated service with the same name does not inherit its predecessor's history).
-pub fn rollouts_of(
-    store: &Store<ChittyDeployment>,
-    service: &ChittyService,
-) -> Vec<ChittyDeployment> {
-    let uid = service.uid();
-    let ns = service.namespace();
-    store
-        .state()
-        .iter()
-        .filter(|d| d.namespace() == ns)
+pub fn rollouts_of(caches: &Caches, service: &ChittyService) -> Vec<ChittyDeployment> {
+    let Some(uid) = service.uid() else {
+        return Vec::new();
+    };
+    // The index names them; the store has them as they are now (and only if still there).
+    (caches.rollout_index.owned_by(&uid).iter())
+        .filter_map(|reference| caches.rollouts.get(reference))
         .filter(|d| {
             d.owner_references()
                 .iter()
-                .any(|o| Some(&o.uid) == uid.as_ref() && o.controller == Some(true))
+                .any(|o| o.uid == uid && o.controller == Some(true))
         })
-        .map(|d| (**d).clone())
+        .map(|d| (*d).clone())
         .collect()
 }
 

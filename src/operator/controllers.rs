@@ -140,6 +140,8 @@ pub(super) async fn run_controllers(
             futures::future::ready(())
         }
     });
+    // Which rollouts each service has, and which wait on it, kept from the same watch.
+    let rollout_index = controller::rollout_index::RolloutIndex::default();
     let rollout_reflector = tolerant_watcher(
         &client,
         &config,
@@ -149,7 +151,15 @@ pub(super) async fn run_controllers(
     )
     .default_backoff()
     .reflect_shared(rollout_writer)
-    .for_each(|_| futures::future::ready(()));
+    .for_each({
+        let (index, store) = (rollout_index.clone(), rollout_store.clone());
+        move |event| {
+            if let Ok(event) = &event {
+                index.on_event(event, &store);
+            }
+            futures::future::ready(())
+        }
+    });
     let (workload_gone_to_rollout, workloads_gone_rollouts) = deletions(rollout_of_workload);
     let (workload_gone_to_service, workloads_gone_services) =
         deletions(owning_service::<Deployment>);
@@ -215,8 +225,8 @@ pub(super) async fn run_controllers(
             probe_wakeups.rollouts,
         ))
         .watches_shared_stream(services_for_rollouts, {
-            let store = rollout_store.clone();
-            move |service| rollouts_waiting_on(&store, &service)
+            let index = rollout_index.clone();
+            move |service| rollouts_waiting_on(&index, &service)
         })
         .with_config(concurrency.clone());
     // A service's status writes change nothing it runs: only spec changes wake this controller.
@@ -237,6 +247,7 @@ pub(super) async fn run_controllers(
     let caches = Caches {
         services: service_store.clone(),
         rollouts: rollout_store.clone(),
+        rollout_index: rollout_index.clone(),
         claims: claim_store.clone(),
         workloads: workload_store.clone(),
         service_objects: service_object_store.clone(),

@@ -1,10 +1,11 @@
 //! What wakes which reconcile: mappings from a changed object to the objects to reconcile.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
-use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
+use crate::api::{ChittyDeployment, ChittyService};
+use crate::controller::rollout_index::RolloutIndex;
 use crate::workload::ROLLOUT_LABEL;
 
 /// A workload Deployment wakes the rollout that last applied it (its label says which).
@@ -30,41 +31,23 @@ pub(super) fn service_of_rollout(rollout: &ChittyDeployment) -> Option<ObjectRef
 }
 
 /// A ChittyService change wakes its own unfinished rollouts (suspension, supersession) and the
-/// unfinished rollouts of services that depend on it (the dependency gate).
+/// unfinished rollouts of services that depend on it (the dependency gate, the advisor's
+/// dependency rules): an index lookup, not a scan of every rollout.
 pub(super) fn rollouts_waiting_on(
-    store: &Store<ChittyDeployment>,
+    index: &RolloutIndex,
     service: &ChittyService,
 ) -> Vec<ObjectRef<ChittyDeployment>> {
-    let ns = service.namespace().unwrap_or_default();
-    let name = service.name_any();
-    store
-        .state()
-        .iter()
-        .filter(|d| {
-            !d.status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_some_and(DeploymentPhase::is_finished)
-        })
-        .filter(|d| {
-            let d_ns = d.namespace().unwrap_or_default();
-            let own = d_ns == ns && d.spec.service_ref.name == name;
-            let depends = d
-                .spec
-                .snapshot
-                .depends_on
-                .iter()
-                .any(|r| r.name == name && r.namespace_or(&d_ns) == ns);
-            own || depends
-        })
-        .map(|d| ObjectRef::from_obj(&**d))
-        .collect()
+    index.waiting_on(
+        &service.namespace().unwrap_or_default(),
+        &service.name_any(),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::ChittyDeploymentStatus;
+    use crate::api::DeploymentPhase;
     use kube::runtime::reflector::store::Writer;
     use kube::runtime::watcher;
 
@@ -110,6 +93,7 @@ mod tests {
     #[test]
     fn a_service_wakes_its_own_and_its_dependents_unfinished_rollouts() {
         let mut writer = Writer::<ChittyDeployment>::default();
+        let index = RolloutIndex::default();
         for d in [
             rollout("a", "id-g2", "chittyid", serde_json::json!([]), None),
             rollout(
@@ -142,9 +126,11 @@ mod tests {
             ),
             rollout("a", "other-g1", "other", serde_json::json!([]), None),
         ] {
-            writer.apply_watcher_event(&watcher::Event::Apply(d));
+            let event = watcher::Event::Apply(d);
+            writer.apply_watcher_event(&event);
+            index.on_event(&event, &writer.as_reader());
         }
-        let woken = rollouts_waiting_on(&writer.as_reader(), &service("a", "chittyid"));
+        let woken = rollouts_waiting_on(&index, &service("a", "chittyid"));
         assert_eq!(names(woken), ["auth-g1", "far-g1", "id-g2"]);
     }
 

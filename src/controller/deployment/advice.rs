@@ -32,11 +32,10 @@ pub fn gather(
 ) -> AdvisorInput {
     let snapshot = &rollout.spec.snapshot;
     let me = rollout.name_any();
-    let owned: Vec<ChittyDeployment> =
-        crate::controller::rollouts_of(&ctx.caches.rollouts, service)
-            .into_iter()
-            .filter(|d| d.name_any() != me)
-            .collect();
+    let owned: Vec<ChittyDeployment> = crate::controller::rollouts_of(&ctx.caches, service)
+        .into_iter()
+        .filter(|d| d.name_any() != me)
+        .collect();
     let running = last_successful(&owned).map(|d| d.spec.snapshot.version.as_str());
     let ns = service.namespace().unwrap_or_default();
     let dependencies = snapshot
@@ -61,7 +60,7 @@ pub fn gather(
                         .map_or(HealthState::Unknown, |h| h.status)
                 }),
                 rolled_out_at: found.and_then(|s| {
-                    last_rolled_out(&crate::controller::rollouts_of(&ctx.caches.rollouts, &s))
+                    last_rolled_out(&crate::controller::rollouts_of(&ctx.caches, &s))
                 }),
             }
         })

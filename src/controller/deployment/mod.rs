@@ -164,7 +164,7 @@ async fn advance(
         retry_after: None,
         minted: None,
     };
-    let owned = super::rollouts_of(&ctx.caches.rollouts, service);
+    let owned = super::rollouts_of(&ctx.caches, service);
     if newest(&owned).is_some_and(|n| n.name_any() != rollout.name_any()) {
         machine::finish(input.status, DeploymentPhase::Superseded, now);
         input.status.error = Some("superseded by a newer revision of the service".into());

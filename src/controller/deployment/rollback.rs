@@ -51,7 +51,7 @@ pub async fn on_request(
     status: &mut crate::api::ChittyDeploymentStatus,
     _now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> crate::Result<()> {
-    let owned = crate::controller::rollouts_of(&ctx.caches.rollouts, service);
+    let owned = crate::controller::rollouts_of(&ctx.caches, service);
     let newest = crate::pipeline::rollouts::newest(&owned);
     if newest.is_none_or(|n| n.name_any() != rollout.name_any()) {
         return Ok(());

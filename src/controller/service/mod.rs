@@ -53,7 +53,7 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     }
     finalizer::ensure(&ctx, &service).await?;
     let revision = crate::revision::of(&service.spec);
-    let mut owned = super::rollouts_of(&ctx.caches.rollouts, &service);
+    let mut owned = super::rollouts_of(&ctx.caches, &service);
 
     // A spec an older CRD admitted but the operator cannot act on gets no rollout; the
     // serving revision keeps serving and the status names every problem.

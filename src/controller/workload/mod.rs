@@ -41,7 +41,7 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     if !ctx.caches.synced() {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     }
-    let rollouts = super::rollouts_of(&ctx.caches.rollouts, &service);
+    let rollouts = super::rollouts_of(&ctx.caches, &service);
     let ns = service.namespace().unwrap_or_default();
     let cached = |track| {
         ctx.caches

@@ -109,7 +109,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             )
             .await?;
             // A canary can only be left over from an earlier canary rollout of this service.
-            if rollouts_of(&input.ctx.caches.rollouts, input.service)
+            if rollouts_of(&input.ctx.caches, input.service)
                 .iter()
                 .any(|d| d.status.as_ref().is_some_and(|s| s.canary.is_some()))
             {
@@ -130,7 +130,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
 
 /// The rollout whose revision serves now: the service's last success other than this rollout.
 pub fn stable_rollout(input: &StepInput) -> Option<ChittyDeployment> {
-    let owned = rollouts_of(&input.ctx.caches.rollouts, input.service);
+    let owned = rollouts_of(&input.ctx.caches, input.service);
     let others: Vec<ChittyDeployment> = owned
         .into_iter()
         .filter(|d| d.name_any() != input.rollout.name_any())
