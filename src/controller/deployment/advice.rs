@@ -159,7 +159,7 @@ fn window_state(ctx: &Context, rollout: &ChittyDeployment, now: Timestamp) -> Wi
 }
 
 /// The plan as the rollout's status records it.
-pub fn plan_status(input: &AdvisorInput, advice: &Advice, followed: bool) -> PlanStatus {
+pub fn plan_status(inputs: PlanInputs, advice: &Advice, followed: bool) -> PlanStatus {
     let (canary_percent, monitor_duration, wait_until) = match &advice.plan {
         Plan::Canary { percent, monitor } => (
             Some(*percent),
@@ -169,7 +169,6 @@ pub fn plan_status(input: &AdvisorInput, advice: &Advice, followed: bool) -> Pla
         Plan::Wait { until, .. } => (None, None, Some(Time(*until))),
         Plan::Immediate | Plan::Abort { .. } => (None, None, None),
     };
-    let history = &input.history;
     PlanStatus {
         decision: advice.plan.decision().as_str().to_owned(),
         followed,
@@ -178,34 +177,40 @@ pub fn plan_status(input: &AdvisorInput, advice: &Advice, followed: bool) -> Pla
         canary_percent,
         monitor_duration,
         wait_until,
-        inputs: PlanInputs {
-            change: input.change.as_str().to_owned(),
-            running_version: input.running_version.clone(),
-            history: format!(
-                "{} of the last {} rollouts failed, {} in a row",
-                history.failed, history.finished, history.failed_in_a_row
-            ),
-            dependencies: (input.dependencies.iter())
-                .map(|d| {
-                    let health = d.health.map_or("not found", HealthState::as_str);
-                    match d.rolled_out_at {
-                        Some(at) => format!(
-                            "{}: {health}, last rolled out {}",
-                            d.name,
-                            crate::advisor::rules::minute(at)
-                        ),
-                        None => format!("{}: {health}", d.name),
-                    }
-                })
-                .collect(),
-            ecosystem_healthy_percent: input.ecosystem_healthy.map(|s| (s * 100.0).round() as i32),
-            rollouts_in_progress: i32::try_from(input.rollouts_in_progress).unwrap_or(i32::MAX),
-            window: match &input.window {
-                WindowState::Unrestricted => None,
-                WindowState::Open(w) => Some(format!("open: {w}")),
-                WindowState::Closed { window, .. } => Some(format!("closed: {window}")),
-            },
-        },
+        inputs,
         model: None,
+    }
+}
+
+/// What a plan was made from, as the rollout's status (and the advisor model) reads it.
+pub fn plan_inputs(input: &AdvisorInput) -> PlanInputs {
+    let history = &input.history;
+    PlanInputs {
+        change: input.change.as_str().to_owned(),
+        running_version: input.running_version.clone(),
+        history: format!(
+            "{} of the last {} rollouts failed, {} in a row",
+            history.failed, history.finished, history.failed_in_a_row
+        ),
+        dependencies: (input.dependencies.iter())
+            .map(|d| {
+                let health = d.health.map_or("not found", HealthState::as_str);
+                match d.rolled_out_at {
+                    Some(at) => format!(
+                        "{}: {health}, last rolled out {}",
+                        d.name,
+                        crate::advisor::rules::minute(at)
+                    ),
+                    None => format!("{}: {health}", d.name),
+                }
+            })
+            .collect(),
+        ecosystem_healthy_percent: input.ecosystem_healthy.map(|s| (s * 100.0).round() as i32),
+        rollouts_in_progress: i32::try_from(input.rollouts_in_progress).unwrap_or(i32::MAX),
+        window: match &input.window {
+            WindowState::Unrestricted => None,
+            WindowState::Open(w) => Some(format!("open: {w}")),
+            WindowState::Closed { window, .. } => Some(format!("closed: {window}")),
+        },
     }
 }

@@ -46,7 +46,7 @@ pub async fn plan_and_approve(
     let input = advice::gather(ctx, service, rollout, now.0);
     let thresholds = ctx.config.advisor.thresholds();
     let rules = advise(&input, &thresholds);
-    let facts = advice::plan_status(&input, &rules, false).inputs;
+    let facts = advice::plan_inputs(&input);
     let about = serde_json::json!({
         "service": service.name_any(),
         "type": input.service_type.as_str(),
@@ -63,7 +63,7 @@ pub async fn plan_and_approve(
         rollout.spec.snapshot.strategy.guard,
         decision,
     );
-    let mut plan = advice::plan_status(&input, &advice, acts);
+    let mut plan = advice::plan_status(facts, &advice, acts);
     plan.model = model;
     status.plan = Some(plan);
     if acts {

@@ -40,6 +40,8 @@ pub fn resolve(
     namespaces: &[impl Borrow<PartialObjectMeta<Namespace>>],
 ) -> (Delegations, BTreeMap<String, DomainRecord>) {
     let mut inputs = Vec::new();
+    // The generation of each input, in the same order.
+    let mut generations = Vec::new();
     let mut records = BTreeMap::new();
     for domain in domains.iter().map(Borrow::borrow) {
         if domain.metadata.deletion_timestamp.is_some() {
@@ -49,12 +51,6 @@ pub fn resolve(
         let sharing = match domain.spec.mode {
             DomainMode::Exclusive => Sharing::Exclusive,
             DomainMode::Shared => Sharing::Shared,
-        };
-        let record = |outcome, namespaces| DomainRecord {
-            generation: domain.metadata.generation,
-            outcome,
-            sharing,
-            namespaces,
         };
         match delegated_namespaces(domain, namespaces) {
             Ok(delegated) => {
@@ -67,25 +63,40 @@ pub fn resolve(
                         .map_or(jiff::Timestamp::MAX, |t| t.0),
                     host: domain.spec.host.clone(),
                     sharing,
-                    namespaces: delegated.clone(),
+                    namespaces: delegated,
                 });
-                // The outcome is filled in below, once every domain is known.
-                records.insert(name, record(Outcome::InvalidSpec(String::new()), delegated));
+                generations.push(domain.metadata.generation);
             }
             Err(why) => {
-                records.insert(name, record(Outcome::InvalidSpec(why), BTreeSet::new()));
+                let record = DomainRecord {
+                    generation: domain.metadata.generation,
+                    outcome: Outcome::InvalidSpec(why),
+                    sharing,
+                    namespaces: BTreeSet::new(),
+                };
+                records.insert(name, record);
             }
         }
     }
-    let (delegations, verdicts) = Delegations::from_domains(&inputs);
-    for (name, verdict) in verdicts {
-        if let Some(record) = records.get_mut(&name) {
-            record.outcome = match verdict {
-                DomainVerdict::InForce { pattern } => Outcome::InForce { pattern },
-                DomainVerdict::Overlapped { pattern, by } => Outcome::Overlapped { pattern, by },
-                DomainVerdict::Invalid(why) => Outcome::InvalidSpec(format!("spec.host: {why}")),
-            };
-        }
+    // Whether a usable domain is in force depends on the others (overlaps), so its record is
+    // made once all are known.
+    let (delegations, mut verdicts) = Delegations::from_domains(&inputs);
+    for (input, generation) in inputs.into_iter().zip(generations) {
+        let Some(verdict) = verdicts.remove(&input.name) else {
+            continue;
+        };
+        let outcome = match verdict {
+            DomainVerdict::InForce { pattern } => Outcome::InForce { pattern },
+            DomainVerdict::Overlapped { pattern, by } => Outcome::Overlapped { pattern, by },
+            DomainVerdict::Invalid(why) => Outcome::InvalidSpec(format!("spec.host: {why}")),
+        };
+        let record = DomainRecord {
+            generation,
+            outcome,
+            sharing: input.sharing,
+            namespaces: input.namespaces,
+        };
+        records.insert(input.name, record);
     }
     (delegations, records)
 }
