@@ -9,10 +9,11 @@ use std::time::Duration;
 use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyDeployment, DeploymentPhase, HealthState, PlanStatus};
 use chitty_operator::clients::SecretToken;
-use chitty_operator::sim::{self, SimConfig, SimHandle};
+use chitty_operator::sim::{self, SimConfig};
 use common::TestEnv;
 use common::health_server::HealthServer;
 use common::manifest::ServiceManifest;
+use common::sim_admin::{script_advisor, set_fault, set_health};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
@@ -59,17 +60,6 @@ async fn annotate(env: &TestEnv, rollout: &str, annotations: Value) {
         .patch(rollout, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
-}
-
-async fn sim_put(sim: &SimHandle, path: &str, body: reqwest::Body) {
-    let r = common::http()
-        .put(format!("{}{path}", sim.base_url()))
-        .body(body)
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
 }
 
 #[tokio::test]
@@ -166,12 +156,7 @@ async fn a_dependency_that_is_down_holds_the_next_rollout_until_it_recovers() {
     env.apply(&billing).await;
     env.wait_ready("billing").await;
 
-    sim_put(
-        &sim,
-        "/_sim/svc/ledger-dep",
-        json!({"status": "down"}).to_string().into(),
-    )
-    .await;
+    set_health(&sim, "ledger-dep", "down").await;
     common::eventually(
         "ledger is down",
         || health_of(&env, "ledger"),
@@ -194,12 +179,7 @@ async fn a_dependency_that_is_down_holds_the_next_rollout_until_it_recovers() {
     );
 
     // ledger recovers; nobody touches billing, and it proceeds by itself.
-    sim_put(
-        &sim,
-        "/_sim/svc/ledger-dep",
-        json!({"status": "ok"}).to_string().into(),
-    )
-    .await;
+    set_health(&sim, "ledger-dep", "ok").await;
     let done = env
         .current_rollout("billing", "the rollout proceeded", succeeded_at("1.0.1"))
         .await;
@@ -330,7 +310,7 @@ async fn the_model_can_only_add_caution_and_its_timeout_is_only_a_note() {
 
     // The rules say canary; the stand-in says immediate: it stays a canary.
     let answer = json!({"decision": "immediate", "reason": "the change is small"}).to_string();
-    sim_put(&sim, "/_sim/advisor/answer", answer.into()).await;
+    script_advisor(&sim, &answer).await;
     env.apply(&billing.clone().version("1.0.1")).await;
     let done = env
         .current_rollout(
@@ -347,8 +327,8 @@ async fn the_model_can_only_add_caution_and_its_timeout_is_only_a_note() {
     assert!(note.note.contains("not more cautious"), "{}", note.note);
 
     // The stand-in times out: the plan is the rules' alone, with a note.
-    let slow = json!({"mode": "latency", "latencyMs": 3000}).to_string();
-    sim_put(&sim, "/_sim/faults/advisor", slow.into()).await;
+    let slow = json!({"mode": "latency", "latencyMs": 3000});
+    set_fault(&sim, "advisor", slow).await;
     env.apply(&billing.clone().version("1.0.2")).await;
     let done = env
         .current_rollout(

@@ -9,7 +9,10 @@ use chitty_operator::advisor::model::{ModelAnswer, parse_answer, request_body};
 use chitty_operator::advisor::{Advice, Decision, Plan};
 use chitty_operator::clients::{AdvisorModel, AdvisorModelClient, ModelError, SecretToken};
 use chitty_operator::sim::{self, SimConfig, SimHandle};
+use common::sim_admin::{get_json, script_advisor, set_fault};
 use serde_json::{Value, json};
+
+mod common;
 
 const TOKEN: &str = "sim-token";
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -18,44 +21,8 @@ async fn start() -> SimHandle {
     sim::spawn_local(SimConfig::default()).await.unwrap()
 }
 
-fn admin() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
 fn client(sim: &SimHandle, token: Option<&str>) -> AdvisorModelClient {
     AdvisorModelClient::new(&sim.base_url(), token.map(SecretToken::new), TIMEOUT).unwrap()
-}
-
-async fn script(sim: &SimHandle, answer: &str) {
-    let resp = admin()
-        .put(format!("{}/_sim/advisor/answer", sim.base_url()))
-        .body(answer.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-}
-
-async fn set_fault(sim: &SimHandle, spec: Value) {
-    let resp = admin()
-        .put(format!("{}/_sim/faults/advisor", sim.base_url()))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-}
-
-async fn get_json(sim: &SimHandle, path: &str) -> Value {
-    admin()
-        .get(format!("{}{path}", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The question the rollout controller would ask about a canary the rules planned.
@@ -75,7 +42,7 @@ fn question() -> Value {
 #[tokio::test]
 async fn a_scripted_canary_answer_comes_back_and_parses() {
     let sim = start().await;
-    script(
+    script_advisor(
         &sim,
         r#"{"decision":"canary","percent":5,"reason":"payments change on a Friday"}"#,
     )
@@ -130,6 +97,7 @@ async fn a_model_slower_than_the_timeout_is_a_timeout() {
     let sim = start().await;
     set_fault(
         &sim,
+        "advisor",
         json!({"mode": "latency", "latencyMs": 10_000, "count": 1}),
     )
     .await;
@@ -154,7 +122,12 @@ async fn a_model_slower_than_the_timeout_is_a_timeout() {
 #[tokio::test]
 async fn an_error_fault_is_a_status_error_and_the_next_call_answers() {
     let sim = start().await;
-    set_fault(&sim, json!({"mode": "error", "status": 502, "count": 1})).await;
+    set_fault(
+        &sim,
+        "advisor",
+        json!({"mode": "error", "status": 502, "count": 1}),
+    )
+    .await;
     let model = client(&sim, Some(TOKEN));
     assert_eq!(model.ask(question()).await, Err(ModelError::Status(502)));
     assert!(
@@ -166,7 +139,7 @@ async fn an_error_fault_is_a_status_error_and_the_next_call_answers() {
 #[tokio::test]
 async fn scripted_garbage_reaches_the_parser_as_an_error() {
     let sim = start().await;
-    script(&sim, "I think a canary would be wise here.").await;
+    script_advisor(&sim, "I think a canary would be wise here.").await;
     let body = client(&sim, Some(TOKEN)).ask(question()).await.unwrap();
     let error = parse_answer(&body).unwrap_err();
     assert!(
@@ -179,7 +152,7 @@ async fn scripted_garbage_reaches_the_parser_as_an_error() {
 #[tokio::test]
 async fn a_reply_over_64_kib_is_refused() {
     let sim = start().await;
-    script(&sim, &"x".repeat(70 * 1024)).await;
+    script_advisor(&sim, &"x".repeat(70 * 1024)).await;
     let result = client(&sim, Some(TOKEN)).ask(question()).await;
     assert_eq!(result, Err(ModelError::TooLarge));
 }

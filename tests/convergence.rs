@@ -15,6 +15,7 @@ use chitty_operator::clients::SecretToken;
 use chitty_operator::sim::{self, SimConfig, SimHandle};
 use common::TestEnv;
 use common::health_server::HealthServer;
+use common::sim_admin::set_health;
 use common::wait::ready_at;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -287,17 +288,6 @@ async fn sim_get(sim: &SimHandle, path: &str) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-/// Sets what chitty-sim's stand-in health endpoint for `name` answers.
-async fn set_health(sim: &SimHandle, name: &str, status: &str) {
-    let r = common::http()
-        .put(format!("{}/_sim/svc/{name}", sim.base_url()))
-        .json(&json!({"status": status}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
 }
 
 #[tokio::test]

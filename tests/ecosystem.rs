@@ -4,6 +4,7 @@
 mod common;
 
 use common::http;
+use common::sim_admin::{set_fault, stats};
 
 use std::time::Duration;
 
@@ -22,27 +23,6 @@ use kube::api::{DeleteParams, ListParams};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "sim-token";
-
-async fn stats(sim: &SimHandle) -> Value {
-    http()
-        .get(format!("{}/_sim/stats", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn fault(sim: &SimHandle, service: &str, spec: Value) {
-    let r = http()
-        .put(format!("{}/_sim/faults/{service}", sim.base_url()))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "fault accepted: {}", r.status());
-}
 
 /// The operator's configuration with every ecosystem client pointed at the stand-in.
 fn wired(
@@ -122,7 +102,7 @@ async fn a_crash_between_mint_and_record_mints_no_second_id() {
     let health = HealthServer::start().await;
     // The authority mints at once but answers late, so the operator dies after the ID exists
     // and before it could record it.
-    fault(
+    set_fault(
         &sim,
         "id",
         json!({"mode": "slowreply", "latencyMs": 1500, "count": 1}),
@@ -163,7 +143,7 @@ async fn a_crash_between_mint_and_record_mints_no_second_id() {
 async fn fallback_ids_are_never_recorded_and_the_condition_says_why() {
     let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
     let health = HealthServer::start().await;
-    fault(&sim, "id", json!({"mode": "fallback", "count": 1000})).await;
+    set_fault(&sim, "id", json!({"mode": "fallback", "count": 1000})).await;
     let env = TestEnv::with("fallback", wired(&sim, TOKEN)).await;
     env.apply(&manifest("chittyrental", "0.9.0", &health)).await;
     let waiting = common::wait_for(
@@ -183,7 +163,7 @@ async fn fallback_ids_are_never_recorded_and_the_condition_says_why() {
     let c = conditions::find(&st.conditions, types::IDENTITY_READY).unwrap();
     assert_eq!(c.reason, "AuthorityUnavailable", "{c:?}");
 
-    fault(&sim, "id", json!({"mode": "none"})).await;
+    set_fault(&sim, "id", json!({"mode": "none"})).await;
     let id = chitty_id(&env.wait_ready_at("chittyrental", "0.9.0").await);
     assert!(!id.contains("ERR"));
     env.teardown().await;
@@ -249,7 +229,7 @@ async fn deletion_does_not_hang_on_an_unreachable_registry() {
     let env = TestEnv::with("orphan", wired(&sim, TOKEN)).await;
     env.apply(&manifest("chittyverify", "1.0.0", &health)).await;
     env.wait_ready_at("chittyverify", "1.0.0").await;
-    fault(&sim, "registry", json!({"mode": "error", "status": 503})).await;
+    set_fault(&sim, "registry", json!({"mode": "error", "status": 503})).await;
     env.services
         .delete("chittyverify", &DeleteParams::default())
         .await
@@ -362,7 +342,7 @@ async fn deploys_are_announced_once_per_event_and_a_dead_receiver_blocks_nothing
 async fn a_registry_failing_half_its_calls_still_converges() {
     let sim = sim::spawn_local(SimConfig::default()).await.unwrap();
     let health = HealthServer::start().await;
-    fault(
+    set_fault(
         &sim,
         "registry",
         json!({"mode": "error", "status": 503, "rate": 0.5}),
@@ -388,7 +368,7 @@ async fn a_registry_failing_half_its_calls_still_converges() {
         .await;
         ids.push((name, chitty_id(&svc)));
     }
-    fault(&sim, "registry", json!({"mode": "none"})).await; // so the test's own reads are not refused
+    set_fault(&sim, "registry", json!({"mode": "none"})).await; // so the test's own reads are not refused
     for (name, id) in ids {
         let r = http()
             .get(format!("{}/api/v1/tools/{id}", sim.base_url()))

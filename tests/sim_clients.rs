@@ -17,15 +17,15 @@ use chitty_operator::clients::{
 use chitty_operator::sim::{self, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+use common::http;
+use common::sim_admin::{get_json, set_fault, stats};
+
+mod common;
+
 const TOKEN: &str = "sim-token";
 
 async fn start() -> SimHandle {
     sim::spawn_local(SimConfig::default()).await.unwrap()
-}
-
-fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
 }
 
 /// Short timeouts and delays so failures resolve in milliseconds.
@@ -83,31 +83,6 @@ fn notifier(sim: &SimHandle, channel: &str) -> Notifier {
     );
     cfg.resilience = fast(3, 5);
     Notifier::new(cfg, ClientMetrics::default()).unwrap()
-}
-
-async fn set_fault(sim: &SimHandle, service: &str, spec: Value) {
-    let resp = http()
-        .put(format!("{}/_sim/faults/{service}", sim.base_url()))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-}
-
-async fn get_json(sim: &SimHandle, path: &str) -> Value {
-    http()
-        .get(format!("{}{path}", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn stats(sim: &SimHandle) -> Value {
-    get_json(sim, "/_sim/stats").await
 }
 
 fn record(id: &ChittyId, version: &str) -> RegistryRecord {

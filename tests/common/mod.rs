@@ -146,6 +146,7 @@ pub mod env;
 pub mod health_server;
 pub mod manifest;
 pub mod replica_pod;
+pub mod sim_admin;
 pub mod wait;
 
 // Each test binary compiles this module and uses only some of these names.
