@@ -168,14 +168,10 @@ pub fn decide(
     RolloutAction::Create(NewRollout {
         name,
         trigger,
-        strategy: resolve_strategy(service.spec.strategy.strategy_type),
+        // `auto` stays `auto`: the deploy advisor's plan, made when the rollout is about to
+        // start, decides (see `advisor`).
+        strategy: service.spec.strategy.strategy_type,
     })
-}
-
-/// The strategy a rollout records: the service's as it is. `auto` stays `auto`: the deploy
-/// advisor's plan, made when the rollout is about to start, decides (see `advisor`).
-pub fn resolve_strategy(requested: StrategyType) -> StrategyType {
-    requested
 }
 
 /// Finished rollouts beyond the history limit, oldest first; the newest rollout and the last
@@ -293,8 +289,14 @@ mod tests {
 
     #[test]
     fn auto_strategy_is_left_to_the_advisor() {
-        assert_eq!(resolve_strategy(StrategyType::Auto), StrategyType::Auto);
-        assert_eq!(resolve_strategy(StrategyType::Canary), StrategyType::Canary);
+        for strategy in [StrategyType::Auto, StrategyType::Canary] {
+            let mut svc = service(1);
+            svc.spec.strategy.strategy_type = strategy;
+            let RolloutAction::Create(new) = decide(&svc, "aaaa", &[]) else {
+                panic!("a first rollout");
+            };
+            assert_eq!(new.strategy, strategy);
+        }
     }
 
     #[test]
