@@ -203,6 +203,15 @@ pub struct BuildDefaults {
         default_value = "npm test --if-present"
     )]
     pub test_command: String,
+    /// The wrangler release every Cloudflare Job installs and runs, pinned so a deploy never
+    /// takes whatever npm calls newest. 4.86.0 is the newest that still runs on Node.js 20.
+    #[arg(
+        long = "wrangler-version",
+        env = "CHITTY_WRANGLER_VERSION",
+        default_value = "4.86.0",
+        value_parser = parse_exact_version
+    )]
+    pub wrangler_version: String,
     /// Longest a build or wrangler Job may run, in seconds.
     #[arg(
         long = "build-timeout-seconds",
@@ -248,6 +257,22 @@ impl BuildDefaults {
             limits: Some(pair(&self.cpu_limit, &self.memory_limit)),
             ..Default::default()
         }
+    }
+}
+
+/// An exact release (`4.86.0`), never a range or tag such as `latest` or `^4`.
+fn parse_exact_version(text: &str) -> Result<String, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 9 && p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "'{text}' is not an exact version such as 4.86.0: a pinned release, not a range or tag"
+        ))
     }
 }
 

@@ -10,6 +10,14 @@ use sha2::{Digest, Sha256};
 pub const MAX_LABEL: usize = 63;
 
 /// `base` followed by `suffix`, within [`MAX_LABEL`] characters.
+/// At most `max` characters of `text`, cut at a character boundary, with `…` when cut.
+pub fn truncated(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 pub fn bounded(base: &str, suffix: &str) -> String {
     if base.len() + suffix.len() <= MAX_LABEL {
         return format!("{base}{suffix}");

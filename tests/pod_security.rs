@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chitty_operator::api::{ChittyDeployment, ChittyService};
 use chitty_operator::config::OperatorConfig;
-use chitty_operator::workload::{build_job, cloudflare_job};
+use chitty_operator::workload::{build_job, cloudflare};
 use common::health_server::HealthServer;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -218,14 +218,46 @@ async fn job_pods_meet_the_standard_each_stage_can() {
     let defaults = OperatorConfig::defaults().build;
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns.name);
 
-    let wrangler = cloudflare_job::build(&defaults, &service, &rollout, &[]);
-    let admitted = admission_of(&pods, &pod_of(wrangler, "wrangler")).await;
-    assert!(admitted.is_ok(), "{admitted:?}");
+    // Every Cloudflare Job (its build, deploy, routes-only update and rollback) runs only git,
+    // npm and wrangler, non-root: all meet `restricted`.
+    let routes = vec!["x.chitty.cc/*".to_string()];
+    let snapshot = &rollout.spec.snapshot;
+    let edge_jobs = [
+        (
+            build_job::build(&defaults, &service, &rollout, "unused"),
+            "cf-build",
+        ),
+        (
+            cloudflare::deploy_job(
+                &defaults,
+                &service,
+                &rollout,
+                "x-r1-wrangler",
+                snapshot,
+                &routes,
+            ),
+            "cf-deploy",
+        ),
+        (
+            cloudflare::routes_job(&defaults, &service, &rollout, &routes),
+            "cf-routes",
+        ),
+        (
+            cloudflare::roll_back_job(&defaults, &service, &rollout, "v-1", "x", "health failed"),
+            "cf-rollback",
+        ),
+    ];
+    for (job, name) in edge_jobs {
+        let admitted = admission_of(&pods, &pod_of(job, name)).await;
+        assert!(admitted.is_ok(), "{name}: {admitted:?}");
+    }
 
-    // kaniko's `image` stage runs as root with a few capabilities, which `restricted` refuses;
-    // every other stage meets it, and the whole pod meets `baseline`.
+    // kaniko's `image` stage (a cluster target's build) runs as root with a few capabilities,
+    // which `restricted` refuses; every other stage meets it, and the whole pod meets `baseline`.
+    let mut cluster_rollout = rollout.clone();
+    cluster_rollout.spec.snapshot.target = chitty_operator::api::Target::Cluster;
     let build = pod_of(
-        build_job::build(&defaults, &service, &rollout, "r/x:abc"),
+        build_job::build(&defaults, &service, &cluster_rollout, "r/x:abc"),
         "build",
     );
     // The error's text may quote the names with escapes; compare without them.

@@ -14,6 +14,7 @@ pub mod input;
 pub mod model;
 pub mod plan;
 pub mod rules;
+pub mod targets;
 pub mod window;
 
 #[cfg(test)]

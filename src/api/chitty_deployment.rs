@@ -138,6 +138,10 @@ pub struct ChittyDeploymentStatus {
     /// The ChittyDeployment this one rolled back to, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rolled_back_to: Option<String>,
+    /// For a Cloudflare target: the Worker version deployed, its routes, and any rollback or
+    /// routes-only update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudflare: Option<super::CloudflareStatus>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

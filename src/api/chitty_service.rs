@@ -66,6 +66,13 @@ use super::{Autoscaling, PodSettings, ServiceRef, Strategy};
         .message("target 'cloudflare' needs spec.cloudflare (credentialsSecret and url)"),
     validation = Rule::new("!has(self.build) || has(self.source.git)")
         .message("spec.build applies only to services built from source.git"),
+    // wrangler deploys from the project's source and its wrangler configuration; an image has neither.
+    validation = Rule::new("self.target != 'cloudflare' || has(self.source.git)")
+        .message("target 'cloudflare' deploys the project with wrangler from its repository: set source.git, not source.image"),
+    // Cloudflare's gradual deployments are not driven by this operator yet; a canary there would
+    // be silently ignored, so it is refused instead.
+    validation = Rule::new("self.target != 'cloudflare' || self.strategy.type != 'canary'")
+        .message("strategy canary is not supported for target 'cloudflare' (the operator does not drive Cloudflare gradual deployments): use immediate or auto, which deploy at once and roll back on failed health"),
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ChittyServiceSpec {
@@ -273,6 +280,18 @@ pub struct CloudflareSpec {
     #[x_kube(validation = patterns::rules::http_url())]
     #[schemars(length(max = 512))]
     pub url: String,
+    /// A frontend's build output, relative to the repository root, that `wrangler pages deploy`
+    /// uploads after the build (default `dist`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$') && !self.matches('(^|/)[.][.]?(/|$)')").message("outputDir must be a relative path inside the repository, such as dist or apps/web/dist"))]
+    #[schemars(length(min = 1, max = 255))]
+    pub output_dir: Option<String>,
+}
+
+impl CloudflareSpec {
+    pub fn output_dir(&self) -> &str {
+        self.output_dir.as_deref().unwrap_or("dist")
+    }
 }
 
 /// Per-service overrides of the operator's build defaults for its type.

@@ -21,6 +21,7 @@ use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe
 use super::tolerant::tolerant_watcher;
 use super::triggers::{
     owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
+    serving_edge_rollout,
 };
 use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
@@ -226,7 +227,11 @@ pub(super) async fn run_controllers(
         ))
         .watches_shared_stream(services_for_rollouts, {
             let index = rollout_index.clone();
-            move |service| rollouts_waiting_on(&index, &service)
+            move |service| {
+                let mut wake = rollouts_waiting_on(&index, &service);
+                wake.extend(serving_edge_rollout(&service));
+                wake
+            }
         })
         .with_config(concurrency.clone());
     // A service's status writes change nothing it runs: only spec changes wake this controller.

@@ -43,6 +43,16 @@ pub(super) fn rollouts_waiting_on(
     )
 }
 
+/// A Cloudflare service's serving rollout keeps its Worker bound to the routes the service holds,
+/// so a change of the service (its held routes are on its status) wakes that rollout too.
+pub(super) fn serving_edge_rollout(service: &ChittyService) -> Option<ObjectRef<ChittyDeployment>> {
+    if service.spec.target != crate::api::Target::Cloudflare {
+        return None;
+    }
+    let serving = service.status.as_ref()?.current_deployment.as_deref()?;
+    Some(ObjectRef::new(serving).within(&service.namespace()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,12 +8,24 @@ use k8s_openapi::api::core::v1::{
 use kube::{Resource, ResourceExt};
 
 use super::{BUILD_JOB_LABEL, ROLLOUT_LABEL, common_labels, security};
-use crate::api::{ChittyDeployment, ChittyService, ServiceType, StepPhase, StepStatus};
+use crate::api::{ChittyDeployment, ChittyService, ServiceType, StepPhase, StepStatus, Target};
 use crate::config::BuildDefaults;
 use crate::labels;
 
-/// The build's containers, in the order they run; each becomes a `build/<name>` sub-step.
-pub const STAGES: [&str; 4] = ["clone", "install", "test", "image"];
+/// The build's containers, in the order they run; each becomes a `build/<name>` sub-step. A
+/// cluster build ends in an image; a Cloudflare build ends in the project's own build, proving the
+/// revision builds before anything is deployed (wrangler deploys from a fresh build of it).
+pub fn stages(target: Target) -> [&'static str; 4] {
+    match target {
+        Target::Cluster => ["clone", "install", "test", "image"],
+        Target::Cloudflare => ["clone", "install", "test", "build"],
+    }
+}
+
+/// Checks out `GIT_REVISION` of `GIT_URL` into the workspace. The URL and revision travel as
+/// environment variables, never spliced into the script, so no manifest value is ever
+/// interpreted by the shell.
+pub const CLONE_SCRIPT: &str = r#"git init -q . && git remote add origin "$GIT_URL" && git fetch -q --depth 1 origin "$GIT_REVISION" && git checkout -q FETCH_HEAD"#;
 
 pub fn job_name(rollout: &str) -> String {
     crate::names::bounded(rollout, "-build")
@@ -30,7 +42,7 @@ pub fn image_for(defaults: &BuildDefaults, service: &ChittyService, revision: &s
     )
 }
 
-fn default_build_command(kind: ServiceType) -> &'static str {
+pub(crate) fn default_build_command(kind: ServiceType) -> &'static str {
     match kind {
         ServiceType::Worker => "npm run build --if-present",
         ServiceType::Frontend | ServiceType::Fullstack => "npm run build",
@@ -82,27 +94,19 @@ pub fn build(
                     {"name": "HOME", "value": security::TOOL_HOME}],
             "securityContext": security::tool_container(defaults.run_as_user),
             "resources": resources,
+            // A failed stage's last log lines (a failing test's output) become its message.
+            "terminationMessagePolicy": "FallbackToLogsOnError",
         })
     };
-    // The repository URL and revision travel as environment variables, never spliced into the
-    // script, so no manifest value is ever interpreted by the shell.
-    let mut clone = step(
-        "clone",
-        r#"git init -q . && git remote add origin "$GIT_URL" && git fetch -q --depth 1 origin "$GIT_REVISION" && git checkout -q FETCH_HEAD"#.into(),
-    );
+    let mut clone = step("clone", CLONE_SCRIPT.into());
     clone["env"].as_array_mut().expect("env is a list").extend([
         serde_json::json!({"name": "GIT_URL", "value": git.url}),
         serde_json::json!({"name": "GIT_REVISION", "value": git.revision}),
     ]);
-    let image_step = serde_json::json!({
-        "name": "image",
-        "image": defaults.image_builder,
-        "args": [format!("--context=dir:///workspace"), format!("--destination={image}"),
-                 "--build-arg".to_string(), format!("BUILD_COMMAND={command}")],
-        "volumeMounts": [workspace_mount()],
-        "securityContext": image_builder_context(),
-        "resources": resources,
-    });
+    let last_step = match snapshot.target {
+        Target::Cloudflare => step("build", command),
+        Target::Cluster => image_step(defaults, image, &command),
+    };
     let mut volumes = vec![security::scratch_volume(WORKSPACE_VOLUME)];
     volumes.extend(scratch_volumes);
     let mut pod_labels = common_labels(service);
@@ -131,13 +135,26 @@ pub fn build(
                     "automountServiceAccountToken": false,
                     "securityContext": security::pod_context(None, None),
                     "initContainers": [clone, step("install", install), step("test", test)],
-                    "containers": [image_step],
+                    "containers": [last_step],
                     "volumes": volumes,
                 },
             },
         },
     }))
     .expect("Job is well-formed")
+}
+
+/// kaniko builds and pushes the image from the workspace.
+fn image_step(defaults: &BuildDefaults, image: &str, command: &str) -> serde_json::Value {
+    serde_json::json!({
+        "name": "image",
+        "image": defaults.image_builder,
+        "args": [format!("--context=dir:///workspace"), format!("--destination={image}"),
+                 "--build-arg".to_string(), format!("BUILD_COMMAND={command}")],
+        "volumeMounts": [workspace_mount()],
+        "securityContext": image_builder_context(),
+        "resources": defaults.container_resources(),
+    })
 }
 
 const WORKSPACE_VOLUME: &str = "workspace";
@@ -208,7 +225,7 @@ pub fn job_state(job: &Job) -> JobState {
 }
 
 /// One `build/<stage>` sub-step per container, with the timings and outcome the pod reports.
-pub fn substeps(pod: Option<&Pod>) -> Vec<StepStatus> {
+pub fn substeps(pod: Option<&Pod>, stages: &[&str]) -> Vec<StepStatus> {
     let status = pod.and_then(|p| p.status.as_ref());
     let all: Vec<ContainerStatus> = status
         .map(|s| {
@@ -217,7 +234,7 @@ pub fn substeps(pod: Option<&Pod>) -> Vec<StepStatus> {
             v
         })
         .unwrap_or_default();
-    STAGES
+    stages
         .iter()
         .map(|stage| {
             let found = all.iter().find(|c| c.name == *stage);
@@ -283,7 +300,7 @@ mod tests {
                  "state": {"terminated": {"exitCode": 1, "message": "2 tests failed", "startedAt": "2026-01-01T00:00:05Z", "finishedAt": "2026-01-01T00:00:09Z"}}}
             ]
         }));
-        let steps = substeps(Some(&p));
+        let steps = substeps(Some(&p), &stages(Target::Cluster));
         let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
@@ -351,6 +368,10 @@ mod tests {
 
     #[test]
     fn no_pod_yet_means_all_pending() {
-        assert!(substeps(None).iter().all(|s| s.phase == StepPhase::Pending));
+        assert!(
+            substeps(None, &stages(Target::Cluster))
+                .iter()
+                .all(|s| s.phase == StepPhase::Pending)
+        );
     }
 }

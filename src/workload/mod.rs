@@ -2,7 +2,7 @@
 //! checked in unit tests and applied with server-side apply by the controllers.
 
 pub mod build_job;
-pub mod cloudflare_job;
+pub mod cloudflare;
 pub mod deployment;
 pub mod desired;
 pub mod drift;

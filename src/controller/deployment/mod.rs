@@ -5,6 +5,8 @@
 pub mod advice;
 pub mod conditions;
 pub mod consult;
+pub mod edge_rollback;
+pub mod edge_routes;
 pub mod gate;
 pub mod planning;
 pub mod rollback;
@@ -23,6 +25,7 @@ use super::{CATCH_UP, Context, now};
 use crate::api::conditions::{Desired, merge, reasons, types};
 use crate::api::{
     ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase, ROLLBACK_REQUEST,
+    Target,
 };
 use crate::controller::events::publish;
 use crate::pipeline::dependencies::Gate;
@@ -53,7 +56,16 @@ pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> cra
         && rollout.annotations().contains_key(ROLLBACK_REQUEST);
     let stray_approval = planning::note_stray_approval(&ctx, &rollout, &mut status).await;
     if status.phase.is_some_and(DeploymentPhase::is_finished) && !rollback_requested {
-        if stray_approval {
+        let service = ctx.caches.services.get(
+            &ObjectRef::new(&rollout.spec.service_ref.name)
+                .within(&rollout.namespace().unwrap_or_default()),
+        );
+        if let Some(service) = service.filter(|s| edge_routes::applies(s, &rollout, &status)) {
+            edge_routes::keep(&ctx, &service, &rollout, &mut status).await?;
+        }
+        let edge_changed =
+            previous.as_ref().and_then(|p| p.cloudflare.as_ref()) != status.cloudflare.as_ref();
+        if stray_approval || edge_changed {
             let api: Api<ChittyDeployment> = ctx.api_for(&*rollout);
             ctx.write_status(&api, &*rollout, previous.as_ref(), &status)
                 .await?;
@@ -164,6 +176,11 @@ async fn advance(
         retry_after: None,
         minted: None,
     };
+    // A Cloudflare rollback in flight finishes before anything else: its Job decides the phase.
+    if edge_rollback::in_flight(input.status) {
+        edge_rollback::watch(&mut input).await?;
+        return Ok((Action::await_change(), with_step_conditions(vec![], input)));
+    }
     let owned = super::rollouts_of(&ctx.caches, service);
     if newest(&owned).is_some_and(|n| n.name_any() != rollout.name_any()) {
         machine::finish(input.status, DeploymentPhase::Superseded, now);
@@ -275,7 +292,20 @@ fn with_step_conditions(mut gate: Vec<Desired>, input: StepInput) -> Vec<Desired
 async fn fail(input: &mut StepInput<'_>, step: plan::Step) -> crate::Result<()> {
     let now = input.now.clone();
     let stable = steps::deploy::stable_rollout(input);
+    let edge = input.rollout.spec.snapshot.target == Target::Cloudflare;
     match stable {
+        // A failed wrangler Job deployed nothing: the last good version is still the one live.
+        Some(to) if edge && step == plan::Step::Deploy => {
+            machine::finish(input.status, DeploymentPhase::Failed, &now);
+            let error = input.status.error.clone().unwrap_or_default();
+            input.status.error = Some(format!(
+                "{error}; wrangler deployed nothing, so {} keeps serving",
+                to.name_any()
+            ));
+        }
+        Some(to) if edge && machine::rolls_back(step) => {
+            edge_rollback::start(input, &to).await?;
+        }
         Some(to) if machine::rolls_back(step) => {
             rollback::roll_back(input, &to).await?;
             machine::finish(input.status, DeploymentPhase::RolledBack, &now);

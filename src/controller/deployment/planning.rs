@@ -57,6 +57,7 @@ pub async fn plan_and_approve(
     let uid = rollout.uid().unwrap_or_default();
     let (advice, model) =
         super::consult::consult(ctx, &uid, &facts, about, rules, &thresholds, now.0).await;
+    let advice = crate::advisor::targets::fit(advice, rollout.spec.snapshot.target);
     let decision = advice.plan.decision();
     let acts = follows(
         rollout.spec.strategy,

@@ -11,12 +11,10 @@ use crate::controller::apply::{apply, delete_if_present};
 use crate::workload::desired::stable_deployment;
 use crate::workload::{Track, deployment_name};
 
-/// Re-applies `to`'s workload. Cloudflare targets keep what wrangler last deployed: a failed
-/// wrangler Job deployed nothing.
+/// Re-applies `to`'s workload on the cluster (Cloudflare targets roll back through a Job: see
+/// `edge_rollback`).
 pub async fn roll_back(input: &mut StepInput<'_>, to: &ChittyDeployment) -> crate::Result<()> {
-    if input.rollout.spec.snapshot.target == Target::Cluster {
-        restore(input.ctx, input.service, to).await?;
-    }
+    restore(input.ctx, input.service, to).await?;
     if let Some(c) = input.status.canary.as_mut() {
         c.state = Some("Aborted".into());
     }
@@ -49,7 +47,7 @@ pub async fn on_request(
     service: &ChittyService,
     rollout: &ChittyDeployment,
     status: &mut crate::api::ChittyDeploymentStatus,
-    _now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> crate::Result<()> {
     let owned = crate::controller::rollouts_of(&ctx.caches, service);
     let newest = crate::pipeline::rollouts::newest(&owned);
@@ -59,14 +57,29 @@ pub async fn on_request(
     let Some(to) = crate::pipeline::rollouts::rollback_target(rollout, &owned) else {
         return Ok(());
     };
-    if service.spec.target == Target::Cluster {
-        restore(ctx, service, to).await?;
-    }
     let why = rollout
         .annotations()
         .get(crate::api::ROLLBACK_REQUEST)
         .cloned()
         .unwrap_or_default();
+    if rollout.spec.snapshot.target == Target::Cloudflare {
+        // The rollout stays Succeeded until the rollback Job has finished, then says how it went.
+        status.error = Some(why);
+        let mut input = StepInput {
+            ctx,
+            service,
+            rollout,
+            status,
+            now,
+            chitty_id: None,
+            conditions: vec![],
+            retry_after: None,
+            minted: None,
+        };
+        let to = to.clone();
+        return super::edge_rollback::start(&mut input, &to).await;
+    }
+    restore(ctx, service, to).await?;
     status.phase = Some(crate::api::DeploymentPhase::RolledBack);
     status.error = Some(why);
     status.rolled_back_to = Some(to.name_any());

@@ -53,14 +53,18 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         .items
         .into_iter()
         .next();
-    let substeps = build_job::substeps(pod.as_ref());
+    let stages = build_job::stages(input.rollout.spec.snapshot.target);
+    let substeps = build_job::substeps(pod.as_ref(), &stages);
     record_substeps(input, &substeps);
     Ok(match build_job::job_state(&job) {
         JobState::Running => Outcome::Waiting(format!("build Job {name} is running")),
         JobState::Succeeded => {
             input.status.image = Some(image.clone());
             if input.rollout.spec.snapshot.target == Target::Cloudflare {
-                Outcome::Done("built and tested".into())
+                Outcome::Done(
+                    "installed, tested and built; wrangler deploys a fresh build of this revision"
+                        .into(),
+                )
             } else {
                 Outcome::Done(format!("built and pushed {image}"))
             }

@@ -3,24 +3,22 @@
 //! wrangler Job.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Service;
 use kube::{Api, ResourceExt};
 
 use super::StepInput;
 use crate::api::{CanaryStatus, ChittyDeployment, Target};
-use crate::controller::apply::{apply, delete_if_present, get_opt};
+use crate::controller::apply::{apply, delete_if_present};
 use crate::controller::rollouts_of;
 use crate::pipeline::canary;
 use crate::pipeline::machine::Outcome;
 use crate::pipeline::rollouts::last_successful;
-use crate::workload::build_job::{JobState, job_state};
 use crate::workload::deployment::{self as workload, Workload};
-use crate::workload::{Track, cloudflare_job, deployment_name, service as service_object};
+use crate::workload::{Track, deployment_name, service as service_object};
 
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     if input.rollout.spec.snapshot.target == Target::Cloudflare {
-        return cloudflare(input).await;
+        return super::deploy_edge::run(input).await;
     }
     // Prebuilt images skip the build step at planning; the image is the source's.
     if input.status.image.is_none() {
@@ -136,52 +134,4 @@ pub fn stable_rollout(input: &StepInput) -> Option<ChittyDeployment> {
         .filter(|d| d.name_any() != input.rollout.name_any())
         .collect();
     last_successful(&others).cloned()
-}
-
-async fn cloudflare(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
-    let jobs: Api<Job> = Api::namespaced(input.ctx.client.clone(), &input.namespace());
-    let name = cloudflare_job::job_name(&input.rollout.name_any());
-    let routes = held_routes(input);
-    let job = match get_opt(&jobs, &name).await? {
-        Some(job) => job,
-        None => {
-            // The Worker is bound to the routes it holds, so those must be decided first.
-            if let Some(waiting) = super::routes::wait_for_decisions(input) {
-                return Ok(Outcome::Waiting(waiting));
-            }
-            apply(
-                &jobs,
-                &cloudflare_job::build(
-                    &input.ctx.config.build,
-                    input.service,
-                    input.rollout,
-                    &routes,
-                ),
-            )
-            .await?
-        }
-    };
-    Ok(match job_state(&job) {
-        JobState::Running => Outcome::Waiting(format!("wrangler Job {name} is running")),
-        JobState::Succeeded => {
-            Outcome::Done(format!("deployed with wrangler ({} routes)", routes.len()))
-        }
-        JobState::Failed(why) => Outcome::Failed(format!("wrangler Job {name} failed: {why}")),
-    })
-}
-
-/// Routes this service holds, as `host/path`, from its status (the RouteClaim controller keeps it).
-fn held_routes(input: &StepInput) -> Vec<String> {
-    input
-        .service
-        .status
-        .as_ref()
-        .map(|s| {
-            s.routes
-                .iter()
-                .filter(|r| r.accepted)
-                .map(|r| format!("{}{}", r.host, r.path))
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod deploy;
+pub mod deploy_edge;
 pub mod health;
 pub mod integrations;
 pub mod routes;
