@@ -12,6 +12,7 @@ pub mod pod_template;
 pub mod probes;
 pub mod security;
 pub mod service;
+pub mod traffic;
 
 use std::collections::BTreeMap;
 

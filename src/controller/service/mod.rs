@@ -8,6 +8,7 @@ pub mod registry;
 pub mod route_summary;
 pub mod routes;
 pub mod status;
+pub mod traffic;
 
 use std::sync::Arc;
 
