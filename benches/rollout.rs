@@ -189,7 +189,7 @@ async fn floor_writes(client: &Client, ns: &str, name: &str) {
         .await
         .unwrap();
     let svc: Api<Service> = Api::namespaced(client.clone(), ns);
-    let object = workload::service::build(&applied);
+    let object = workload::service::build(&applied, false);
     svc.patch(name, &pp, &Patch::Apply(&object)).await.unwrap();
     let merge = PatchParams::default();
     rollouts

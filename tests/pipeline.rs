@@ -271,7 +271,7 @@ async fn unhealthy_canary_is_aborted_and_stable_is_untouched() {
     env.apply(&m.version("2.0.0")).await;
     let aborted = env
         .current_rollout("chittyrental", "the canary was aborted", |d| {
-            d.spec.snapshot.version == "2.0.0" && phase(d) == Some(DeploymentPhase::RolledBack)
+            d.spec.snapshot.version == "2.0.0" && phase(d) == Some(DeploymentPhase::Aborted)
         })
         .await;
     assert_eq!(

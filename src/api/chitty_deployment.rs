@@ -99,7 +99,7 @@ pub enum Trigger {
 pub struct ChittyDeploymentStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Pending, Running, Succeeded, Failed, RolledBack, Superseded.
+    /// Pending, Running, Succeeded, Failed, RolledBack, Superseded, Aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<DeploymentPhase>,
     /// The step running now, or the step that failed.
@@ -162,7 +162,7 @@ pub struct ProbeStatus {
     pub last_probe_at: Option<Time>,
 }
 
-#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct CanaryStatus {
     /// Pods running the new revision.
@@ -176,9 +176,32 @@ pub struct CanaryStatus {
     /// When the canary became available and monitoring began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring_since: Option<Time>,
-    /// Monitoring, Promoted or Aborted.
+    /// Starting, Progressing, Paused, Promoted or Aborted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// The step under way, 1-based, and how many there are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<i32>,
+    /// Percent of traffic the canary has now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i32>,
+    /// How the weight is applied: GatewayWeights, IngressNginxCanary or PodRatio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mechanism: Option<String>,
+    /// When the current step's pause ends (the time left is until then); unset while paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_ends_at: Option<Time>,
+    /// While paused by a person: the pause left in the step, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_remaining_ms: Option<i64>,
+    /// The analysis of the current step so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::StepAnalysis>,
+    /// The last `chitty.cc/canary` command acted on, as `command by who`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, schemars::JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -189,6 +212,9 @@ pub enum DeploymentPhase {
     Failed,
     RolledBack,
     Superseded,
+    /// A canary step failed its analysis, or a person aborted it: traffic went back to the
+    /// stable revision, which keeps serving until the service's spec changes again.
+    Aborted,
 }
 
 impl DeploymentPhase {
@@ -203,6 +229,7 @@ impl DeploymentPhase {
             Self::Failed => "Failed",
             Self::RolledBack => "RolledBack",
             Self::Superseded => "Superseded",
+            Self::Aborted => "Aborted",
         }
     }
 }

@@ -38,6 +38,8 @@ pub mod reasons {
     pub const DEPENDENCIES_READY: &str = "DependenciesReady";
     pub const DEPENDENCY_CYCLE: &str = "DependencyCycle";
     pub const ROLLED_BACK: &str = "RolledBack";
+    /// A canary failed its analysis or was aborted by a person; the stable revision serves.
+    pub const CANARY_ABORTED: &str = "Aborted";
     pub const SUPERSEDED: &str = "Superseded";
     pub const HEALTH_CHECK_FAILING: &str = "HealthCheckFailing";
     pub const MINTED: &str = "Minted";

@@ -23,6 +23,7 @@
 #![allow(clippy::duplicated_attributes)]
 
 pub mod autoscaling;
+pub mod canary;
 pub mod chitty_deployment;
 pub mod chitty_domain;
 pub mod chitty_service;
@@ -38,6 +39,7 @@ pub mod route_claim;
 pub mod strategy;
 
 pub use autoscaling::*;
+pub use canary::*;
 pub use chitty_deployment::*;
 pub use chitty_domain::*;
 pub use chitty_service::*;

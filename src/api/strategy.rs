@@ -76,6 +76,12 @@ pub enum StrategyType {
 }
 
 #[derive(Serialize, Deserialize, KubeSchema, Clone, Debug, PartialEq, Eq, Hash)]
+#[x_kube(
+    validation = Rule::new("!has(self.steps) || size(self.steps) > 0")
+        .message("canary.steps must list at least one step, or be omitted for the one step of percent and monitorDuration"),
+    validation = Rule::new("!has(self.steps) || self.steps.all(s, self.steps.exists_one(t, t.weight == s.weight)) && self.steps.map(s, s.weight).isSorted()")
+        .message("canary.steps weights must increase from step to step (10, 50, 100), each between 1 and 100"),
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CanarySpec {
     /// Share of replicas that run the new revision during the canary, 1-99.
@@ -90,6 +96,28 @@ pub struct CanarySpec {
     )]
     #[schemars(length(max = 32))]
     pub monitor_duration: String,
+    /// The canary's steps (`[{weight: 10, pause: 5m}, {weight: 50, pause: 10m}]`); without them
+    /// one step of `percent` for `monitorDuration`. After the last step the canary is promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 20))]
+    pub steps: Option<Vec<super::CanaryStep>>,
+    /// What each step must show, measured on the canary alone; without it a step fails only on
+    /// `health.failureThreshold` failed probes in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::CanaryAnalysis>,
+}
+
+impl CanarySpec {
+    /// The steps this canary goes through: its own, or the one step of the shorthand.
+    pub fn effective_steps(&self) -> Vec<super::CanaryStep> {
+        match &self.steps {
+            Some(steps) if !steps.is_empty() => steps.clone(),
+            _ => vec![super::CanaryStep {
+                weight: self.percent,
+                pause: self.monitor_duration.clone(),
+            }],
+        }
+    }
 }
 
 impl Default for CanarySpec {
@@ -97,6 +125,8 @@ impl Default for CanarySpec {
         Self {
             percent: default_canary_percent(),
             monitor_duration: default_canary_monitor(),
+            steps: None,
+            analysis: None,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! sized, and whether dependencies allow a rollout to start.
 
 pub mod canary;
+pub mod canary_steps;
 pub mod dependencies;
 pub mod duration;
 pub mod machine;

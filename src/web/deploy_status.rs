@@ -50,6 +50,9 @@ impl RolloutStatus {
             DeploymentPhase::Failed => Self::Failed,
             DeploymentPhase::RolledBack => Self::RolledBack,
             DeploymentPhase::Superseded => Self::Superseded,
+            // The ecosystem's deploy status knows no abort; as after a rollback, the previous
+            // version serves.
+            DeploymentPhase::Aborted => Self::RolledBack,
         }
     }
 

@@ -44,10 +44,13 @@ pub struct Live<'a> {
     pub canary: Option<&'a Deployment>,
 }
 
+/// `weighted`: traffic is split by weight (see `traffic`), so the service's own Service selects
+/// only stable pods.
 pub fn desired(
     service: &ChittyService,
     rollouts: &[ChittyDeployment],
     live: &Live,
+    weighted: bool,
 ) -> DesiredWorkload {
     // A Worker or Pages project runs on Cloudflare; nothing of it lives in the cluster.
     if service.spec.target != Target::Cluster {
@@ -57,7 +60,7 @@ pub fn desired(
         return DesiredWorkload::default();
     };
     let mut out = DesiredWorkload {
-        service: Some(service_object::build(service)),
+        service: Some(service_object::build(service, weighted)),
         autoscaler: service
             .spec
             .autoscaling
@@ -191,7 +194,7 @@ mod tests {
             stable: None,
             canary: Some(&canary),
         };
-        let want = desired(&svc, &owned, &live);
+        let want = desired(&svc, &owned, &live, false);
         let stable = want.stable.expect("the serving revision is converged");
         assert_eq!(image_of(&stable), "r/web:1");
         assert_eq!(stable.spec.as_ref().unwrap().replicas, Some(3));
@@ -207,7 +210,7 @@ mod tests {
             rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1"),
             rollout("r2", 2, DeploymentPhase::Running, "r/web:2"),
         ];
-        let want = desired(&svc, &owned, &Live::default());
+        let want = desired(&svc, &owned, &Live::default(), false);
         assert!(want.stable.is_none());
         assert!(!want.remove_canary);
         assert_eq!(want.handed_off.as_deref(), Some("rollout r2 is deploying"));
@@ -227,7 +230,11 @@ mod tests {
             rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1"),
             newest,
         ];
-        assert!(desired(&svc, &owned, &Live::default()).stable.is_none());
+        assert!(
+            desired(&svc, &owned, &Live::default(), false)
+                .stable
+                .is_none()
+        );
     }
 
     #[test]
@@ -239,13 +246,13 @@ mod tests {
             stable: Some(&fresh),
             canary: None,
         };
-        assert!(desired(&svc, &owned, &live).stable.is_none());
+        assert!(desired(&svc, &owned, &live, false).stable.is_none());
         let ours = labelled("r1");
         let live = Live {
             stable: Some(&ours),
             canary: None,
         };
-        assert!(desired(&svc, &owned, &live).stable.is_some());
+        assert!(desired(&svc, &owned, &live, false).stable.is_some());
     }
 
     #[test]
@@ -255,7 +262,7 @@ mod tests {
                                                              "targetCpuUtilization": 70}}),
         );
         let owned = [rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1")];
-        let want = desired(&svc, &owned, &Live::default());
+        let want = desired(&svc, &owned, &Live::default(), false);
         assert_eq!(want.stable.unwrap().spec.unwrap().replicas, None);
         assert!(want.autoscaler.is_some());
         assert!(!want.remove_autoscaler);
@@ -265,11 +272,15 @@ mod tests {
     fn nothing_is_converged_before_anything_served_or_for_cloudflare() {
         let svc = service(serde_json::json!({}));
         let owned = [rollout("r1", 1, DeploymentPhase::Failed, "r/web:1")];
-        let want = desired(&svc, &owned, &Live::default());
+        let want = desired(&svc, &owned, &Live::default(), false);
         assert!(want.stable.is_none() && want.service.is_none());
         let cf = service(serde_json::json!({"target": "cloudflare",
             "cloudflare": {"credentialsSecret": "cf", "url": "https://web.chitty.cc"}}));
         let owned = [rollout("r1", 1, DeploymentPhase::Succeeded, "r/web:1")];
-        assert!(desired(&cf, &owned, &Live::default()).stable.is_none());
+        assert!(
+            desired(&cf, &owned, &Live::default(), false)
+                .stable
+                .is_none()
+        );
     }
 }

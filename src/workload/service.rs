@@ -1,13 +1,33 @@
-//! The core/v1 Service in front of both tracks of a service.
+//! The core/v1 Services of a service: its own, and during a canary `<service>-canary`, which
+//! selects only the canary's pods (so the canary can be probed, and weighted routing can send it
+//! its share).
 
 use k8s_openapi::api::core::v1::Service;
 use kube::{Resource, ResourceExt};
 
-use super::common_labels;
+use super::traffic::canary_service_name;
+use super::{TRACK_LABEL, Track, common_labels};
 use crate::api::{ChittyService, Target};
 use crate::labels;
 
-pub fn build(service: &ChittyService) -> Service {
+/// The service's own Service. With weighted routing (`stable_only`) it selects only the stable
+/// track, and the canary gets its share through its own Service; without, it selects both tracks
+/// and a canary's share follows its number of pods.
+pub fn build(service: &ChittyService, stable_only: bool) -> Service {
+    let mut selector = serde_json::json!({labels::SERVICE: service.name_any()});
+    if stable_only {
+        selector[TRACK_LABEL] = Track::Stable.as_str().into();
+    }
+    object(service, &service.name_any(), selector)
+}
+
+/// `<service>-canary`: the canary's pods alone.
+pub fn canary(service: &ChittyService) -> Service {
+    let selector = serde_json::json!({labels::SERVICE: service.name_any(), TRACK_LABEL: Track::Canary.as_str()});
+    object(service, &canary_service_name(&service.name_any()), selector)
+}
+
+fn object(service: &ChittyService, name: &str, selector: serde_json::Value) -> Service {
     let owner = service
         .controller_owner_ref(&())
         .map(|o| serde_json::to_value(vec![o]).expect("owner serializes"));
@@ -15,18 +35,27 @@ pub fn build(service: &ChittyService) -> Service {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {
-            "name": service.name_any(),
+            "name": name,
             "namespace": service.namespace(),
             "labels": common_labels(service),
             "ownerReferences": owner,
         },
         "spec": {
-            // Both tracks: during a canary, traffic splits by pod count.
-            "selector": {labels::SERVICE: service.name_any()},
+            "selector": selector,
             "ports": [{"name": "http", "port": service.spec.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }))
     .expect("Service is well-formed")
+}
+
+/// The in-cluster base URL of the service's canary Service.
+pub fn canary_url(service: &ChittyService) -> String {
+    format!(
+        "http://{}.{}.svc:{}",
+        canary_service_name(&service.name_any()),
+        service.namespace().unwrap_or_else(|| "default".into()),
+        service.spec.port
+    )
 }
 
 /// The in-cluster base URL of the service.

@@ -108,7 +108,7 @@ pub fn history(owned: &[ChittyDeployment]) -> History {
     let failed = |d: &&&ChittyDeployment| {
         matches!(
             d.status.as_ref().and_then(|s| s.phase),
-            Some(DeploymentPhase::Failed | DeploymentPhase::RolledBack)
+            Some(DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Aborted)
         )
     };
     History {

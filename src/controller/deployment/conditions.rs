@@ -62,6 +62,10 @@ pub fn desired(status: &ChittyDeploymentStatus, gate: Vec<Desired>) -> Vec<Desir
                 Desired::new(types::STALLED, true, reasons::ROLLED_BACK, msg),
             ]
         }
+        DeploymentPhase::Aborted => vec![
+            Desired::new(types::READY, false, reasons::CANARY_ABORTED, error.clone()),
+            Desired::new(types::STALLED, true, reasons::CANARY_ABORTED, error),
+        ],
         DeploymentPhase::Superseded => {
             vec![Desired::new(
                 types::READY,

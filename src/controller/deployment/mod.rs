@@ -306,6 +306,17 @@ async fn fail(input: &mut StepInput<'_>, step: plan::Step) -> crate::Result<()> 
         Some(to) if edge && machine::rolls_back(step) => {
             edge_rollback::start(input, &to).await?;
         }
+        // A canary that failed its analysis, or that a person aborted: stable serves again, the
+        // canary goes, and the rollout says Aborted (not rolled back: the new revision never
+        // took the service over).
+        Some(to) if steps::canary::was_aborted(input.status) => {
+            rollback::roll_back(input, &to).await?;
+            input.status.rolled_back_to = None;
+            if let Some(c) = input.status.canary.as_mut() {
+                c.state = Some(steps::canary::ABORTED.into());
+            }
+            machine::finish(input.status, DeploymentPhase::Aborted, &now);
+        }
         Some(to) if machine::rolls_back(step) => {
             rollback::roll_back(input, &to).await?;
             machine::finish(input.status, DeploymentPhase::RolledBack, &now);
@@ -343,7 +354,7 @@ async fn announce_phase_change(
         return;
     }
     let (kind, note) = match after {
-        DeploymentPhase::Failed | DeploymentPhase::RolledBack => (
+        DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Aborted => (
             EventType::Warning,
             format!(
                 "{}: {}",

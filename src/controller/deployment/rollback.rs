@@ -35,7 +35,10 @@ pub async fn restore(
         &deployments,
         &deployment_name(&service.name_any(), Track::Canary),
     )
-    .await
+    .await?;
+    let services: Api<k8s_openapi::api::core::v1::Service> = ctx.api_for(service);
+    let canary_service = crate::workload::traffic::canary_service_name(&service.name_any());
+    delete_if_present(&services, &canary_service).await
 }
 
 /// A succeeded rollout carries a rollback request (a critical service went down after it, or a

@@ -226,7 +226,10 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
                 vec![ready(true, reasons::ROLLOUT_SUCCEEDED, msg)],
             )
         }
-        DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Superseded => {
+        DeploymentPhase::Failed
+        | DeploymentPhase::RolledBack
+        | DeploymentPhase::Superseded
+        | DeploymentPhase::Aborted => {
             let why = error.unwrap_or_else(|| "the rollout did not complete".into());
             let (phase, msg) = match &serving {
                 Some(s) => (
@@ -278,7 +281,7 @@ fn stats(owned: &[ChittyDeployment], last_ok: Option<&ChittyDeployment>) -> Depl
         .filter(|d| {
             matches!(
                 phase_of(d),
-                DeploymentPhase::Failed | DeploymentPhase::RolledBack
+                DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Aborted
             )
         })
         .max_by_key(|d| {

@@ -163,6 +163,10 @@ impl<'a> Act<'a> {
     pub async fn remove_canary(&mut self, canary: &Deployment) -> crate::Result<()> {
         let api: Api<Deployment> = self.ctx.api_for(self.service);
         delete_if_present(&api, &canary.name_any()).await?;
+        // Its Service too, which a canary rollout made beside it.
+        let services: Api<k8s_openapi::api::core::v1::Service> = self.ctx.api_for(self.service);
+        let name = crate::workload::traffic::canary_service_name(&self.service.name_any());
+        delete_if_present(&services, &name).await?;
         let note = format!(
             "Deployment {} belonged to a finished canary; removed",
             canary.name_any()

@@ -57,7 +57,8 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
         stable: stable.as_deref(),
         canary: canary.as_deref(),
     };
-    let want = desired(&service, &rollouts, &live);
+    let weighted = crate::workload::traffic::mechanism(&ctx.config.routing).weighted();
+    let want = desired(&service, &rollouts, &live, weighted);
     let mut act = act::Act::new(&ctx, &service);
     // A refusal (the apiserver finds what the spec makes invalid, or a policy forbids it) is the
     // service's author's to fix: the service controller says so on its status.

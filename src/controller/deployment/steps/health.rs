@@ -1,6 +1,6 @@
 //! `health`: the workload becomes available and the HTTP health check passes the configured
-//! number of times in a row, within the progress deadline. For a canary, health is watched for
-//! the monitor duration and the canary is then promoted.
+//! number of times in a row, within the progress deadline. A canary is judged step by step on
+//! the canary alone (`canary`).
 
 use std::time::Duration;
 
@@ -28,95 +28,89 @@ const AVAILABILITY_RECHECK: Duration = Duration::from_secs(30);
 const WAKE_SLACK: Duration = Duration::from_secs(5);
 
 pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
+    // A canary is judged on the canary alone, step by step (see `canary`).
+    if input.status.canary.is_some() {
+        return super::canary::run(input).await;
+    }
     let snapshot = &input.rollout.spec.snapshot;
     let health = &snapshot.health;
-    let canary = input.status.canary.is_some();
     let deadline = bounds::deadline(&health.progress_deadline, Duration::from_secs(600));
-    let monitor = input
-        .canary()
-        .map(|c| bounds::deadline(&c.monitor_duration, Duration::from_secs(300)));
-    let started = step_started(input);
-    let elapsed = input.now.0.duration_since(started).unsigned_abs();
-    let limit = if canary {
-        deadline + monitor.unwrap_or_default()
-    } else {
-        deadline
-    };
-
-    if snapshot.target == Target::Cluster {
-        let deployments: Api<Deployment> =
-            Api::namespaced(input.ctx.client.clone(), &input.namespace());
-        let track = if canary { Track::Canary } else { Track::Stable };
-        let name = deployment_name(&input.service.name_any(), track);
-        let (available, message) = match applied_workload(input, &deployments, &name).await? {
-            Some(d) => is_available(&d),
-            None => {
-                // Deleted while this rollout runs: its pipeline owns the workload until it
-                // finishes, so it puts back what its deploy step applied.
-                super::deploy::run(input).await?;
-                let note = format!(
-                    "Deployment {name} was deleted during rollout {}; recreated",
-                    input.rollout.name_any()
-                );
-                publish(
-                    input.ctx,
-                    input.service,
-                    EventType::Normal,
-                    DRIFT_REPAIRED,
-                    note,
-                )
-                .await;
-                (false, format!("Deployment {name} was recreated"))
-            }
-        };
-        if !available {
-            // The Deployment watch wakes this rollout when availability changes; the requeue is
-            // only a safety net for the progress deadline.
-            input.retry_after = Some(AVAILABILITY_RECHECK);
-            return Ok(if elapsed > deadline {
-                Outcome::Failed(format!(
-                    "Deployment {name} not available within {}: {message}",
-                    health.progress_deadline
-                ))
-            } else {
-                // The replica counts move several times on the way (each a status write if it
-                // were in the message); they are on the Deployment, and in the failure message.
-                Outcome::Waiting(format!("waiting for Deployment {name} to become available"))
-            });
-        }
+    let elapsed = input
+        .now
+        .0
+        .duration_since(step_started(input))
+        .unsigned_abs();
+    if let Some(wait) = wait_available(input, Track::Stable, elapsed, deadline).await? {
+        return Ok(wait);
     }
+    let health = &input.rollout.spec.snapshot.health;
+    let url = probe::url(&base_url(input), &health.path);
+    let result = match take_probe(input, &url, elapsed, deadline) {
+        Ok(Some(result)) => result,
+        Ok(None) => return Ok(Outcome::Waiting(last_message(input))),
+        Err(why) => return Ok(Outcome::Failed(why)),
+    };
+    let (successes, failures) = count(input, &result);
+    if failures >= health.failure_threshold {
+        return Ok(Outcome::Failed(format!(
+            "{} ({failures} consecutive failures)",
+            result.detail
+        )));
+    }
+    if elapsed > deadline {
+        return Ok(Outcome::Failed(format!(
+            "not healthy within {}: {}",
+            humanize(deadline),
+            result.detail
+        )));
+    }
+    Ok(if successes >= health.success_threshold {
+        Outcome::Done(format!(
+            "healthy: {successes} consecutive checks of {url} passed"
+        ))
+    } else {
+        Outcome::Waiting(format!(
+            "{successes}/{} checks passed; last: {}",
+            health.success_threshold, result.detail
+        ))
+    })
+}
 
+/// The pool's latest probe of `url` for this rollout, if one came in since the last look (its
+/// completion wakes the rollout; nothing here waits on the endpoint): `Ok(None)` while waiting,
+/// with the retry set; `Err(why)` when nothing answered within `limit`.
+pub(super) fn take_probe(
+    input: &mut StepInput<'_>,
+    url: &str,
+    elapsed: Duration,
+    limit: Duration,
+) -> Result<Option<crate::probe::ProbeResult>, String> {
+    let health = &input.rollout.spec.snapshot.health;
     // Reconciles also come from watch events; the pool keeps probes to the interval (it starts
     // each one an interval after the previous one), so a reconcile may always ask.
     let interval = bounds::interval(&health.interval);
     let timeout = bounds::timeout(&health.timeout);
-    let url = probe::url(&base_url(input), &health.path);
     let target = ProbeTarget {
-        url: url.clone(),
+        url: url.to_owned(),
         timeout,
         interval,
     };
-    // The probe runs in the pool; its completion wakes this rollout, and the reconcile that
-    // follows takes the result. Nothing here waits on the endpoint.
-    let result = match input.ctx.probes.for_rollout(input.rollout, target) {
-        Lookup::Fresh(result) => result,
+    match input.ctx.probes.for_rollout(input.rollout, target) {
+        Lookup::Fresh(result) => Ok(Some(result)),
         Lookup::Pending if elapsed > limit => {
-            let last = input
-                .status
-                .probes
-                .as_ref()
-                .and_then(|p| p.last_error.clone());
-            return Ok(Outcome::Failed(format!(
-                "not healthy within {}: {}",
-                humanize(limit),
-                last.unwrap_or_else(|| format!("no answer from {url} yet"))
-            )));
+            let last = (input.status.probes.as_ref()).and_then(|p| p.last_error.clone());
+            let detail = last.unwrap_or_else(|| format!("no answer from {url} yet"));
+            Err(format!("not healthy within {}: {detail}", humanize(limit)))
         }
         Lookup::Pending => {
             input.retry_after = Some(interval + timeout + WAKE_SLACK);
-            return Ok(Outcome::Waiting(last_message(input)));
+            Ok(None)
         }
-    };
+    }
+}
+
+/// Counts a probe into the consecutive successes and failures; returns both.
+pub(super) fn count(input: &mut StepInput<'_>, result: &crate::probe::ProbeResult) -> (i32, i32) {
     let probes = input.status.probes.get_or_insert_with(ProbeStatus::default);
     probes.last_probe_at = Some(input.now.clone());
     if result.healthy {
@@ -127,56 +121,61 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
         probes.consecutive_successes = 0;
         probes.last_error = Some(result.detail.clone());
     }
-    let (successes, failures) = (probes.consecutive_successes, probes.consecutive_failures);
-    if failures >= health.failure_threshold {
-        return Ok(Outcome::Failed(format!(
-            "{} ({failures} consecutive failures)",
-            result.detail
-        )));
-    }
-    if elapsed > limit {
-        return Ok(Outcome::Failed(format!(
-            "not healthy within {}: {}",
-            humanize(limit),
-            result.detail
-        )));
-    }
-    let passed = successes >= health.success_threshold;
-    if !canary {
-        return Ok(if passed {
-            Outcome::Done(format!(
-                "healthy: {successes} consecutive checks of {url} passed"
-            ))
-        } else {
-            Outcome::Waiting(format!(
-                "{successes}/{} checks passed; last: {}",
-                health.success_threshold, result.detail
-            ))
-        });
-    }
+    (probes.consecutive_successes, probes.consecutive_failures)
+}
 
-    let monitor = monitor.unwrap_or(Duration::from_secs(300));
-    let now = input.now.clone();
-    let Some(state) = input.status.canary.as_mut() else {
-        return Ok(Outcome::Failed(
-            "the canary's state is missing from status".into(),
-        ));
-    };
-    let since = state.monitoring_since.get_or_insert(now.clone()).clone();
-    state.state = Some("Monitoring".into());
-    let watched = now.0.duration_since(since.0).unsigned_abs();
-    if watched < monitor || !passed {
-        return Ok(Outcome::Waiting(format!(
-            "canary healthy for {} of {}; {successes} consecutive checks passed",
-            humanize(watched),
-            humanize(monitor)
-        )));
+/// While the track's Deployment is not available: `Some(outcome)` to wait (or fail once the
+/// progress deadline has passed). A Deployment deleted during the rollout is put back.
+pub(super) async fn wait_available(
+    input: &mut StepInput<'_>,
+    track: Track,
+    elapsed: Duration,
+    deadline: Duration,
+) -> crate::Result<Option<Outcome>> {
+    let snapshot = &input.rollout.spec.snapshot;
+    if snapshot.target != Target::Cluster {
+        return Ok(None);
     }
-    promote(input).await?;
-    Ok(Outcome::Done(format!(
-        "canary stayed healthy for {}; promoted",
-        humanize(monitor)
-    )))
+    let deployments: Api<Deployment> =
+        Api::namespaced(input.ctx.client.clone(), &input.namespace());
+    let name = deployment_name(&input.service.name_any(), track);
+    let (available, message) = match applied_workload(input, &deployments, &name).await? {
+        Some(d) => is_available(&d),
+        None => {
+            // Deleted while this rollout runs: its pipeline owns the workload until it
+            // finishes, so it puts back what its deploy step applied.
+            super::deploy::run(input).await?;
+            let note = format!(
+                "Deployment {name} was deleted during rollout {}; recreated",
+                input.rollout.name_any()
+            );
+            publish(
+                input.ctx,
+                input.service,
+                EventType::Normal,
+                DRIFT_REPAIRED,
+                note,
+            )
+            .await;
+            (false, format!("Deployment {name} was recreated"))
+        }
+    };
+    if available {
+        return Ok(None);
+    }
+    // The Deployment watch wakes this rollout when availability changes; the requeue is only a
+    // safety net for the progress deadline.
+    input.retry_after = Some(AVAILABILITY_RECHECK);
+    Ok(Some(if elapsed > deadline {
+        Outcome::Failed(format!(
+            "Deployment {name} not available within {}: {message}",
+            input.rollout.spec.snapshot.health.progress_deadline
+        ))
+    } else {
+        // The replica counts move several times on the way (each a status write if it were in
+        // the message); they are on the Deployment, and in the failure message.
+        Outcome::Waiting(format!("waiting for Deployment {name} to become available"))
+    }))
 }
 
 /// The Deployment as this rollout applied it: from the cache when the cache already holds this
@@ -197,7 +196,7 @@ async fn applied_workload(
 }
 
 /// The stable Deployment takes the new revision at full size; the canary goes away.
-async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
+pub(super) async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
     let image = input.status.image.clone().unwrap_or_default();
     let deployments: Api<Deployment> =
         Api::namespaced(input.ctx.client.clone(), &input.namespace());
@@ -242,7 +241,7 @@ pub fn base_url(input: &StepInput) -> String {
 }
 
 /// The health step's message as it stands, so that waiting for a probe writes nothing new.
-fn last_message(input: &StepInput) -> String {
+pub(super) fn last_message(input: &StepInput) -> String {
     input
         .status
         .steps
@@ -252,7 +251,7 @@ fn last_message(input: &StepInput) -> String {
         .unwrap_or_else(|| "waiting for the next health check".into())
 }
 
-fn step_started(input: &StepInput) -> jiff::Timestamp {
+pub(super) fn step_started(input: &StepInput) -> jiff::Timestamp {
     input
         .status
         .steps

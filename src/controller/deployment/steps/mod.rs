@@ -3,6 +3,8 @@
 //! crash repeats no side effect.
 
 pub mod build;
+pub mod canary;
+pub mod canary_control;
 pub mod deploy;
 pub mod deploy_edge;
 pub mod health;
@@ -59,6 +61,7 @@ impl StepInput<'_> {
                         percent: plan.canary_percent.unwrap_or(default.percent),
                         monitor_duration: (plan.monitor_duration.clone())
                             .unwrap_or(default.monitor_duration),
+                        ..default
                     }
                 })
             }
