@@ -40,6 +40,12 @@ pub const ROLLBACK_REQUEST: &str = "chitty.cc/rollback-requested";
     printcolumn(name = "Step", type_ = "string", json_path = ".status.currentStep"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
     printcolumn(
+        name = "Canary",
+        type_ = "integer",
+        json_path = ".status.canary.weight",
+        priority = 1
+    ),
+    printcolumn(
         name = "Trigger",
         type_ = "string",
         json_path = ".spec.trigger",
