@@ -179,7 +179,7 @@ pub struct CanaryStatus {
     /// The rollout whose revision is stable during the canary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_deployment: Option<String>,
-    /// When the canary became available and monitoring began.
+    /// When the current canary step began (the first once the canary was available).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitoring_since: Option<Time>,
     /// Starting, Progressing, Paused, Promoted or Aborted.

@@ -52,7 +52,13 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
     let health = &input.rollout.spec.snapshot.health;
     let deadline = bounds::deadline(&health.progress_deadline, Duration::from_secs(600));
     let elapsed = now.duration_since(step_started(input)).unsigned_abs();
-    if let Some(wait) = wait_available(input, Track::Canary, elapsed, deadline).await? {
+    // Each step resizes the canary; it has the progress deadline to become available again,
+    // counted from the step's start, not the canary's.
+    let step_began = (input.status.canary.as_ref())
+        .and_then(|c| c.monitoring_since.as_ref())
+        .map(|t| now.duration_since(t.0).unsigned_abs())
+        .unwrap_or(elapsed);
+    if let Some(wait) = wait_available(input, Track::Canary, step_began, deadline).await? {
         return Ok(wait);
     }
     if input
@@ -187,7 +193,7 @@ async fn start_step(
         state.state = Some(PROGRESSING.into());
         state.step_ends_at = Some(Time(now + pause_of(step)));
     }
-    state.monitoring_since.get_or_insert(Time(now));
+    state.monitoring_since = Some(Time(now));
     Ok(())
 }
 
