@@ -330,4 +330,19 @@ mod tests {
         assert!(!gateway.ingress_nginx());
         assert!(parse(&["--ingress-controller", "traefik"]).is_err());
     }
+
+    #[test]
+    fn the_canary_mechanism_follows_the_route_backend() {
+        use crate::workload::traffic::{Mechanism, mechanism};
+        let of = |args: &[&str]| mechanism(&parse(args).unwrap());
+        assert_eq!(of(&[]), Mechanism::PodRatio);
+        assert_eq!(
+            of(&["--ingress-controller", "ingress-nginx"]),
+            Mechanism::IngressNginxCanary
+        );
+        assert_eq!(
+            of(&["--route-backend", "gateway", "--gateway", "gw/public"]),
+            Mechanism::GatewayWeights
+        );
+    }
 }

@@ -10,6 +10,7 @@ pub mod gateway_api;
 pub mod hpa;
 pub mod httproute;
 pub mod ingress;
+pub mod ingress_nginx;
 pub mod pod_template;
 pub mod probes;
 pub mod security;
