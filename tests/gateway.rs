@@ -365,3 +365,29 @@ async fn ingress_nginx_rewrites_path_routes_in_an_ingress_of_their_own() {
     assert!(env.ingresses.get_opt("docs").await.unwrap().is_some());
     env.teardown().await;
 }
+
+#[test]
+fn gateway_mode_without_a_gateway_does_not_start() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+        .args(["run", "--route-backend", "gateway"])
+        .env_remove("CHITTY_GATEWAY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the following required arguments were not provided")
+            && stderr.contains("--gateway <NAMESPACE/NAME>"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+        .args(["run", "--route-backend", "gateway", "--gateway", "public"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not namespace/name of a Gateway"),
+        "{stderr}"
+    );
+}

@@ -53,6 +53,7 @@ pub struct RoutingConfig {
     #[arg(
         long = "gateway",
         env = "CHITTY_GATEWAY",
+        value_name = "NAMESPACE/NAME",
         value_parser = parse_gateway,
         required_if_eq("backend", "gateway")
     )]
