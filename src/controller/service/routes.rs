@@ -148,7 +148,8 @@ fn claims_for(ctx: &Context, service: &ChittyService) -> (Vec<RouteClaim>, Vec<R
     (owned, hand_made)
 }
 
-/// An Event on the service when it gains or loses its routes (not while they are undecided).
+/// An Event on the service when it gains or loses its routes (not while they are undecided, by
+/// the claims or by the Gateway).
 pub async fn announce(
     ctx: &Context,
     service: &ChittyService,
@@ -161,6 +162,7 @@ pub async fn announce(
     let before = conditions::find(previous, types::ROUTED);
     if before.is_some_and(|b| b.status == now.status && b.reason == now.reason)
         || now.reason == reasons::ROUTES_PENDING
+        || now.reason == reasons::GATEWAY_PENDING
     {
         return;
     }
@@ -199,16 +201,20 @@ fn desired_ingresses(
 
 /// Each Ingress the service may have: applied when it differs from `desired`, deleted when not
 /// desired. An Ingress of the same name that this service does not own is left alone.
-/// The first Ingress applied, when one was.
+/// The first of the route-carrying Ingresses applied, when one was.
 async fn sync_ingresses(
     ctx: &Context,
     service: &ChittyService,
     mut desired: BTreeMap<String, Ingress>,
 ) -> crate::Result<Option<Ingress>> {
     let mut first_applied = None;
+    let canary = ingress_nginx::canary_ingress_name(service);
     for name in ingress_nginx::ingress_names(service) {
         let applied = sync_ingress(ctx, service, &name, desired.remove(&name)).await?;
-        first_applied = first_applied.or(applied);
+        // The canary Ingress follows the rollout's steps, not the routes: its writes are no drift.
+        if name != canary {
+            first_applied = first_applied.or(applied);
+        }
     }
     Ok(first_applied)
 }
