@@ -1,5 +1,6 @@
 // Pins the Gateway API release whose standard-channel CRDs the local cluster installs
-// (hack/build-tools.sh extracts them from the module source; nothing is built).
+// (hack/build-tools.sh extracts them from the module source; nothing is built or imported, so
+// `go mod tidy` would drop the requirement: edit the version and go.sum's two lines by hand).
 module chitty.cc/hack/tools/gateway-api
 
 go 1.24.0
