@@ -73,9 +73,33 @@ kwok_default_stages() {
   ln -sf "$out/$file" "$cache/share/$file"
 }
 
+# The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, ReferenceGrant) of the
+# pinned sigs.k8s.io/gateway-api module, for the local cluster (scripts/cluster.sh up installs them):
+# the operator's gateway routing backend writes HTTPRoutes. Taken from the module source, like kwok's
+# Stages; nothing is built.
+gateway_api_crds() {
+  local out file=gateway-api-crds.yaml
+  out="$cache/gateway-api-$(key gateway-api)"
+  if ! [ -s "$out/$file" ]; then
+    local src kind
+    src=$(cd "$here/tools/gateway-api" && go mod download sigs.k8s.io/gateway-api &&
+      go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+    [ -d "$src/config/crd/standard" ] || { echo "gateway-api module source not found (got '$src')" >&2; exit 1; }
+    mkdir -p "$out"
+    for kind in gatewayclasses gateways httproutes referencegrants; do
+      printf -- '---\n# %s\n' "sigs.k8s.io/gateway-api/config/crd/standard/gateway.networking.k8s.io_$kind.yaml"
+      cat "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml"
+    done >"$out/$file.tmp"
+    mv "$out/$file.tmp" "$out/$file"
+  fi
+  mkdir -p "$cache/share"
+  ln -sf "$out/$file" "$cache/share/$file"
+}
+
 build_once etcd etcd -- bash -c 'go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3'
 build_once kwok kwok kwokctl -- bash -c "$(declare -f build_tools); build_tools"
 kwok_default_stages
+gateway_api_crds
 build_once helm helm -- bash -c "$(declare -f build_tools); build_tools"
 build_once kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
   bash -c "kube_version=$kube_version; $(declare -f kube_ldflags build_kube); build_kube"

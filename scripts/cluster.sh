@@ -5,7 +5,8 @@
 # Only binaries built by hack/build-tools.sh are used; nothing is downloaded.
 #
 #   scripts/cluster.sh up          build tools (cached), create the cluster if it is not up and healthy,
-#                                  wait for the apiserver and the nodes to be Ready
+#                                  wait for the apiserver and the nodes to be Ready, install the
+#                                  Gateway API CRDs (standard channel, pinned in hack/tools/gateway-api)
 #   scripts/cluster.sh env         print `export KUBECONFIG=...` and `export PATH=<tools>:$PATH`;
 #                                  use as: eval "$(scripts/cluster.sh env)"
 #   scripts/cluster.sh down        stop and delete the cluster
@@ -35,6 +36,8 @@ kwokctl_config=$repo/hack/kwokctl.yaml # static kwokctl options (bind address)
 # writes no defaults into the cluster, so both are passed.
 default_stages=$cache/share/kwok-default-stages.yaml
 kwok_stages=$repo/hack/kwok-stages.yaml
+# The Gateway API CRDs of the pinned release (extracted by hack/build-tools.sh), installed on `up`.
+gateway_api_crds=$cache/share/gateway-api-crds.yaml
 
 # Layout of kwokctl's binary runtime (sigs.k8s.io/kwok v0.7.0, pkg/kwokctl/runtime).
 workdir=$kwok_workdir/clusters/$name
@@ -184,6 +187,13 @@ delete_cluster() {
   rm -rf "$workdir" "$kwok_workdir/scratch-kubeconfig"
 }
 
+# Server-side apply is idempotent: a cluster already up gets the pinned CRDs too (e.g. after the pin moves).
+install_gateway_api() {
+  kubectl apply --server-side --force-conflicts -f "$gateway_api_crds" >/dev/null
+  kubectl wait --for=condition=Established --timeout=60s \
+    crd/httproutes.gateway.networking.k8s.io crd/gateways.gateway.networking.k8s.io >/dev/null
+}
+
 cmd_up() {
   local start=$SECONDS
   lock
@@ -194,6 +204,7 @@ cmd_up() {
 
   local why
   if why=$(healthy); then
+    install_gateway_api
     log "cluster $name already up ($((SECONDS - start)) s)"
     return 0
   fi
@@ -222,6 +233,7 @@ cmd_up() {
   kwokctl --v WARN scale node --replicas "$nodes" >&2
   wait_for 120 "$nodes node(s) to be Ready" nodes_ready
   wait_for 120 "the default ServiceAccount" default_sa
+  install_gateway_api
   log "cluster $name up in $((SECONDS - start)) s; kubeconfig $kubeconfig"
 }
 

@@ -14,7 +14,9 @@ mod routing;
 pub use advisor::AdvisorConfig;
 pub use advisor_model::AdvisorModelConfig;
 pub use probes::ProbeConfig;
-pub use routing::{RoutePolicyMode, RouteReservation, RoutingConfig};
+pub use routing::{
+    GatewayRef, IngressController, RouteBackend, RoutePolicyMode, RouteReservation, RoutingConfig,
+};
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct OperatorConfig {

@@ -202,6 +202,15 @@ fn every_option_maps_to_flags_secrets_and_a_namespaced_role() {
     );
     assert_eq!(env("EXTRA_SETTING").as_deref(), Some("1"));
     assert_eq!(env("CHITTY_INGRESS_CLASS").as_deref(), Some("nginx"));
+    assert_eq!(env("CHITTY_ROUTE_BACKEND").as_deref(), Some("gateway"));
+    assert_eq!(
+        env("CHITTY_GATEWAY").as_deref(),
+        Some("gateway-system/public")
+    );
+    assert_eq!(
+        env("CHITTY_INGRESS_CONTROLLER").as_deref(),
+        Some("ingress-nginx")
+    );
     assert_eq!(env("CHITTY_ROUTE_POLICY").as_deref(), Some("open"));
     assert_eq!(
         env("CHITTY_DEPLOY_WINDOWS").as_deref(),

@@ -62,6 +62,11 @@ pub mod reasons {
     pub const ROUTE_CONFLICT: &str = "RouteConflict";
     pub const ROUTE_NOT_ALLOWED: &str = "RouteNotAllowed";
     pub const ROUTE_INVALID: &str = "RouteInvalid";
+    /// Gateway mode: the Gateway has not yet said whether it accepts the service's HTTPRoutes.
+    pub const GATEWAY_PENDING: &str = "GatewayPending";
+    /// Gateway mode: the Gateway refused an HTTPRoute or could not resolve its backends (the
+    /// `Routed` condition carries the Gateway's own reason; `Ready` this one).
+    pub const GATEWAY_REFUSED: &str = "GatewayRefused";
     // The `Ready` condition of a ChittyDomain.
     pub const DELEGATED: &str = "Delegated";
     /// An older ChittyDomain delegates the same host; this one has no effect.

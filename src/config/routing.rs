@@ -37,6 +37,67 @@ pub struct RoutingConfig {
     /// their Ingress carries the `cert-manager.io/cluster-issuer` annotation.
     #[arg(long = "cert-manager-issuer", env = "CHITTY_CERT_MANAGER_ISSUER")]
     pub cert_manager_issuer: Option<String>,
+
+    /// What carries a service's held routes: `ingress` (a networking.k8s.io Ingress) or `gateway`
+    /// (a Gateway API HTTPRoute attached to `--gateway`, with weighted canaries and prefix rewrite).
+    #[arg(
+        long = "route-backend",
+        env = "CHITTY_ROUTE_BACKEND",
+        value_enum,
+        default_value = "ingress"
+    )]
+    pub backend: RouteBackend,
+
+    /// The Gateway every HTTPRoute attaches to, as `namespace/name`; required with
+    /// `--route-backend gateway`.
+    #[arg(
+        long = "gateway",
+        env = "CHITTY_GATEWAY",
+        value_name = "NAMESPACE/NAME",
+        value_parser = parse_gateway,
+        required_if_eq("backend", "gateway")
+    )]
+    pub gateway: Option<GatewayRef>,
+
+    /// Which controller serves the Ingress class: `ingress-nginx` gets shared-host path routes
+    /// rewritten (prefix stripped) and canary weights (a canary Ingress); `other` gets neither,
+    /// and canaries split traffic by pod ratio.
+    #[arg(
+        long = "ingress-controller",
+        env = "CHITTY_INGRESS_CONTROLLER",
+        value_enum,
+        default_value = "other"
+    )]
+    pub ingress_controller: IngressController,
+}
+
+/// `--route-backend`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RouteBackend {
+    #[default]
+    Ingress,
+    Gateway,
+}
+
+/// `--ingress-controller`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IngressController {
+    IngressNginx,
+    #[default]
+    Other,
+}
+
+/// `--gateway`: the parent Gateway of every HTTPRoute.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for GatewayRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
 }
 
 /// `--route-policy`.
@@ -74,6 +135,42 @@ impl RoutingConfig {
             }
         }
     }
+}
+
+impl RoutingConfig {
+    /// The Gateway HTTPRoutes attach to, when routes are carried by HTTPRoutes; `None` in
+    /// Ingress mode. Start-up refuses gateway mode without a Gateway, so this is never `None`
+    /// there.
+    pub fn gateway_backend(&self) -> Option<&GatewayRef> {
+        match self.backend {
+            RouteBackend::Gateway => self.gateway.as_ref(),
+            RouteBackend::Ingress => None,
+        }
+    }
+
+    /// Whether Ingresses are served by ingress-nginx (rewrite and canary annotations apply).
+    pub fn ingress_nginx(&self) -> bool {
+        self.backend == RouteBackend::Ingress
+            && self.ingress_controller == IngressController::IngressNginx
+    }
+}
+
+fn parse_gateway(text: &str) -> Result<GatewayRef, String> {
+    let bad =
+        || format!("'{text}' is not namespace/name of a Gateway (e.g. gateway-system/public)");
+    let (namespace, name) = text.trim().split_once('/').ok_or_else(bad)?;
+    // Gateway names are DNS subdomains; a label is the common case and what is checked here.
+    if !is_namespace_name(namespace) || !is_subdomain(name) {
+        return Err(bad());
+    }
+    Ok(GatewayRef {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+fn is_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_namespace_name)
 }
 
 fn parse_reservation(text: &str) -> Result<RouteReservation, String> {
@@ -185,5 +282,68 @@ mod tests {
         assert!(config.reservations.is_empty());
         assert_eq!(config.ingress_class, None);
         assert_eq!(config.cert_manager_issuer, None);
+    }
+
+    #[test]
+    fn routes_are_ingresses_of_an_unknown_controller_by_default() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.backend, RouteBackend::Ingress);
+        assert_eq!(config.ingress_controller, IngressController::Other);
+        assert_eq!(config.gateway_backend(), None);
+        assert!(!config.ingress_nginx());
+    }
+
+    #[test]
+    fn gateway_mode_needs_a_gateway() {
+        let err = parse(&["--route-backend", "gateway"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(err.to_string().contains("--gateway"), "{err}");
+        let config = parse(&["--route-backend", "gateway", "--gateway", "gw/public"]).unwrap();
+        let gateway = GatewayRef {
+            namespace: "gw".into(),
+            name: "public".into(),
+        };
+        assert_eq!(config.gateway_backend(), Some(&gateway));
+        assert_eq!(gateway.to_string(), "gw/public");
+    }
+
+    #[test]
+    fn a_gateway_is_namespace_slash_name() {
+        for bad in ["public", "gw/", "/public", "GW/public", "gw/Public"] {
+            let err = parse(&["--route-backend", "gateway", "--gateway", bad]).unwrap_err();
+            assert!(err.to_string().contains("namespace/name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn ingress_nginx_applies_only_to_ingresses() {
+        let nginx = parse(&["--ingress-controller", "ingress-nginx"]).unwrap();
+        assert!(nginx.ingress_nginx());
+        let gateway = parse(&[
+            "--ingress-controller",
+            "ingress-nginx",
+            "--route-backend",
+            "gateway",
+            "--gateway",
+            "gw/public",
+        ])
+        .unwrap();
+        assert!(!gateway.ingress_nginx());
+        assert!(parse(&["--ingress-controller", "traefik"]).is_err());
+    }
+
+    #[test]
+    fn the_canary_mechanism_follows_the_route_backend() {
+        use crate::workload::traffic::{Mechanism, mechanism};
+        let of = |args: &[&str]| mechanism(&parse(args).unwrap());
+        assert_eq!(of(&[]), Mechanism::PodRatio);
+        assert_eq!(
+            of(&["--ingress-controller", "ingress-nginx"]),
+            Mechanism::IngressNginxCanary
+        );
+        assert_eq!(
+            of(&["--route-backend", "gateway", "--gateway", "gw/public"]),
+            Mechanism::GatewayWeights
+        );
     }
 }

@@ -49,6 +49,9 @@ pub struct Caches {
     pub service_objects: Store<Service>,
     /// The Ingresses the operator applied.
     pub ingresses: Store<Ingress>,
+    /// The HTTPRoutes the operator applied; filled in gateway mode only (the Gateway API CRDs
+    /// need not be installed otherwise).
+    pub httproutes: Store<crate::workload::gateway_api::HTTPRoute>,
     /// The HorizontalPodAutoscalers the operator applied.
     pub autoscalers: Store<HorizontalPodAutoscaler>,
     /// Set once every store above has its first list (`Store::wait_until_ready` wakes only one
@@ -73,6 +76,7 @@ impl Caches {
             workloads: store(),
             service_objects: store(),
             ingresses: store(),
+            httproutes: store(),
             autoscalers: store(),
             ready: Default::default(),
         }

@@ -184,6 +184,13 @@ pub(super) async fn run_controllers(
         ingress_writer,
         vec![ingress_gone],
     );
+    let super::gateway::HttpRouteWatch {
+        store: httproute_store,
+        changes: httproute_changes,
+        gone: httproutes_gone,
+        reflector: httproute_reflector,
+        ready: httproutes_synced,
+    } = super::gateway::watch_httproutes(&client, &config, ours.clone(), SUBSCRIBER_BUFFER);
     let (autoscaler_gone, autoscalers_gone) = deletions(owning_service::<HorizontalPodAutoscaler>);
     let autoscaler_reflector = owned_reflector(
         api::<HorizontalPodAutoscaler>(&client, &config),
@@ -211,6 +218,12 @@ pub(super) async fn run_controllers(
             ),
         ))
         .with_config(concurrency.clone());
+    let services = match httproute_changes {
+        Some(changes) => services
+            .owns_shared_stream(changes)
+            .reconcile_on(httproutes_gone),
+        None => services,
+    };
     // Triggered by the route table only, once it has taken a change in (see `route_claim`).
     let claims = Controller::for_shared_stream(
         futures::stream::pending::<Arc<RouteClaim>>(),
@@ -257,6 +270,7 @@ pub(super) async fn run_controllers(
         workloads: workload_store.clone(),
         service_objects: service_object_store.clone(),
         ingresses: ingress_store.clone(),
+        httproutes: httproute_store,
         autoscalers: autoscaler_store.clone(),
         ready: Default::default(),
     };
@@ -289,13 +303,14 @@ pub(super) async fn run_controllers(
                 service_store.wait_until_ready(),
                 claim_store.wait_until_ready()
             );
-            let (d, e, f, g) = futures::join!(
+            let (d, e, f, g, httproutes_ready) = futures::join!(
                 workload_store.wait_until_ready(),
                 service_object_store.wait_until_ready(),
                 ingress_store.wait_until_ready(),
-                autoscaler_store.wait_until_ready()
+                autoscaler_store.wait_until_ready(),
+                httproutes_synced
             );
-            if [a, b, c, d, e, f, g].iter().all(Result::is_ok) {
+            if [a, b, c, d, e, f, g].iter().all(Result::is_ok) && httproutes_ready {
                 caches_ready.store(true, Ordering::Release);
                 state.ready.store(true, Ordering::Relaxed);
                 tracing::info!("caches synced; ready");
@@ -358,7 +373,7 @@ pub(super) async fn run_controllers(
             ingress_reflector,
             autoscaler_reflector,
         ),
-        futures::future::join(handle_odd_objects, domains.reflectors),
+        futures::future::join3(handle_odd_objects, domains.reflectors, httproute_reflector),
     );
     futures::pin_mut!(reflectors);
     let controllers = futures::future::join(

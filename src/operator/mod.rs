@@ -3,6 +3,7 @@
 
 mod controllers;
 mod domains;
+mod gateway;
 mod odd_objects;
 mod reflectors;
 mod tolerant;

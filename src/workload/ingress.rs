@@ -13,6 +13,9 @@ use crate::api::ChittyService;
 /// The annotation that makes cert-manager's ingress-shim issue the certificates of the TLS section.
 pub const CERT_MANAGER_ISSUER: &str = "cert-manager.io/cluster-issuer";
 
+/// The prefix of ingress-nginx's annotations, which the operator sets on ingress-nginx Ingresses.
+pub const NGINX_ANNOTATIONS: &str = "nginx.ingress.kubernetes.io/";
+
 /// Operator configuration that shapes every Ingress.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IngressSettings<'a> {
@@ -42,6 +45,50 @@ pub fn build(
     routes: &[HeldRoute],
     settings: &IngressSettings,
 ) -> Option<Ingress> {
+    build_shaped(
+        service,
+        routes,
+        settings,
+        &IngressShape::plain(service, routes),
+    )
+}
+
+/// What sets one of a service's Ingresses apart from another (see `ingress_nginx`).
+#[derive(Clone, Debug)]
+pub struct IngressShape<'a> {
+    pub name: String,
+    /// The Service its paths go to.
+    pub backend: String,
+    /// ingress-nginx regex paths (`/mcp(/|$)(.*)`) whose second group is the path without the
+    /// prefix, for `rewrite-target: /$2`; plain `Prefix` paths otherwise.
+    pub regex_paths: bool,
+    /// Annotations besides cert-manager's.
+    pub annotations: BTreeMap<&'static str, String>,
+    /// The routes whose TLS this Ingress declares (and has cert-manager issue): one Ingress per
+    /// host must, as two declaring one Secret would have cert-manager fight over its Certificate.
+    pub tls_routes: &'a [HeldRoute],
+}
+
+impl<'a> IngressShape<'a> {
+    /// The service's own Ingress: named after it, to its Service, declaring the TLS of `routes`.
+    pub fn plain(service: &ChittyService, tls_routes: &'a [HeldRoute]) -> Self {
+        Self {
+            name: ingress_name(service),
+            backend: service.name_any(),
+            regex_paths: false,
+            annotations: BTreeMap::new(),
+            tls_routes,
+        }
+    }
+}
+
+/// An Ingress of the service with `routes` as rules, shaped by `shape`; `None` without routes.
+pub fn build_shaped(
+    service: &ChittyService,
+    routes: &[HeldRoute],
+    settings: &IngressSettings,
+    shape: &IngressShape,
+) -> Option<Ingress> {
     if routes.is_empty() {
         return None;
     }
@@ -52,26 +99,32 @@ pub fn build(
             .entry(&route.host)
             .or_default()
             .insert(&route.path);
-        if route.tls {
-            let secret = route
-                .tls_secret_name
-                .clone()
-                .unwrap_or_else(|| tls_secret_name(&route.host));
-            hosts_by_secret
-                .entry(secret)
-                .or_default()
-                .insert(&route.host);
-        }
+    }
+    for route in shape.tls_routes.iter().filter(|r| r.tls) {
+        let secret = route
+            .tls_secret_name
+            .clone()
+            .unwrap_or_else(|| tls_secret_name(&route.host));
+        hosts_by_secret
+            .entry(secret)
+            .or_default()
+            .insert(&route.host);
     }
     let backend = serde_json::json!({
-        "service": {"name": service.name_any(), "port": {"number": service.spec.port}}
+        "service": {"name": shape.backend, "port": {"number": service.spec.port}}
     });
     let rules: Vec<serde_json::Value> = paths_by_host
         .iter()
         .map(|(host, paths)| {
             let paths: Vec<serde_json::Value> = paths
                 .iter()
-                .map(|path| serde_json::json!({"path": path, "pathType": "Prefix", "backend": backend}))
+                .map(|path| {
+                    if shape.regex_paths {
+                        serde_json::json!({"path": regex_path(path), "pathType": "ImplementationSpecific", "backend": backend})
+                    } else {
+                        serde_json::json!({"path": path, "pathType": "Prefix", "backend": backend})
+                    }
+                })
                 .collect();
             serde_json::json!({"host": host, "http": {"paths": paths}})
         })
@@ -80,12 +133,10 @@ pub fn build(
         .iter()
         .map(|(secret, hosts)| serde_json::json!({"hosts": hosts, "secretName": secret}))
         .collect();
-    let annotations: BTreeMap<&str, &str> = settings
-        .cert_manager_issuer
-        .filter(|_| !tls.is_empty())
-        .map(|issuer| (CERT_MANAGER_ISSUER, issuer))
-        .into_iter()
-        .collect();
+    let mut annotations: BTreeMap<&str, String> = shape.annotations.clone();
+    if let Some(issuer) = settings.cert_manager_issuer.filter(|_| !tls.is_empty()) {
+        annotations.insert(CERT_MANAGER_ISSUER, issuer.to_owned());
+    }
     let owner = service
         .controller_owner_ref(&())
         .map(|o| serde_json::to_value(vec![o]).expect("owner serializes"));
@@ -98,7 +149,7 @@ pub fn build(
         spec["ingressClassName"] = class.into();
     }
     let mut metadata = serde_json::json!({
-        "name": ingress_name(service),
+        "name": shape.name,
         "namespace": service.namespace(),
         "labels": common_labels(service),
         "ownerReferences": owner,
@@ -115,6 +166,20 @@ pub fn build(
         }))
         .expect("Ingress is well-formed"),
     )
+}
+
+/// `/mcp` as an ingress-nginx regex path: the prefix (its regex characters escaped), then `/` or
+/// the end, then the rest, which `rewrite-target: /$2` keeps.
+pub fn regex_path(path: &str) -> String {
+    let mut escaped = String::with_capacity(path.len() + 12);
+    for c in path.trim_end_matches('/').chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push_str("(/|$)(.*)");
+    escaped
 }
 
 /// The Secret a TLS route uses when it names none: `api-chitty-cc-tls`, `wildcard-chitty-cc-tls`.
@@ -136,7 +201,14 @@ pub fn tls_secret_name(host: &str) -> String {
 /// Whether the Ingress already there says what `desired` says, in the parts the operator owns:
 /// spec, the cert-manager annotation, its labels and its owner. Saves a write per reconcile.
 pub fn is_current(existing: &Ingress, desired: &Ingress) -> bool {
-    let annotation = |i: &Ingress| i.annotations().get(CERT_MANAGER_ISSUER).cloned();
+    // The annotations the operator may set: cert-manager's and ingress-nginx's.
+    let annotation = |i: &Ingress| -> BTreeMap<String, String> {
+        i.annotations()
+            .iter()
+            .filter(|(k, _)| *k == CERT_MANAGER_ISSUER || k.starts_with(NGINX_ANNOTATIONS))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
     let labelled = desired
         .labels()
         .iter()

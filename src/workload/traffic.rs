@@ -36,8 +36,14 @@ impl Mechanism {
 }
 
 /// The mechanism the operator's routing configuration gives.
-pub fn mechanism(_routing: &RoutingConfig) -> Mechanism {
-    Mechanism::PodRatio
+pub fn mechanism(routing: &RoutingConfig) -> Mechanism {
+    if routing.gateway_backend().is_some() {
+        Mechanism::GatewayWeights
+    } else if routing.ingress_nginx() {
+        Mechanism::IngressNginxCanary
+    } else {
+        Mechanism::PodRatio
+    }
 }
 
 /// The canary's share of the service's traffic now: `None` when no canary is in flight (all to

@@ -34,6 +34,10 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# A service's routes in gateway mode (routing.backend: gateway).
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # Which build sub-step a build Job's pod is in.
 - apiGroups: [""]
   resources: ["pods"]

@@ -2,6 +2,8 @@
 //! truthful status.
 
 pub mod finalizer;
+pub mod gateway;
+pub mod gateway_status;
 pub mod health;
 pub mod refused;
 pub mod registry;

@@ -19,6 +19,7 @@ use crate::controller::apply::{apply, delete_if_present};
 use crate::controller::events::{publish, publish_about};
 use crate::labels;
 use crate::workload::ingress::{self, HeldRoute, IngressSettings};
+use crate::workload::ingress_nginx;
 
 pub use crate::api::ROUTE_PENDING as PENDING;
 pub use crate::routing::claim_name;
@@ -43,13 +44,22 @@ pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<
     }
     let owned_refs: Vec<&RouteClaim> = owned.iter().collect();
     let hand_refs: Vec<&RouteClaim> = hand_made.iter().collect();
-    let routing = summarize(service, &owned_refs, &hand_refs);
+    let mut routing = summarize(service, &owned_refs, &hand_refs);
     // With the routes as they were, an Ingress that is missing or differs was changed by hand.
     let routes_unchanged = service
         .status
         .as_ref()
         .is_some_and(|s| s.routes == routing.summaries && !s.routes.is_empty());
-    if let Some(applied) = sync_ingress(ctx, service, &routing.held).await?
+    // In gateway mode the routes are HTTPRoutes, and an Ingress of the service's is removed.
+    let ingresses = match ctx.config.routing.gateway_backend() {
+        Some(gateway) => {
+            let routes = super::gateway::sync(ctx, service, &routing.held, gateway).await?;
+            super::gateway_status::mirror(&mut routing, &routes, gateway);
+            desired_ingresses(ctx, service, &[])
+        }
+        None => desired_ingresses(ctx, service, &routing.held),
+    };
+    if let Some(applied) = sync_ingresses(ctx, service, ingresses).await?
         && routes_unchanged
     {
         let note = format!(
@@ -138,7 +148,8 @@ fn claims_for(ctx: &Context, service: &ChittyService) -> (Vec<RouteClaim>, Vec<R
     (owned, hand_made)
 }
 
-/// An Event on the service when it gains or loses its routes (not while they are undecided).
+/// An Event on the service when it gains or loses its routes (not while they are undecided, by
+/// the claims or by the Gateway).
 pub async fn announce(
     ctx: &Context,
     service: &ChittyService,
@@ -151,6 +162,7 @@ pub async fn announce(
     let before = conditions::find(previous, types::ROUTED);
     if before.is_some_and(|b| b.status == now.status && b.reason == now.reason)
         || now.reason == reasons::ROUTES_PENDING
+        || now.reason == reasons::GATEWAY_PENDING
     {
         return;
     }
@@ -162,29 +174,63 @@ pub async fn announce(
     publish(ctx, service, kind, &now.reason, now.message.clone()).await;
 }
 
-/// The Ingress of a cluster service: applied when it differs from the held routes, deleted when
-/// it holds none (or runs on Cloudflare). An Ingress of the same name that this service does not
-/// own is left alone.
-/// The Ingress as applied, when it was.
-async fn sync_ingress(
+/// The Ingresses a service should have, by name (see `workload::ingress_nginx`): none without
+/// held routes or on Cloudflare.
+fn desired_ingresses(
     ctx: &Context,
     service: &ChittyService,
     held: &[HeldRoute],
-) -> crate::Result<Option<Ingress>> {
+) -> BTreeMap<String, Ingress> {
     let settings = IngressSettings {
         class: ctx.config.routing.ingress_class.as_deref(),
         cert_manager_issuer: ctx.config.routing.cert_manager_issuer.as_deref(),
     };
-    let desired = match service.spec.target {
-        Target::Cluster => ingress::build(service, held, &settings),
-        Target::Cloudflare => None,
-    };
+    match service.spec.target {
+        Target::Cluster if !held.is_empty() => {
+            let nginx = ctx.config.routing.ingress_nginx();
+            let traffic = if nginx {
+                super::traffic::desired(ctx, service)
+            } else {
+                Default::default()
+            };
+            ingress_nginx::build_all(service, held, &settings, nginx, traffic)
+        }
+        _ => BTreeMap::new(),
+    }
+}
+
+/// Each Ingress the service may have: applied when it differs from `desired`, deleted when not
+/// desired. An Ingress of the same name that this service does not own is left alone.
+/// The first of the route-carrying Ingresses applied, when one was.
+async fn sync_ingresses(
+    ctx: &Context,
+    service: &ChittyService,
+    mut desired: BTreeMap<String, Ingress>,
+) -> crate::Result<Option<Ingress>> {
+    let mut first_applied = None;
+    let canary = ingress_nginx::canary_ingress_name(service);
+    for name in ingress_nginx::ingress_names(service) {
+        let applied = sync_ingress(ctx, service, &name, desired.remove(&name)).await?;
+        // The canary Ingress follows the rollout's steps, not the routes: its writes are no drift.
+        if name != canary {
+            first_applied = first_applied.or(applied);
+        }
+    }
+    Ok(first_applied)
+}
+
+/// One Ingress of the service, by name. The Ingress as applied, when it was.
+async fn sync_ingress(
+    ctx: &Context,
+    service: &ChittyService,
+    name: &str,
+    desired: Option<Ingress>,
+) -> crate::Result<Option<Ingress>> {
     let api: Api<Ingress> = ctx.api_for(service);
-    let name = ingress::ingress_name(service);
     // The cache holds only the operator's own Ingresses: it answers "nothing to do" for the
     // common case; anything else (including a same-named Ingress that is not ours) is read.
     let cached = ctx.caches.ingresses.get(
-        &kube::runtime::reflector::ObjectRef::new(&name)
+        &kube::runtime::reflector::ObjectRef::new(name)
             .within(&service.namespace().unwrap_or_default()),
     );
     match (&cached, &desired) {
@@ -194,15 +240,15 @@ async fn sync_ingress(
         }
         _ => {}
     }
-    let existing = api.get_opt(&name).await?;
+    let existing = api.get_opt(name).await?;
     let ours = existing.as_ref().is_some_and(|i| owned_by(i, service));
     match (existing, desired) {
         (Some(_), Some(_)) if !ours => {
-            tracing::warn!(service = %name, "an Ingress of this name exists and is not the service's own; leaving it alone");
+            tracing::warn!(ingress = %name, "an Ingress of this name exists and is not the service's own; leaving it alone");
         }
         (Some(existing), Some(desired)) if ingress::is_current(&existing, &desired) => {}
         (_, Some(desired)) => return Ok(Some(apply(&api, &desired).await?)),
-        (Some(_), None) if ours => delete_if_present(&api, &name).await?,
+        (Some(_), None) if ours => delete_if_present(&api, name).await?,
         _ => {}
     }
     Ok(None)
