@@ -50,6 +50,11 @@ async fn bad_input_is_one_line_and_exit_code_1() {
         "{}",
         absent.stderr
     );
+    let context = chitty(&ns, &["status", "--context", "nope"]).await;
+    assert_eq!(
+        context.refused(),
+        "error: loading kubeconfig: failed to load current context: nope"
+    );
     let all = chitty(&ns, &["explain", "x", "-A"]).await;
     assert_eq!(
         all.refused(),

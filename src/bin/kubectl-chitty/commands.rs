@@ -70,7 +70,10 @@ async fn status(
     output: Output,
     style: Style,
 ) -> anyhow::Result<()> {
-    let namespace = target.namespace.as_deref();
+    let namespace = match service {
+        Some(_) => Some(target.one_namespace()?),
+        None => target.namespace.as_deref(),
+    };
     let draw = || async {
         let snap = snapshot::fetch(&target.client, namespace, service.as_deref()).await?;
         let nodes = tree::build(&snap);

@@ -19,7 +19,7 @@ pub fn render(e: &Explanation, style: Style) -> String {
         let _ = writeln!(out, "  {} {}", style.mark(look), f.sentence);
     }
     if e.findings.is_empty() {
-        out.push_str("  Nothing else stands out; the operator's reason above is all there is.\n");
+        out.push_str("  Nothing else stands out.\n");
     }
     out
 }
