@@ -22,6 +22,7 @@ use common::wait::observed;
 use serde_json::Value;
 
 /// What one run of the plugin printed, and how it ended.
+#[derive(Debug)]
 pub struct Run {
     pub code: Option<i32>,
     pub stdout: String,

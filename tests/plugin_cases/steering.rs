@@ -5,7 +5,7 @@ use kube::ResourceExt;
 use serde_json::json;
 
 use crate::common::health_server::HealthServer;
-use crate::common::{TestEnv, service};
+use crate::common::{self, TestEnv, service};
 use crate::{chitty, phase};
 
 #[tokio::test]
@@ -68,6 +68,15 @@ async fn a_rollback_through_the_plugin_shows_in_status_history_and_explain() {
         "{}",
         explained.stdout
     );
+
+    // The operator's Warning Event about it is among the last said, once recorded.
+    let warning = format!("Warning RolledBack on ChittyDeployment/{newest}, ");
+    common::eventually(
+        "explain shows the RolledBack Event",
+        || chitty(&ns, &["explain", "charge"]),
+        |run| run.ok().contains(&warning),
+    )
+    .await;
 
     let again = chitty(&ns, &["rollback", "charge"]).await;
     assert_eq!(
