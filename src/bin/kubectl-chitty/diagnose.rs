@@ -93,7 +93,7 @@ pub fn explain(evidence: &Evidence) -> Explanation {
             ));
         }
         findings.extend(rollout_findings(evidence.rollouts));
-        findings.extend(condition_findings(&status.conditions, "service"));
+        findings.extend(condition_findings(&status.conditions, "the service"));
         findings.extend(evidence.claims.iter().filter_map(route_finding));
         findings.extend(dependency_findings(&evidence.dependencies));
         findings.extend(event_findings(evidence, &name));
@@ -176,7 +176,10 @@ fn rollout_findings(rollouts: &[ChittyDeployment]) -> Vec<Finding> {
             ),
         ));
     }
-    out.extend(condition_findings(&status.conditions, &name));
+    out.extend(condition_findings(
+        &status.conditions,
+        &format!("rollout {name}"),
+    ));
     out
 }
 
@@ -194,7 +197,7 @@ fn condition_findings(list: &[Condition], of: &str) -> Vec<Finding> {
                 FindingKind::Condition,
                 &c.type_,
                 format!(
-                    "{} of {of} is {} ({}): {}",
+                    "{} is {} on {of} ({}): {}",
                     c.type_,
                     c.status,
                     c.reason,
@@ -207,7 +210,7 @@ fn condition_findings(list: &[Condition], of: &str) -> Vec<Finding> {
 
 /// A claim that does not hold its route: who does, and the rule's own words.
 fn route_finding(claim: &RouteClaim) -> Option<Finding> {
-    let route = format!("{}{}", claim.spec.host, claim.spec.path);
+    let route = crate::route_table::route_of(&claim.spec.host, &claim.spec.path);
     let status = claim.status.clone().unwrap_or_default();
     let accepted = conditions::find(&status.conditions, types::ACCEPTED);
     let sentence = match accepted {

@@ -81,7 +81,7 @@ fn a_lost_route_names_its_holder_and_the_rule() {
         sentences,
         [
             "Rollouts are suspended (spec.suspend is true); `kubectl chitty resume a` lets them start again.",
-            "Routed of service is False (RouteConflict): 1 of 1 routes held by others",
+            "Routed is False on the service (RouteConflict): 1 of 1 routes held by others",
             "Route mcp.chitty.cc/* is lost (Conflicted, held by ns/b-1): mcp.chitty.cc/* is held by ns/b-1, which already held it (incumbent)",
             "Dependency ns/db does not exist.",
         ]

@@ -322,7 +322,7 @@ fn http_route(r: &DynamicObject) -> OwnedNode {
 }
 
 fn claim(c: &RouteClaim) -> OwnedNode {
-    let route = format!("{}{}", c.spec.host, c.spec.path);
+    let route = crate::route_table::route_of(&c.spec.host, &c.spec.path);
     let accepted =
         (c.status.as_ref()).and_then(|s| conditions::find(&s.conditions, types::ACCEPTED));
     let holder = c.status.as_ref().and_then(|s| s.holder.clone());
@@ -336,3 +336,7 @@ fn claim(c: &RouteClaim) -> OwnedNode {
     };
     owned("RouteClaim", c.name_any(), health, state)
 }
+
+#[cfg(test)]
+#[path = "tree_tests.rs"]
+mod tests;
