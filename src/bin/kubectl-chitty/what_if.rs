@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chitty_operator::api::conditions::{self, types};
 use chitty_operator::api::{ChittyService, RouteClaim};
 use chitty_operator::controller::route_claim::input::{claim_id, service_of, to_claim};
 use chitty_operator::controller::service::routes::desired_claims;
@@ -57,10 +56,11 @@ pub fn decide(
     proposed: &Proposed,
     policy: &RoutePolicy,
 ) -> Outcome {
-    let mut claims: BTreeMap<ClaimId, RouteClaim> = live_claims
+    let live: BTreeMap<ClaimId, RouteClaim> = live_claims
         .iter()
         .map(|c| (claim_id(c), c.clone()))
         .collect();
+    let mut claims = live.clone();
     let mut from_manifest = BTreeSet::new();
     for service in &proposed.services {
         let wanted = desired_claims(service);
@@ -79,13 +79,21 @@ pub fn decide(
     for claim in &proposed.claims {
         from_manifest.insert(upsert(&mut claims, claim.clone()));
     }
-    let services: BTreeSet<(String, String)> = (live_services.iter().chain(&proposed.services))
-        .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
-        .collect();
-    let inputs: Vec<routing::Claim> = (claims.values())
-        .map(|c| to_claim(c, services.contains(&service_of(c))))
-        .collect();
-    let resolution = routing::resolve(&inputs, policy);
+    let key = |s: &ChittyService| (s.namespace().unwrap_or_default(), s.name_any());
+    let before_services: BTreeSet<(String, String)> = live_services.iter().map(key).collect();
+    let mut services = before_services.clone();
+    services.extend(proposed.services.iter().map(key));
+    // Live claims are compared with what the rule decides for the cluster as it is, not with
+    // their status, so a claim the operator has not decided yet is not taken for a change.
+    let decide_all = |claims: &BTreeMap<ClaimId, RouteClaim>,
+                      services: &BTreeSet<(String, String)>| {
+        let inputs: Vec<routing::Claim> = (claims.values())
+            .map(|c| to_claim(c, services.contains(&service_of(c))))
+            .collect();
+        routing::resolve(&inputs, policy)
+    };
+    let before = decide_all(&live, &before_services);
+    let resolution = decide_all(&claims, &services);
     let mut rows = Vec::new();
     for (id, claim) in &claims {
         let Some(decision) = resolution.decisions.get(id) else {
@@ -93,7 +101,9 @@ pub fn decide(
         };
         let source = if from_manifest.contains(id) {
             Source::Manifest
-        } else if holds_now(claim) != decision.accepted {
+        } else if (before.decisions.get(id))
+            .is_some_and(|b| (b.accepted, &b.holder) != (decision.accepted, &decision.holder))
+        {
             Source::Live
         } else {
             continue;
@@ -128,10 +138,6 @@ fn upsert(claims: &mut BTreeMap<ClaimId, RouteClaim>, mut claim: RouteClaim) -> 
     }
     claims.insert(id.clone(), claim);
     id
-}
-
-fn holds_now(claim: &RouteClaim) -> bool {
-    (claim.status.as_ref()).is_some_and(|s| conditions::is_true(&s.conditions, types::ACCEPTED))
 }
 
 #[cfg(test)]
