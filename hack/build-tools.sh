@@ -96,6 +96,30 @@ gateway_api_crds() {
   ln -sf "$out/$file" "$cache/share/$file"
 }
 
+# Flux's CRDs (source.toolkit.fluxcd.io: every kind source-controller watches, so its informers start;
+# kustomize.toolkit.fluxcd.io: Kustomization), taken from the pinned modules' config/crd/bases into the
+# flux tool's versioned cache dir, for tests/flux.rs to apply. Never fetched at test time.
+flux_crds() {
+  local out file=flux-crds.yaml
+  out="$cache/flux-$(key flux)"
+  if ! [ -s "$out/$file" ]; then
+    local m src
+    for m in source-controller kustomize-controller; do
+      src=$(cd "$here/tools/flux" && go mod download "github.com/fluxcd/$m" &&
+        go list -m -f '{{.Dir}}' "github.com/fluxcd/$m")
+      [ -d "$src/config/crd/bases" ] || { echo "$m module source not found (got '$src')" >&2; exit 1; }
+      local f
+      for f in "$src"/config/crd/bases/*.yaml; do
+        printf -- '---\n# %s\n' "github.com/fluxcd/$m/config/crd/bases/$(basename "$f")"
+        sed '/^---$/d' "$f"
+      done
+    done >"$out/$file.tmp"
+    mv "$out/$file.tmp" "$out/$file"
+  fi
+  mkdir -p "$cache/share"
+  ln -sf "$out/$file" "$cache/share/$file"
+}
+
 build_once etcd etcd -- bash -c 'go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3'
 build_once kwok kwok kwokctl -- bash -c "$(declare -f build_tools); build_tools"
 kwok_default_stages
@@ -103,5 +127,7 @@ gateway_api_crds
 build_once helm helm -- bash -c "$(declare -f build_tools); build_tools"
 build_once kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
   bash -c "kube_version=$kube_version; $(declare -f kube_ldflags build_kube); build_kube"
+build_once flux source-controller kustomize-controller -- bash -c "$(declare -f build_tools); build_tools"
+flux_crds
 
 echo "$cache/bin"

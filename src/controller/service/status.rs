@@ -78,8 +78,10 @@ pub fn compute(service: &ChittyService, seen: &Observed) -> ChittyServiceStatus 
     }
 }
 
-/// A service whose probes say it is down is not Ready, whatever its last rollout did; a
-/// degraded one stays Ready and says so in `status.health`.
+/// A service whose probes say it is down is not Ready, whatever its last rollout did, and is
+/// Stalled: nothing the operator does brings it back (a critical one's rollback says so itself),
+/// and kstatus, so Flux's `wait` and kpt, reads a Ready=False with neither Reconciling nor Stalled
+/// as Current. A degraded one stays Ready and says so in `status.health`.
 pub fn apply_health(status: &mut ChittyServiceStatus, previous: &[Condition], now: &Time) {
     let Some(health) = &status.health else { return };
     if health.status != HealthState::Down || status.phase != Some(ServicePhase::Ready) {
@@ -90,22 +92,39 @@ pub fn apply_health(status: &mut ChittyServiceStatus, previous: &[Condition], no
         "the service is down: {}",
         health.message.clone().unwrap_or_default()
     );
-    // Measured against what is stored, so a service that stays down keeps one transition time.
-    let since = conditions::find(previous, types::READY)
-        .filter(|c| c.status == "False")
-        .map(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| now.clone());
-    if let Some(ready) = status
+    // Measured against what is stored, so a service that stays down keeps its transition times.
+    let since = |type_: &str, status: &str| {
+        conditions::find(previous, type_)
+            .filter(|c| c.status == status)
+            .map(|c| c.last_transition_time.clone())
+            .unwrap_or_else(|| now.clone())
+    };
+    let Some(ready) = status
         .conditions
         .iter_mut()
         .find(|c| c.type_ == types::READY)
-    {
-        ready.last_transition_time = since;
-        ready.status = "False".into();
-        ready.reason = reasons::HEALTH_CHECK_FAILING.into();
-        ready.message = message;
-    }
+    else {
+        return;
+    };
+    ready.last_transition_time = since(types::READY, "False");
+    ready.status = "False".into();
+    ready.reason = reasons::HEALTH_CHECK_FAILING.into();
+    ready.message = message.clone();
+    let stalled = Condition {
+        type_: types::STALLED.into(),
+        status: "True".into(),
+        reason: reasons::HEALTH_CHECK_FAILING.into(),
+        message,
+        observed_generation: ready.observed_generation,
+        last_transition_time: since(types::STALLED, "True"),
+    };
+    status.conditions.retain(|c| c.type_ != types::STALLED);
+    status.conditions.push(stalled);
 }
+
+#[cfg(test)]
+#[path = "health_status_tests.rs"]
+mod health_status_tests;
 
 /// `IdentityReady` and `Registered` as the newest rollout that reported them last said; once a
 /// ChittyID exists the identity is ready whatever a rollout says.
