@@ -74,6 +74,23 @@ impl Port {
         }
     }
 
+    /// Status, content type and body of a response that is not JSON.
+    async fn get_text(&self, path: &str) -> (StatusCode, String, String) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, response.text().await.unwrap())
+    }
+
     async fn get(&self, path: &str) -> Reply {
         self.get_with(path, &[]).await
     }
@@ -355,6 +372,25 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     contract.check("/api/deploy/status/{namespace}/{service}", &missing);
 
+    // GET /api/services/{namespace}/{service}/health: the serving revision's recent probes.
+    let health_path = "/api/services/{namespace}/{service}/health";
+    port.until(
+        &format!("/api/services/{n}/chittycharge/health"),
+        "chittycharge's probes",
+        |r| r["samples"].as_array().is_some_and(|s| !s.is_empty()),
+    )
+    .await;
+    let probes = port
+        .get(&format!("/api/services/{n}/chittycharge/health"))
+        .await;
+    contract.check(health_path, &probes);
+    assert_eq!(probes.body["service"], "chittycharge");
+    let nothing = port
+        .get(&format!("/api/services/{n}/nothing-here/health"))
+        .await;
+    assert_eq!(nothing.status, StatusCode::NOT_FOUND);
+    contract.check(health_path, &nothing);
+
     // GET /api/services, once chittyid's route claim is decided (a pending route holds Ready).
     let phase_of = |body: &Value, name: &str| {
         body["services"]
@@ -450,13 +486,31 @@ async fn a_fleet_in_several_states_is_served_in_the_documented_shapes() {
     );
     assert_eq!(conflict["losers"], json!([format!("{n}/rental-on-mcp")]));
 
-    // GET /openapi.json describes exactly what is served: every documented path answers.
-    for template in contract.doc["paths"].as_object().unwrap().keys() {
+    // GET /openapi.json describes exactly what is served: every documented path answers, a
+    // chart path once for each documented chart, with an SVG picture.
+    for (template, item) in contract.doc["paths"].as_object().unwrap() {
         let path = template
             .replace("{namespace}", n)
             .replace("{service}", "chittyid");
-        let reply = port.get(&path).await;
-        assert_eq!(reply.status, StatusCode::OK, "GET {path}");
+        let charts = item["get"]["parameters"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "chart"))
+            .map(|p| p["schema"]["enum"].clone());
+        let Some(charts) = charts else {
+            let reply = port.get(&path).await;
+            assert_eq!(reply.status, StatusCode::OK, "GET {path}");
+            continue;
+        };
+        for chart in charts.as_array().unwrap() {
+            let path = path.replace("{chart}", chart.as_str().unwrap());
+            let (status, content_type, body) = port.get_text(&path).await;
+            assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+            assert!(content_type.starts_with("image/svg+xml"), "{content_type}");
+            assert!(
+                body.starts_with("<svg") && body.ends_with("</svg>"),
+                "{body}"
+            );
+        }
     }
 
     env.teardown().await;

@@ -202,7 +202,12 @@ pub(super) async fn run_controllers(
     // The workload controller's refusals wake the service, whose status tells of them.
     let (refusal_wake, refusal_wakes) = futures::channel::mpsc::unbounded();
     // Health probes run in the pool, off the reconcile path; a completed probe wakes its object.
-    let (probes, probe_wakeups) = crate::probe::pool::ProbePool::new(&config.probes);
+    // The read API keeps the probes' history across leadership terms (without the API, the
+    // pool keeps one nobody reads, bounded all the same).
+    let history =
+        (http_state.web.as_ref()).map_or_else(Default::default, |web| web.probe_history.clone());
+    let (probes, probe_wakeups) =
+        crate::probe::pool::ProbePool::with_history(&config.probes, history);
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)

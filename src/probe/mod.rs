@@ -6,10 +6,12 @@
 //! - `guard` and `resolver`: which addresses a probe may reach.
 //! - `redirect`: which redirects it follows.
 //! - `book` (pure) and `pool`: scheduling, deduplication, lanes and wake-ups.
+//! - `history`: each service's last probes, for the dashboard.
 
 pub mod book;
 pub mod bounds;
 pub mod guard;
+pub mod history;
 pub mod pool;
 pub mod redirect;
 pub mod resolver;

@@ -26,6 +26,7 @@ use tokio::sync::Semaphore;
 
 use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget, Start};
 use super::guard::AddressGuard;
+use super::history::ProbeHistory;
 use super::{ProbeResult, bounds};
 use crate::api::{ChittyDeployment, ChittyService};
 use crate::config::ProbeConfig;
@@ -49,6 +50,8 @@ struct Inner {
     slow: Semaphore,
     wake_services: UnboundedSender<ObjectRef<ChittyService>>,
     wake_rollouts: UnboundedSender<ObjectRef<ChittyDeployment>>,
+    /// Where each service probe is remembered, for the dashboard's health over time.
+    history: ProbeHistory,
 }
 
 /// The slow lane's share of the slots.
@@ -58,6 +61,11 @@ fn slow_slots(concurrency: usize) -> usize {
 
 impl ProbePool {
     pub fn new(config: &ProbeConfig) -> (Self, ProbeWakeups) {
+        Self::with_history(config, ProbeHistory::default())
+    }
+
+    /// As [`ProbePool::new`], recording every service probe in `history`.
+    pub fn with_history(config: &ProbeConfig, history: ProbeHistory) -> (Self, ProbeWakeups) {
         let guard = AddressGuard::new(config.probe_allow_cidrs.clone());
         let concurrency = usize::from(config.probe_concurrency.max(1));
         let slow = slow_slots(concurrency);
@@ -72,6 +80,7 @@ impl ProbePool {
             slow: Semaphore::new(slow),
             wake_services,
             wake_rollouts,
+            history,
         };
         let pool = Self {
             inner: Arc::new(inner),
@@ -127,6 +136,7 @@ async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start
     let result = tokio::time::timeout(deadline, probe)
         .await
         .unwrap_or_else(|_| ProbeResult::timed_out(&target.url, deadline, started.elapsed()));
+    let (healthy, latency) = (result.healthy, result.latency);
     inner
         .book
         .lock()
@@ -137,6 +147,9 @@ async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start
     let (name, namespace) = (key.name.as_str(), key.namespace.as_str());
     match key.owner {
         ProbeOwner::Service => {
+            inner
+                .history
+                .record(namespace, name, healthy, latency, jiff::Timestamp::now());
             let _ = (inner.wake_services).unbounded_send(ObjectRef::new(name).within(namespace));
         }
         ProbeOwner::Rollout => {

@@ -7,7 +7,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const INDEX: &str = include_str!("assets/index.html");
+const SERVICE: &str = include_str!("assets/service.html");
 const SCRIPT: &str = include_str!("assets/dashboard.js");
+const SERVICE_SCRIPT: &str = include_str!("assets/service.js");
 const STYLE: &str = include_str!("assets/dashboard.css");
 
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -32,9 +34,15 @@ pub async fn page() -> Response {
     asset(INDEX, "text/html; charset=utf-8")
 }
 
+/// One service's page; its script reads which service from the path.
+pub async fn service_page() -> Response {
+    asset(SERVICE, "text/html; charset=utf-8")
+}
+
 pub async fn file(Path(name): Path<String>) -> Response {
     match name.as_str() {
         "dashboard.js" => asset(SCRIPT, "text/javascript; charset=utf-8"),
+        "service.js" => asset(SERVICE_SCRIPT, "text/javascript; charset=utf-8"),
         "dashboard.css" => asset(STYLE, "text/css; charset=utf-8"),
         _ => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }

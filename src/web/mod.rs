@@ -4,6 +4,7 @@
 //! (`fleet`), so a request never reaches the API server.
 
 pub mod auth;
+pub mod charts;
 pub mod config;
 pub mod dashboard;
 pub mod deploy_status;
@@ -17,6 +18,7 @@ pub mod openapi;
 pub mod problem;
 pub mod query;
 pub mod review_cache;
+pub mod service_page;
 pub mod services;
 mod token_file;
 pub mod visible;
@@ -40,10 +42,22 @@ pub const DEPLOY_STATUS: &str = "/api/deploy/status";
 pub const DEPLOY_HISTORY: &str = "/api/deploy/status/{namespace}/{service}";
 pub const SERVICES: &str = "/api/services";
 pub const OPENAPI: &str = "/openapi.json";
+pub const SERVICE_HEALTH: &str = "/api/services/{namespace}/{service}/health";
+pub const SERVICE_CHART: &str = "/api/services/{namespace}/{service}/charts/{chart}";
+/// A service's dashboard page (HTML, like `/`).
+pub const SERVICE_PAGE: &str = "/services/{namespace}/{service}";
 
-/// The JSON paths this module serves (the OpenAPI document lists exactly these, plus
+/// The API paths this module serves (the OpenAPI document lists exactly these, plus
 /// [`ROUTES_VIEW`]).
-pub const API_PATHS: &[&str] = &[DISCOVERY, DEPLOY_STATUS, DEPLOY_HISTORY, SERVICES, OPENAPI];
+pub const API_PATHS: &[&str] = &[
+    DISCOVERY,
+    DEPLOY_STATUS,
+    DEPLOY_HISTORY,
+    SERVICES,
+    SERVICE_HEALTH,
+    SERVICE_CHART,
+    OPENAPI,
+];
 
 /// The RouteClaims view, served by the routing module; documented here with the rest of the API
 /// and read by the dashboard, which copes with its absence.
@@ -59,6 +73,8 @@ pub struct WebState {
     pub forward: std::sync::OnceLock<forward::Forwarder>,
     /// Set with `--api-auth=kubernetes`: reviews callers' tokens and access.
     pub reviewer: std::sync::OnceLock<kube_auth::KubeReviewer>,
+    /// Each service's recent probes, recorded by the probe pool of whichever term leads.
+    pub probe_history: crate::probe::history::ProbeHistory,
 }
 
 impl WebState {
@@ -79,6 +95,7 @@ impl WebState {
             started: jiff::Timestamp::from_second(now.as_second()).unwrap_or(now),
             forward: Default::default(),
             reviewer: Default::default(),
+            probe_history: Default::default(),
         }
     }
 
@@ -117,8 +134,11 @@ pub fn routes(state: Arc<WebState>) -> Router {
         .route(DEPLOY_STATUS, get(deploy_status::list))
         .route(DEPLOY_HISTORY, get(deploy_status::history))
         .route(SERVICES, get(services::list))
+        .route(SERVICE_HEALTH, get(service_page::health))
+        .route(SERVICE_CHART, get(service_page::chart))
         .route(OPENAPI, get(openapi::handler))
         .route("/", get(dashboard::page))
+        .route(SERVICE_PAGE, get(dashboard::service_page))
         .route("/assets/{file}", get(dashboard::file))
         .with_state(state)
 }

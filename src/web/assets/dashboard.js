@@ -194,7 +194,8 @@
     }
     const rows = services.map((s) =>
       el("tr", { "data-service": `${s.namespace}/${s.name}` },
-        el("td", {}, el("strong", { text: s.name }), el("span", { class: "sub", text: s.namespace })),
+        el("td", {}, el("a", { class: "service-link", href: `/services/${encodeURIComponent(s.namespace)}/${encodeURIComponent(s.name)}`, title: "Rollouts, plan, health and dependencies" }, el("strong", { text: s.name })),
+          el("span", { class: "sub", text: s.namespace })),
         el("td", { "data-column": "phase" }, badge(PHASES[s.phase], s.phase),
           s.metadata.message ? el("span", { class: "sub", text: s.metadata.message }) : null),
         el("td", { "data-column": "health" }, badge(HEALTH[s.health], s.health)),
