@@ -65,6 +65,17 @@ async fn replicas(env: &TestEnv, name: &str) -> Option<i32> {
     env.deployments.get_opt(name).await.unwrap()?.spec?.replicas
 }
 
+/// `kubectl chitty VERB web --by WHO`, as a person would steer the canary.
+fn plugin(env: &TestEnv, verb: &str, who: &str) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-chitty"))
+        .arg("--kubeconfig")
+        .arg(common::kubeconfig())
+        .args(["-n", env.ns(), verb, "web", "--by", who])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 async fn command(env: &TestEnv, rollout: &str, word: &str, who: &str) {
     let patch =
         json!({"metadata": {"annotations": {CANARY_CONTROL: word, CANARY_CONTROL_BY: who}}});
@@ -249,7 +260,7 @@ async fn a_person_pauses_resumes_promotes_and_aborts_canaries_in_flight() {
     })
     .await;
     let name = d.name_any();
-    command(&env, &name, "pause", "alice").await;
+    plugin(&env, "pause", "alice");
     let paused = rollout_at(&env, "2.0.0", "paused", |d| {
         canary_of(d).is_some_and(|c| c.state.as_deref() == Some("Paused"))
     })
@@ -259,13 +270,13 @@ async fn a_person_pauses_resumes_promotes_and_aborts_canaries_in_flight() {
         c.step_ends_at.is_none() && c.paused_remaining_ms.is_some_and(|ms| ms > 3_000_000),
         "{c:?}"
     );
-    command(&env, &name, "resume", "alice").await;
+    plugin(&env, "unpause", "alice");
     rollout_at(&env, "2.0.0", "resumed", |d| {
         canary_of(d)
             .is_some_and(|c| c.state.as_deref() == Some("Progressing") && c.step_ends_at.is_some())
     })
     .await;
-    command(&env, &name, "promote", "alice").await;
+    plugin(&env, "promote", "alice");
     let done = rollout_at(&env, "2.0.0", "promoted", |d| {
         phase(d) == Some(DeploymentPhase::Succeeded)
     })

@@ -141,10 +141,7 @@ async fn a_rollout_waiting_for_approval_is_shown_and_approved() {
     );
 
     let promote = chitty(&ns, &["promote", "vault"]).await;
-    assert_eq!(
-        promote.refused(),
-        "error: promote is not supported by this operator version: it understands rollback, suspend, resume, approve, reject"
-    );
+    assert_eq!(promote.refused(), "error: no canary of vault is in flight");
     let approved = chitty(&ns, &["approve", "vault", "--by", "alice", "-o", "json"])
         .await
         .json();

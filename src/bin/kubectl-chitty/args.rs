@@ -95,12 +95,30 @@ pub enum Command {
         #[command(flatten)]
         decision: Decision,
     },
-    /// Promote a canary now (when the operator supports it).
-    Promote { service: String },
-    /// Pause a rollout (when the operator supports it).
-    Pause { service: String },
-    /// Abort a rollout (when the operator supports it).
-    Abort { service: String },
+    /// Promote the service's canary in flight now, skipping its remaining steps.
+    Promote {
+        service: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
+    /// Pause the service's canary in flight: its step's clock stops (its analysis goes on).
+    Pause {
+        service: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
+    /// Start a paused canary's clock again, with the time its step had left.
+    Unpause {
+        service: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
+    /// Abort the service's canary in flight: traffic returns to stable, the rollout ends Aborted.
+    Abort {
+        service: String,
+        #[command(flatten)]
+        decision: Decision,
+    },
 }
 
 /// Who decides, and why; recorded on the object (and so in the audit log).

@@ -51,14 +51,17 @@ pub async fn run(command: Command, target: &Target, output: Output) -> anyhow::R
         Command::Reject { service, decision } => {
             steer(target, "reject", &service, decision, output).await
         }
-        Command::Promote { service } => {
-            steer(target, "promote", &service, Decision::default(), output).await
+        Command::Promote { service, decision } => {
+            steer(target, "promote", &service, decision, output).await
         }
-        Command::Pause { service } => {
-            steer(target, "pause", &service, Decision::default(), output).await
+        Command::Pause { service, decision } => {
+            steer(target, "pause", &service, decision, output).await
         }
-        Command::Abort { service } => {
-            steer(target, "abort", &service, Decision::default(), output).await
+        Command::Unpause { service, decision } => {
+            steer(target, "unpause", &service, decision, output).await
+        }
+        Command::Abort { service, decision } => {
+            steer(target, "abort", &service, decision, output).await
         }
     }
 }

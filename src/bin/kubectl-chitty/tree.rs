@@ -183,7 +183,9 @@ pub fn service_health(service: &ChittyService) -> Health {
 pub fn rollout_health(phase: Option<DeploymentPhase>) -> Health {
     match phase {
         Some(DeploymentPhase::Succeeded) => Health::Ok,
-        Some(DeploymentPhase::Failed | DeploymentPhase::RolledBack) => Health::Failed,
+        Some(DeploymentPhase::Failed | DeploymentPhase::RolledBack | DeploymentPhase::Aborted) => {
+            Health::Failed
+        }
         Some(DeploymentPhase::Superseded) => Health::Idle,
         Some(DeploymentPhase::Pending | DeploymentPhase::Running) | None => Health::Progressing,
     }

@@ -4,8 +4,8 @@
 
 use anyhow::{anyhow, bail};
 use chitty_operator::api::{
-    APPROVED_BY, ChittyDeployment, ChittyService, DeploymentPhase, REJECTED_BY, REJECTION_REASON,
-    ROLLBACK_REQUEST,
+    APPROVED_BY, CANARY_CONTROL, CANARY_CONTROL_BY, ChittyDeployment, ChittyService,
+    DeploymentPhase, REJECTED_BY, REJECTION_REASON, ROLLBACK_REQUEST,
 };
 use chitty_operator::pipeline::rollouts;
 use kube::ResourceExt;
@@ -27,8 +27,6 @@ pub enum Action {
         pick: Pick,
         annotations: fn(&Who) -> Vec<(&'static str, String)>,
     },
-    /// The operator has no such control yet.
-    Unsupported,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +36,8 @@ pub enum Pick {
     NewestSucceeded,
     /// The newest rollout waiting for a person's approval.
     AwaitingApproval,
+    /// The rollout whose canary is in flight (deployed, not yet promoted or aborted).
+    CanaryInFlight,
 }
 
 pub struct Verb {
@@ -94,19 +94,44 @@ pub const VERBS: &[Verb] = &[
     Verb {
         name: "promote",
         done: "promoted",
-        action: Action::Unsupported,
+        action: Action::AnnotateRollout {
+            pick: Pick::CanaryInFlight,
+            annotations: |who| canary_command("promote", who),
+        },
     },
     Verb {
         name: "pause",
         done: "paused",
-        action: Action::Unsupported,
+        action: Action::AnnotateRollout {
+            pick: Pick::CanaryInFlight,
+            annotations: |who| canary_command("pause", who),
+        },
+    },
+    Verb {
+        name: "unpause",
+        done: "unpaused",
+        action: Action::AnnotateRollout {
+            pick: Pick::CanaryInFlight,
+            annotations: |who| canary_command("resume", who),
+        },
     },
     Verb {
         name: "abort",
         done: "aborted",
-        action: Action::Unsupported,
+        action: Action::AnnotateRollout {
+            pick: Pick::CanaryInFlight,
+            annotations: |who| canary_command("abort", who),
+        },
     },
 ];
+
+/// The operator's canary command annotations (`chitty.cc/canary`, `chitty.cc/canary-by`).
+fn canary_command(word: &str, who: &Who) -> Vec<(&'static str, String)> {
+    vec![
+        (CANARY_CONTROL, word.to_owned()),
+        (CANARY_CONTROL_BY, who.by.clone()),
+    ]
+}
 
 pub fn verb(name: &str) -> &'static Verb {
     VERBS
@@ -142,11 +167,6 @@ pub fn plan(
         patch,
     };
     match &verb.action {
-        Action::Unsupported => bail!(
-            "{} is not supported by this operator version: it understands {}",
-            verb.name,
-            supported().join(", ")
-        ),
         Action::ServiceSpec(patch) => Ok(planned("ChittyService", name, patch())),
         Action::AnnotateRollout { pick, annotations } => {
             let rollout = pick_rollout(*pick, &name, owned)?;
@@ -157,14 +177,6 @@ pub fn plan(
             Ok(planned("ChittyDeployment", rollout.name_any(), patch))
         }
     }
-}
-
-/// The verbs the operator understands today.
-pub fn supported() -> Vec<&'static str> {
-    (VERBS.iter())
-        .filter(|v| !matches!(v.action, Action::Unsupported))
-        .map(|v| v.name)
-        .collect()
 }
 
 fn pick_rollout<'a>(
@@ -211,6 +223,16 @@ fn pick_rollout<'a>(
                 .find(|d| d.name_any() == name)
                 .expect("picked from owned"))
         }
+        Pick::CanaryInFlight => owned
+            .iter()
+            .find(|d| {
+                let canary = d.status.as_ref().and_then(|s| s.canary.as_ref());
+                phase(d) == Some(DeploymentPhase::Running)
+                    && canary.is_some_and(|c| {
+                        !matches!(c.state.as_deref(), Some("Promoted" | "Aborted"))
+                    })
+            })
+            .ok_or_else(|| anyhow!("no canary of {service} is in flight")),
     }
 }
 

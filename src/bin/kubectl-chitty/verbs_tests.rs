@@ -100,13 +100,8 @@ fn suspend_and_resume_patch_the_spec_and_unknown_controls_are_refused() {
         plan(verb("resume"), &service(), &[], &who()).unwrap().patch,
         json!({"spec": {"suspend": false}})
     );
-    for name in ["promote", "pause", "abort"] {
+    for name in ["promote", "pause", "unpause", "abort"] {
         let error = plan(verb(name), &service(), &[], &who()).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!(
-                "{name} is not supported by this operator version: it understands rollback, suspend, resume, approve, reject"
-            )
-        );
+        assert_eq!(error.to_string(), "no canary of web is in flight");
     }
 }

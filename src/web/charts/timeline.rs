@@ -129,6 +129,7 @@ fn rollout_word(phase: DeploymentPhase) -> (&'static str, &'static str) {
         DeploymentPhase::Failed => ("failed", tone::BAD.1),
         DeploymentPhase::RolledBack => ("rolled back", tone::BAD.1),
         DeploymentPhase::Superseded => ("superseded", tone::WAIT.1),
+        DeploymentPhase::Aborted => ("canary aborted", tone::BAD.1),
     }
 }
 
