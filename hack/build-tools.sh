@@ -10,7 +10,12 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 kube_version=$(awk '$1=="require" && $2=="k8s.io/kubernetes" {print $3}' "$here/tools/kubernetes/go.mod")
 
-key() { cat "$here/tools/$1/go.mod" "$here/tools/$1/go.sum" | sha256sum | cut -c1-12; }
+# A module whose own main package is the tool (kstatus, argolua) is keyed by its main.go too.
+key() {
+  local dir="$here/tools/$1" main=()
+  [ -f "$dir/main.go" ] && main=("$dir/main.go")
+  cat "$dir/go.mod" "$dir/go.sum" "${main[@]}" | sha256sum | cut -c1-12
+}
 
 # build_once NAME BINARY... -- BUILD-COMMAND: runs the command in the tool module unless every binary is cached.
 build_once() {
@@ -125,6 +130,10 @@ build_once kwok kwok kwokctl -- bash -c "$(declare -f build_tools); build_tools"
 kwok_default_stages
 gateway_api_crds
 build_once helm helm -- bash -c "$(declare -f build_tools); build_tools"
+# Test helpers whose own main package is the module: kstatus computes objects' kstatus with the upstream
+# library (what Flux and kpt decide with); argolua runs Argo CD's health script in Argo CD's interpreter.
+build_once kstatus kstatus -- bash -c 'go build -trimpath -ldflags "-s -w" -o "$OUT/kstatus" .'
+build_once argolua argolua -- bash -c 'go build -trimpath -ldflags "-s -w" -o "$OUT/argolua" .'
 build_once kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
   bash -c "kube_version=$kube_version; $(declare -f kube_ldflags build_kube); build_kube"
 build_once flux source-controller kustomize-controller -- bash -c "$(declare -f build_tools); build_tools"

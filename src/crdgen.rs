@@ -10,16 +10,19 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
         (
             "chittyservices.chitty.cc.yaml",
-            labelled(ChittyService::crd()),
+            labelled(unobserved_until_reconciled(ChittyService::crd())),
         ),
         (
             "chittydeployments.chitty.cc.yaml",
             labelled(ChittyDeployment::crd()),
         ),
-        ("routeclaims.chitty.cc.yaml", labelled(RouteClaim::crd())),
+        (
+            "routeclaims.chitty.cc.yaml",
+            labelled(unobserved_until_reconciled(RouteClaim::crd())),
+        ),
         (
             "chittydomains.chitty.cc.yaml",
-            labelled(ChittyDomain::crd()),
+            labelled(unobserved_until_reconciled(ChittyDomain::crd())),
         ),
     ]
 }
@@ -30,6 +33,27 @@ fn labelled(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
         .labels
         .get_or_insert_default()
         .insert("app.kubernetes.io/part-of".into(), "chitty-operator".into());
+    crd
+}
+
+/// A kind people write reads `status: {observedGeneration: 0}` until the operator writes its
+/// status (the apiserver fills in a schema default on every read). kstatus, and so Flux and kpt,
+/// calls an object with no status at all Current; generation 1 against an observed 0 reads
+/// InProgress, so nothing counts as reconciled before the operator has seen it. (ChittyDeployment
+/// is the operator's own, and reconciled the moment it is made.)
+fn unobserved_until_reconciled(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON;
+    for version in &mut crd.spec.versions {
+        let status = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|s| s.properties.as_mut())
+            .and_then(|p| p.get_mut("status"));
+        if let Some(status) = status {
+            status.default = Some(JSON(serde_json::json!({"observedGeneration": 0})));
+        }
+    }
     crd
 }
 

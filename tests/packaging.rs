@@ -639,17 +639,30 @@ fn the_readme_documents_every_chart_value() {
     assert!(paths.len() > 40, "the schema was read: {paths:?}");
 }
 
+/// One health script: the chart's file is what its ConfigMap ships and what the docs' argocd-cm
+/// patch embeds, under the key of every kind.
 #[test]
-fn argo_cd_reads_every_kind_with_the_documented_health_script() {
-    let docs = common::repo().join("docs/gitops");
-    let script = std::fs::read_to_string(docs.join("argocd-health.lua")).unwrap();
-    let config_map =
-        documents(&std::fs::read_to_string(docs.join("argocd-cm-health.yaml")).unwrap());
-    let data = &only(&config_map, "ConfigMap")["data"];
-    for kind in ["ChittyService", "ChittyDeployment", "RouteClaim"] {
-        let key = format!("resource.customizations.health.chitty.cc_{kind}");
-        assert_eq!(data[&key].as_str(), Some(script.as_str()), "{key}");
+fn argo_cd_reads_every_kind_with_the_one_health_script() {
+    let script = std::fs::read_to_string(chart_dir().join("files/argocd-health.lua")).unwrap();
+    let docs_path = common::repo().join("docs/gitops/argocd-cm-health.yaml");
+    let documented = documents(&std::fs::read_to_string(docs_path).unwrap());
+    let shipped = documents(&helm_template(
+        "chitty",
+        "ops",
+        &["--set", "argocdHealthChecks.enabled=true"],
+    ));
+    for config_map in [only(&documented, "ConfigMap"), only(&shipped, "ConfigMap")] {
+        for kind in ["ChittyService", "ChittyDeployment", "RouteClaim"] {
+            let key = format!("resource.customizations.health.chitty.cc_{kind}");
+            let copy = config_map["data"][&key].as_str();
+            assert_eq!(copy, Some(script.as_str()), "{key} in {config_map}");
+        }
     }
+    let by_default = documents(&helm_template("chitty", "ops", &[]));
+    assert!(
+        of_kind(&by_default, "ConfigMap").is_empty(),
+        "off unless asked for"
+    );
 }
 
 #[test]

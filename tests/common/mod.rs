@@ -147,6 +147,7 @@ pub mod health_server;
 pub mod manifest;
 pub mod replica_pod;
 pub mod sim_admin;
+pub mod verdicts;
 pub mod wait;
 
 // Each test binary compiles this module and uses only some of these names.

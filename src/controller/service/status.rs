@@ -192,28 +192,9 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
     let name = name_of(current);
     let error = current.status.as_ref().and_then(|s| s.error.clone());
     match phase_of(current) {
-        // Held back (dependencies, suspension): the rollout says why.
-        DeploymentPhase::Pending if current.status.is_some() => {
-            let why = current
-                .status
-                .as_ref()
-                .and_then(|s| conditions::find(&s.conditions, types::READY))
-                .map(|c| format!(": {}", c.message))
-                .unwrap_or_default();
-            let msg = format!("rollout {name} is waiting to start{why}");
-            (
-                ServicePhase::Pending,
-                vec![
-                    ready(false, reasons::ROLLOUT_PENDING, msg.clone()),
-                    reconciling(reasons::ROLLOUT_PENDING, msg),
-                ],
-            )
-        }
-        // Just created, or running: one message for both, and none per step (the rollout's own
-        // status and `kubectl get cdeploy` show the step), so that the service's status is
-        // written when the rollout starts and when it ends, not at every step between.
-        // Stuck on something only a person can fix: the rollout's reason (`ObjectRefused`,
-        // `NameInUse`) is the service's too.
+        // Stuck on something only a person can fix, before it started (a dependency cycle) or while
+        // it runs: the rollout's reason (`DependencyCycle`, `ObjectRefused`, `NameInUse`) is the
+        // service's too.
         DeploymentPhase::Pending | DeploymentPhase::Running if stalled_on(current).is_some() => {
             let (reason, why) = stalled_on(current).unwrap_or_default();
             let msg = format!("rollout {name} is stuck: {why}");
@@ -222,6 +203,28 @@ fn readiness(service: &ChittyService, seen: &Observed) -> (ServicePhase, Vec<Des
                 vec![ready(false, &reason, msg.clone()), stalled(&reason, msg)],
             )
         }
+        // Held back (dependencies, suspension): the rollout says why.
+        DeploymentPhase::Pending if current.status.is_some() => {
+            let held = current
+                .status
+                .as_ref()
+                .and_then(|s| conditions::find(&s.conditions, types::READY));
+            let why = held.map(|c| format!(": {}", c.message)).unwrap_or_default();
+            let msg = format!("rollout {name} is waiting to start{why}");
+            // Waiting for a person's approval is the service's reason too, so tools that tell
+            // waiting for a person from waiting for the operator (Argo CD: Suspended) can.
+            let reason = match held {
+                Some(c) if c.reason == reasons::AWAITING_APPROVAL => reasons::AWAITING_APPROVAL,
+                _ => reasons::ROLLOUT_PENDING,
+            };
+            (
+                ServicePhase::Pending,
+                vec![ready(false, reason, msg.clone()), reconciling(reason, msg)],
+            )
+        }
+        // Just created, or running: one message for both, and none per step (the rollout's own
+        // status and `kubectl get cdeploy` show the step), so that the service's status is
+        // written when the rollout starts and when it ends, not at every step between.
         DeploymentPhase::Pending | DeploymentPhase::Running => {
             let msg = format!(
                 "rollout {name} of version {} is in progress",

@@ -115,6 +115,56 @@ fn a_held_rollout_passes_on_why_it_waits() {
     );
 }
 
+/// A rollout held before it starts, with `condition` on it.
+fn held_by(type_: &str, reason: &str, message: &str) -> ChittyDeployment {
+    let mut held = rollout("rev2", DeploymentPhase::Pending);
+    held.status.as_mut().unwrap().conditions = vec![Condition {
+        type_: type_.into(),
+        status: if type_ == types::READY {
+            "False"
+        } else {
+            "True"
+        }
+        .into(),
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: now(),
+        observed_generation: None,
+    }];
+    held
+}
+
+/// A cycle never resolves by waiting: the service stalls with the rollout (kstatus: Failed), it
+/// does not read as reconciling forever.
+#[test]
+fn a_rollout_stalled_before_it_starts_stalls_the_service() {
+    let held = held_by(types::STALLED, reasons::DEPENDENCY_CYCLE, "a -> b -> a");
+    let status = compute_with(&service(), Some(&held), None);
+    let stalled = conditions::find(&status.conditions, types::STALLED).unwrap();
+    assert_eq!(stalled.reason, reasons::DEPENDENCY_CYCLE);
+    assert!(
+        stalled.message.contains("a -> b -> a"),
+        "{}",
+        stalled.message
+    );
+    assert!(!conditions::is_true(&status.conditions, types::RECONCILING));
+}
+
+/// Waiting for a person reads differently from waiting for the operator.
+#[test]
+fn a_rollout_awaiting_approval_is_the_services_reason() {
+    let held = held_by(
+        types::READY,
+        reasons::AWAITING_APPROVAL,
+        "waiting for approval",
+    );
+    let status = compute_with(&service(), Some(&held), None);
+    for type_ in [types::READY, types::RECONCILING] {
+        let c = conditions::find(&status.conditions, type_).unwrap();
+        assert_eq!(c.reason, reasons::AWAITING_APPROVAL, "{type_}");
+    }
+}
+
 #[test]
 fn succeeded_rollout_is_ready_without_abnormal_conditions() {
     let current = rollout("rev2", DeploymentPhase::Succeeded);

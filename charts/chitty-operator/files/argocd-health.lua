@@ -1,5 +1,8 @@
--- Argo CD health of chitty.cc resources (ChittyService, ChittyDeployment, RouteClaim), read from
--- their kstatus conditions: the same rule `kubectl wait`, Flux and kstatus apply.
+-- Argo CD health of the chitty.cc kinds (ChittyService, ChittyDeployment, RouteClaim), read from
+-- their kstatus conditions, the rule Flux and kstatus apply, plus Suspended, which kstatus has no
+-- word for. This file is the only copy: the chart ships it (templates/argocd-health.yaml) and
+-- docs/gitops/argocd-cm-health.yaml embeds it (tests/packaging.rs fails when they differ).
+-- Argo CD runs it with Lua's standard libraries off, so it uses nothing beyond base and table.
 local hs = {}
 if obj.status == nil or obj.status.conditions == nil then
   hs.status = "Progressing"
@@ -26,6 +29,12 @@ for _, condition in ipairs(obj.status.conditions) do
     ready = condition
   end
 end
+-- Waiting for a person, not for the operator: a suspended service, a rollout awaiting approval.
+if ready ~= nil and (ready.reason == "Suspended" or ready.reason == "AwaitingApproval") then
+  hs.status = "Suspended"
+  hs.message = ready.message
+  return hs
+end
 if reconciling ~= nil then
   hs.status = "Progressing"
   hs.message = reconciling.message
@@ -37,11 +46,7 @@ if ready ~= nil and ready.status == "True" then
   return hs
 end
 if ready ~= nil and ready.status == "False" then
-  if ready.reason == "Suspended" then
-    hs.status = "Suspended"
-  else
-    hs.status = "Degraded"
-  end
+  hs.status = "Degraded"
   hs.message = ready.message
   return hs
 end
