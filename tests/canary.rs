@@ -73,7 +73,11 @@ fn plugin(env: &TestEnv, verb: &str, who: &str) {
         .args(["-n", env.ns(), verb, "web", "--by", who])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn command(env: &TestEnv, rollout: &str, word: &str, who: &str) {
