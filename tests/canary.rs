@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use chitty_operator::api::{CANARY_CONTROL, CANARY_CONTROL_BY, ChittyDeployment, DeploymentPhase};
 use chitty_operator::sim::{self, SimConfig};
 use common::TestEnv;
@@ -37,28 +35,6 @@ fn canary_of(d: &ChittyDeployment) -> Option<chitty_operator::api::CanaryStatus>
 
 fn phase(d: &ChittyDeployment) -> Option<DeploymentPhase> {
     d.status.as_ref()?.phase
-}
-
-/// The rollout of `version`, once `check` holds for it.
-async fn rollout_at(
-    env: &TestEnv,
-    version: &str,
-    what: &str,
-    check: impl Fn(&ChittyDeployment) -> bool,
-) -> ChittyDeployment {
-    common::wait::eventually_within(
-        what,
-        Duration::from_secs(120),
-        || async {
-            let all = env.rollouts.list(&ListParams::default()).await.ok()?;
-            all.items
-                .into_iter()
-                .find(|d| d.spec.snapshot.version == version)
-        },
-        |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&check),
-    )
-    .await
-    .unwrap()
 }
 
 async fn replicas(env: &TestEnv, name: &str) -> Option<i32> {
@@ -126,10 +102,11 @@ async fn a_three_step_canary_follows_its_weights_and_is_promoted() {
     .await;
     // Without weighted routing the share is carried by pods: 1, 2 and 3 of 4 (see `traffic`).
     for (step, weight, pods) in [(1, 25, 1), (2, 50, 2), (3, 75, 3)] {
-        let d = rollout_at(&env, "2.0.0", &format!("step {step}"), |d| {
-            canary_of(d).is_some_and(|c| c.step == Some(step))
-        })
-        .await;
+        let d = env
+            .rollout_of_version("2.0.0", &format!("step {step}"), |d| {
+                canary_of(d).is_some_and(|c| c.step == Some(step))
+            })
+            .await;
         let c = canary_of(&d).unwrap();
         assert_eq!(
             (c.weight, c.steps, c.mechanism.as_deref()),
@@ -155,10 +132,11 @@ async fn a_three_step_canary_follows_its_weights_and_is_promoted() {
         "{selector:?}"
     );
 
-    let done = rollout_at(&env, "2.0.0", "promoted", |d| {
-        phase(d) == Some(DeploymentPhase::Succeeded)
-    })
-    .await;
+    let done = env
+        .rollout_of_version("2.0.0", "promoted", |d| {
+            phase(d) == Some(DeploymentPhase::Succeeded)
+        })
+        .await;
     let c = canary_of(&done).unwrap();
     assert_eq!(
         (c.state.as_deref(), c.weight),
@@ -206,15 +184,16 @@ async fn a_canary_failing_at_step_two_is_aborted_with_the_measurement() {
 
     env.apply(&web(&sim.base_url(), "2.0.0", steps, analysis))
         .await;
-    rollout_at(&env, "2.0.0", "step 2", |d| {
+    env.rollout_of_version("2.0.0", "step 2", |d| {
         canary_of(d).is_some_and(|c| c.step == Some(2))
     })
     .await;
     set_health(&sim, "web-canary", "down").await;
-    let aborted = rollout_at(&env, "2.0.0", "aborted", |d| {
-        phase(d) == Some(DeploymentPhase::Aborted)
-    })
-    .await;
+    let aborted = env
+        .rollout_of_version("2.0.0", "aborted", |d| {
+            phase(d) == Some(DeploymentPhase::Aborted)
+        })
+        .await;
     let error = aborted.status.clone().unwrap().error.unwrap();
     assert!(error.contains("step 2 of 3 (weight 50%)"), "{error}");
     assert!(error.contains("2 of"), "the failed count: {error}");
@@ -259,32 +238,35 @@ async fn a_person_pauses_resumes_promotes_and_aborts_canaries_in_flight() {
 
     env.apply(&web(&sim.base_url(), "2.0.0", steps.clone(), json!({})))
         .await;
-    let d = rollout_at(&env, "2.0.0", "step 1", |d| {
-        canary_of(d).is_some_and(|c| c.step == Some(1))
-    })
-    .await;
+    let d = env
+        .rollout_of_version("2.0.0", "step 1", |d| {
+            canary_of(d).is_some_and(|c| c.step == Some(1))
+        })
+        .await;
     let name = d.name_any();
     plugin(&env, "pause", "alice");
-    let paused = rollout_at(&env, "2.0.0", "paused", |d| {
-        canary_of(d).is_some_and(|c| c.state.as_deref() == Some("Paused"))
-    })
-    .await;
+    let paused = env
+        .rollout_of_version("2.0.0", "paused", |d| {
+            canary_of(d).is_some_and(|c| c.state.as_deref() == Some("Paused"))
+        })
+        .await;
     let c = canary_of(&paused).unwrap();
     assert!(
         c.step_ends_at.is_none() && c.paused_remaining_ms.is_some_and(|ms| ms > 3_000_000),
         "{c:?}"
     );
     plugin(&env, "unpause", "alice");
-    rollout_at(&env, "2.0.0", "resumed", |d| {
+    env.rollout_of_version("2.0.0", "resumed", |d| {
         canary_of(d)
             .is_some_and(|c| c.state.as_deref() == Some("Progressing") && c.step_ends_at.is_some())
     })
     .await;
     plugin(&env, "promote", "alice");
-    let done = rollout_at(&env, "2.0.0", "promoted", |d| {
-        phase(d) == Some(DeploymentPhase::Succeeded)
-    })
-    .await;
+    let done = env
+        .rollout_of_version("2.0.0", "promoted", |d| {
+            phase(d) == Some(DeploymentPhase::Succeeded)
+        })
+        .await;
     let health = done
         .status
         .unwrap()
@@ -314,15 +296,17 @@ async fn a_person_pauses_resumes_promotes_and_aborts_canaries_in_flight() {
 
     env.apply(&web(&sim.base_url(), "3.0.0", steps, json!({})))
         .await;
-    let d = rollout_at(&env, "3.0.0", "step 1", |d| {
-        canary_of(d).is_some_and(|c| c.step == Some(1))
-    })
-    .await;
+    let d = env
+        .rollout_of_version("3.0.0", "step 1", |d| {
+            canary_of(d).is_some_and(|c| c.step == Some(1))
+        })
+        .await;
     command(&env, &d.name_any(), "abort", "bob").await;
-    let aborted = rollout_at(&env, "3.0.0", "aborted", |d| {
-        phase(d) == Some(DeploymentPhase::Aborted)
-    })
-    .await;
+    let aborted = env
+        .rollout_of_version("3.0.0", "aborted", |d| {
+            phase(d) == Some(DeploymentPhase::Aborted)
+        })
+        .await;
     assert!(
         aborted
             .status

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use chitty_operator::api::{ChittyDeployment, DeploymentPhase};
+use chitty_operator::api::DeploymentPhase;
 use chitty_operator::config::{GatewayRef, IngressController, OperatorConfig, RouteBackend};
 use chitty_operator::sim::{self, SimConfig};
 use chitty_operator::workload::gateway_api::HTTPRoute;
@@ -14,7 +14,7 @@ use common::TestEnv;
 use common::manifest::ServiceManifest;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 const STEPS: [i32; 3] = [20, 50, 80];
@@ -33,26 +33,6 @@ fn web(sim: &str, version: &str) -> ServiceManifest {
         )
         .strategy(json!({"type": "canary", "canary": {"steps": steps,
             "analysis": {"url": format!("{sim}/svc/web-canary"), "failureLimit": 1}}}))
-}
-
-async fn rollout_at(
-    env: &TestEnv,
-    version: &str,
-    what: &str,
-    check: impl Fn(&ChittyDeployment) -> bool,
-) {
-    common::wait::eventually_within(
-        what,
-        Duration::from_secs(120),
-        || async {
-            let all = env.rollouts.list(&ListParams::default()).await.ok()?;
-            all.items
-                .into_iter()
-                .find(|d| d.spec.snapshot.version == version)
-        },
-        |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&check),
-    )
-    .await;
 }
 
 /// Stands in for a Gateway controller: accepts each generation of the service's HTTPRoute.
@@ -129,7 +109,7 @@ async fn the_httproute_weights_follow_the_steps_and_end_on_stable() {
         )
         .await;
     }
-    rollout_at(&env, "2.0.0", "promoted", |d| {
+    env.rollout_of_version("2.0.0", "promoted", |d| {
         d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::Succeeded)
     })
     .await;
@@ -215,7 +195,7 @@ async fn the_ingress_nginx_canary_weight_follows_the_steps() {
         )
         .await;
     }
-    rollout_at(&env, "2.0.0", "promoted", |d| {
+    env.rollout_of_version("2.0.0", "promoted", |d| {
         d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::Succeeded)
     })
     .await;

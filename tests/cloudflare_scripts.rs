@@ -51,21 +51,24 @@ fn sh(dir: &Path, script: &str) {
     );
 }
 
-/// A git repository at `dir` with `files` committed on `main`; returns its URL.
-fn repository(dir: &Path, files: &[(&str, String)]) -> String {
+/// The project `files` in a git repository under `scratch`, with npm's lock file (taken from the
+/// registry, like a developer would) committed on `main`; returns its URL.
+fn project(scratch: &Scratch, files: &[(&str, String)]) -> String {
+    let dir = scratch.join("project");
     for (path, text) in files {
         let file = dir.join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(file, text).unwrap();
     }
+    lock(&dir);
     sh(
-        dir,
+        &dir,
         "git init -q -b main . && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm project",
     );
     format!("file://{}", dir.display())
 }
 
-/// npm's lock file for the project's package.json (taken from the registry, like a developer would).
+/// npm's lock file for the project's package.json.
 fn lock(dir: &Path) {
     sh(
         dir,
@@ -145,6 +148,16 @@ fn names(ran: &[Ran]) -> Vec<(&str, i32)> {
     ran.iter().map(|r| (r.container.as_str(), r.code)).collect()
 }
 
+/// Each container ran with the exit code given, in order; else the last one's output.
+fn assert_ran(ran: &[Ran], expected: &[(&str, i32)]) {
+    assert_eq!(
+        names(ran),
+        expected,
+        "{}",
+        ran.last().map_or("", |r| r.output.as_str())
+    );
+}
+
 fn objects(kind: &str, url: &str, routes: Value) -> (ChittyService, ChittyDeployment) {
     let spec = json!({"type": kind, "version": "1.0.0", "environment": "staging", "target": "cloudflare",
         "source": {"git": {"url": url, "revision": "main"}}, "routes": routes,
@@ -181,25 +194,16 @@ fn worker_files(test_body: &str) -> Vec<(&'static str, String)> {
 #[test]
 fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
     let scratch = Scratch::new("worker");
-    let project = scratch.join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    for (path, text) in worker_files("assert.strictEqual(1 + 1, 2);") {
-        std::fs::create_dir_all(project.join(path).parent().unwrap()).unwrap();
-        std::fs::write(project.join(path), text).unwrap();
-    }
-    lock(&project);
-    let url = repository(&project, &[]);
+    let url = project(&scratch, &worker_files("assert.strictEqual(1 + 1, 2);"));
     let (mut service, rollout) = objects("worker", &url, json!([]));
     let defaults = OperatorConfig::defaults().build;
 
     // The build Job: clone, install, test, build, with no credentials anywhere.
     let build = build_job::build(&defaults, &service, &rollout, "unused");
     let ran = run_job(&build, &Scratch::new("worker-build"), &[]);
-    assert_eq!(
-        names(&ran),
-        [("clone", 0), ("install", 0), ("test", 0), ("build", 0)],
-        "{}",
-        ran.last().unwrap().output
+    assert_ran(
+        &ran,
+        &[("clone", 0), ("install", 0), ("test", 0), ("build", 0)],
     );
 
     // The deploy Job for a service holding one exact path route and one whole host.
@@ -232,11 +236,9 @@ fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
         &run,
         &[("CHITTY_DRY_RUN_OUTDIR", bundle.display().to_string())],
     );
-    assert_eq!(
-        names(&ran),
-        [("clone", 0), ("install", 0), ("build", 0), ("deploy", 0)],
-        "{}",
-        ran.last().unwrap().output
+    assert_ran(
+        &ran,
+        &[("clone", 0), ("install", 0), ("build", 0), ("deploy", 0)],
     );
     let config: Value = serde_json::from_str(
         &std::fs::read_to_string(run.join("workspace/wrangler.chitty.json")).unwrap(),
@@ -266,12 +268,7 @@ fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
     let update = cloudflare::routes_job(&defaults, &service, &rollout, &held[2..]);
     let run = Scratch::new("worker-routes");
     let ran = run_job(&update, &run, &[("CHITTY_DRY_RUN_OUTDIR", "yes".into())]);
-    assert_eq!(
-        names(&ran),
-        [("clone", 0), ("routes", 0)],
-        "{}",
-        ran.last().unwrap().output
-    );
+    assert_ran(&ran, &[("clone", 0), ("routes", 0)]);
     let config: Value = serde_json::from_str(
         &std::fs::read_to_string(run.join("workspace/wrangler.chitty.json")).unwrap(),
     )
@@ -285,14 +282,10 @@ fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
 #[test]
 fn a_failing_npm_test_fails_the_build_at_test_with_its_output() {
     let scratch = Scratch::new("failing");
-    let project = scratch.join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    for (path, text) in worker_files("assert.strictEqual(1 + 2, 2, 'expected the sum to be 2');") {
-        std::fs::create_dir_all(project.join(path).parent().unwrap()).unwrap();
-        std::fs::write(project.join(path), text).unwrap();
-    }
-    lock(&project);
-    let url = repository(&project, &[]);
+    let url = project(
+        &scratch,
+        &worker_files("assert.strictEqual(1 + 2, 2, 'expected the sum to be 2');"),
+    );
     let (service, rollout) = objects("worker", &url, json!([]));
     let build = build_job::build(
         &OperatorConfig::defaults().build,
@@ -346,8 +339,6 @@ fn a_failing_npm_test_fails_the_build_at_test_with_its_output() {
 #[test]
 fn a_vite_frontend_is_built_before_its_output_goes_to_pages() {
     let scratch = Scratch::new("vite");
-    let project = scratch.join("project");
-    std::fs::create_dir_all(&project).unwrap();
     let files = [
         ("package.json", json!({"name": "edge-web", "version": "1.0.0", "private": true, "type": "module",
             "scripts": {"build": "vite build", "test": "node --test"},
@@ -356,21 +347,14 @@ fn a_vite_frontend_is_built_before_its_output_goes_to_pages() {
         ("src/main.js", "document.querySelector('#app').textContent = 'ChittyOS frontend';\n".to_string()),
         (".gitignore", "node_modules\ndist\n".to_string()),
     ];
-    for (path, text) in &files {
-        std::fs::create_dir_all(project.join(path).parent().unwrap()).unwrap();
-        std::fs::write(project.join(path), text).unwrap();
-    }
-    lock(&project);
-    let url = repository(&project, &[]);
+    let url = project(&scratch, &files);
     let (service, rollout) = objects("frontend", &url, json!([]));
     let defaults = OperatorConfig::defaults().build;
     let build = build_job::build(&defaults, &service, &rollout, "unused");
     let ran = run_job(&build, &Scratch::new("vite-build"), &[]);
-    assert_eq!(
-        names(&ran),
-        [("clone", 0), ("install", 0), ("test", 0), ("build", 0)],
-        "{}",
-        ran.last().unwrap().output
+    assert_ran(
+        &ran,
+        &[("clone", 0), ("install", 0), ("test", 0), ("build", 0)],
     );
 
     let deploy = cloudflare::deploy_job(
@@ -388,11 +372,9 @@ fn a_vite_frontend_is_built_before_its_output_goes_to_pages() {
         &run,
         &[("CHITTY_DRY_RUN_OUTDIR", upload.display().to_string())],
     );
-    assert_eq!(
-        names(&ran),
-        [("clone", 0), ("install", 0), ("build", 0), ("deploy", 0)],
-        "{}",
-        ran.last().unwrap().output
+    assert_ran(
+        &ran,
+        &[("clone", 0), ("install", 0), ("build", 0), ("deploy", 0)],
     );
     let page = std::fs::read_to_string(upload.join("index.html")).unwrap();
     assert!(

@@ -184,6 +184,29 @@ impl TestEnv {
         .unwrap()
     }
 
+    /// The rollout of the service version `version` (there is one per version in these tests),
+    /// once `check` holds for it.
+    pub async fn rollout_of_version(
+        &self,
+        version: &str,
+        what: &str,
+        check: impl Fn(&ChittyDeployment) -> bool,
+    ) -> ChittyDeployment {
+        wait::eventually_within(
+            what,
+            std::time::Duration::from_secs(120),
+            || async {
+                let all = self.rollouts.list(&Default::default()).await.ok()?;
+                all.items
+                    .into_iter()
+                    .find(|d| d.spec.snapshot.version == version)
+            },
+            |d: &Option<ChittyDeployment>| d.as_ref().is_some_and(&check),
+        )
+        .await
+        .unwrap()
+    }
+
     /// The name of the rollout the service's status records, once it records one.
     pub async fn recorded_rollout(&self, service: &str) -> String {
         let svc = self
