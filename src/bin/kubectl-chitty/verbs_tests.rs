@@ -90,7 +90,7 @@ fn approve_and_reject_find_the_rollout_waiting_for_a_person() {
 }
 
 #[test]
-fn suspend_and_resume_patch_the_spec_and_unknown_controls_are_refused() {
+fn suspend_and_resume_patch_the_spec_and_canary_verbs_need_a_canary() {
     let planned = plan(verb("suspend"), &service(), &[], &who()).unwrap();
     assert_eq!(
         (planned.kind.as_str(), planned.patch.clone()),
@@ -102,6 +102,42 @@ fn suspend_and_resume_patch_the_spec_and_unknown_controls_are_refused() {
     );
     for name in ["promote", "pause", "unpause", "abort"] {
         let error = plan(verb(name), &service(), &[], &who()).unwrap_err();
-        assert_eq!(error.to_string(), "no canary of web is in flight");
+        assert_eq!(error.to_string(), "no canary of a is in flight");
     }
+}
+
+#[test]
+fn canary_verbs_annotate_the_rollout_whose_canary_is_in_flight() {
+    let canary = |state: &str| json!({"canaryReplicas": 1, "stableReplicas": 3, "percent": 20, "state": state});
+    let owned = [
+        rollout(
+            "a-1",
+            "2026-01-01T00:00:00Z",
+            json!({"phase": "Aborted", "canary": canary("Aborted")}),
+        ),
+        rollout(
+            "a-2",
+            "2026-01-02T00:00:00Z",
+            json!({"phase": "Running", "canary": canary("Progressing")}),
+        ),
+    ];
+    for (name, word) in [
+        ("promote", "promote"),
+        ("pause", "pause"),
+        ("unpause", "resume"),
+        ("abort", "abort"),
+    ] {
+        let planned = plan(verb(name), &service(), &owned, &who()).unwrap();
+        assert_eq!(planned.name, "a-2");
+        assert_eq!(
+            planned.patch,
+            json!({"metadata": {"annotations": {"chitty.cc/canary": word, "chitty.cc/canary-by": "alice"}}})
+        );
+    }
+    let error = plan(verb("pause"), &service(), &owned[..1], &who()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "no canary of a is in flight",
+        "an aborted canary is over"
+    );
 }
