@@ -148,6 +148,12 @@ fn names(ran: &[Ran]) -> Vec<(&str, i32)> {
     ran.iter().map(|r| (r.container.as_str(), r.code)).collect()
 }
 
+/// The wrangler configuration a run's script generated in the workspace.
+fn generated_config(run: &Scratch) -> Value {
+    let text = std::fs::read_to_string(run.join("workspace/wrangler.chitty.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Each container ran with the exit code given, in order; else the last one's output.
 fn assert_ran(ran: &[Ran], expected: &[(&str, i32)]) {
     assert_eq!(
@@ -240,10 +246,7 @@ fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
         &ran,
         &[("clone", 0), ("install", 0), ("build", 0), ("deploy", 0)],
     );
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(run.join("workspace/wrangler.chitty.json")).unwrap(),
-    )
-    .unwrap();
+    let config = generated_config(&run);
     assert_eq!(
         config["routes"],
         json!(held),
@@ -269,10 +272,7 @@ fn a_worker_builds_and_deploys_bound_to_exactly_the_held_routes() {
     let run = Scratch::new("worker-routes");
     let ran = run_job(&update, &run, &[("CHITTY_DRY_RUN_OUTDIR", "yes".into())]);
     assert_ran(&ran, &[("clone", 0), ("routes", 0)]);
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(run.join("workspace/wrangler.chitty.json")).unwrap(),
-    )
-    .unwrap();
+    let config = generated_config(&run);
     assert_eq!(
         config["env"]["staging"]["routes"],
         json!(["edge.chitty.cc/*"])

@@ -145,7 +145,7 @@ pub fn summary(
 ) -> String {
     let step = &steps[at];
     let time = match left {
-        Some(left) => format!("{} left", words(left)),
+        Some(left) => format!("{} left", super::duration::humanize(left)),
         None => "paused".into(),
     };
     let rate = measured
@@ -161,16 +161,6 @@ pub fn summary(
         step.weight,
         measured.probes
     )
-}
-
-/// `4m12s`, `45s`, `1h0m`.
-fn words(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
 }
 
 #[cfg(test)]

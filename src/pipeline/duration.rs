@@ -44,6 +44,18 @@ pub fn written(d: Duration) -> String {
     }
 }
 
+/// A duration for a person's message: `45s`, `4m`, `4m12s` (whole seconds).
+pub fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Parses, or uses `default` for text the schema should have refused.
 pub fn parse_or(text: &str, default: Duration) -> Duration {
     parse(text).unwrap_or(default)

@@ -7,7 +7,8 @@ use k8s_openapi::api::batch::v1::Job;
 use kube::{Api, ResourceExt};
 
 use super::steps::StepInput;
-use super::steps::deploy_edge::{bindable_routes, failure, job_pod};
+use super::steps::deploy_edge::{bindable_routes, failure};
+use super::steps::job_pod;
 use crate::api::{ChittyDeployment, DeploymentPhase, EdgeJob, ServiceType};
 use crate::controller::apply::{apply, get_opt};
 use crate::pipeline::machine;

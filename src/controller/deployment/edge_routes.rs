@@ -8,7 +8,8 @@ use kube::api::DeleteParams;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
 
-use super::steps::deploy_edge::{bindable_routes, failure, job_pod};
+use super::steps::deploy_edge::{bindable_routes, failure};
+use super::steps::job_pod;
 use crate::api::{
     ChittyDeployment, ChittyDeploymentStatus, ChittyService, CloudflareStatus, DeploymentPhase,
     EdgeJob, ServiceType, Target,

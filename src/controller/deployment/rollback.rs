@@ -31,6 +31,13 @@ pub async fn restore(
 ) -> crate::Result<()> {
     let deployments: Api<Deployment> = ctx.api_for(service);
     apply(&deployments, &stable_deployment(service, to)).await?;
+    remove_canary(ctx, service).await
+}
+
+/// The canary's Deployment and its Service go: what both a promotion and a return to stable end
+/// with.
+pub async fn remove_canary(ctx: &Context, service: &ChittyService) -> crate::Result<()> {
+    let deployments: Api<Deployment> = ctx.api_for(service);
     delete_if_present(
         &deployments,
         &deployment_name(&service.name_any(), Track::Canary),

@@ -21,8 +21,8 @@ pub async fn sync(
     service: &ChittyService,
     held: &[HeldRoute],
     gateway: &GatewayRef,
+    traffic: crate::workload::traffic::Traffic,
 ) -> crate::Result<Vec<HTTPRoute>> {
-    let traffic = super::traffic::desired(ctx, service);
     let desired = match service.spec.target {
         Target::Cluster => httproute::build(service, held, gateway, traffic),
         Target::Cloudflare => Default::default(),

@@ -69,7 +69,8 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
     }
     let pruned = prune_history(&ctx, &service, &owned).await?;
     owned.retain(|d| !pruned.contains(&d.name_any()));
-    let routing = routes::reconcile(&ctx, &service).await?;
+    // The canary's share comes from the rollouts already in hand, not a second copy of them.
+    let routing = routes::reconcile(&ctx, &service, traffic::of(&owned)).await?;
 
     let now = now();
     let current = rollouts::newest(&owned);

@@ -22,13 +22,20 @@ use crate::workload::ingress::{self, HeldRoute, IngressSettings};
 use crate::workload::ingress_nginx;
 
 pub use crate::api::ROUTE_PENDING as PENDING;
+use crate::workload::traffic::Traffic;
+
 pub use crate::routing::claim_name;
 
 pub use super::route_summary::{Problem, Routing, gate_readiness, summarize};
 
 /// Converges the service's RouteClaims and Ingress and reports its routes. Claims created now are
-/// `Pending` until their decision comes back through the claim watch.
-pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<Routing> {
+/// `Pending` until their decision comes back through the claim watch. `traffic` is the canary's
+/// share, which the routing objects carry where the routing can weigh it.
+pub async fn reconcile(
+    ctx: &Context,
+    service: &ChittyService,
+    traffic: Traffic,
+) -> crate::Result<Routing> {
     let api: Api<RouteClaim> = ctx.api_for(service);
     let wanted = desired_claims(service);
     let (owned, hand_made) = claims_for(ctx, service);
@@ -53,11 +60,12 @@ pub async fn reconcile(ctx: &Context, service: &ChittyService) -> crate::Result<
     // In gateway mode the routes are HTTPRoutes, and an Ingress of the service's is removed.
     let ingresses = match ctx.config.routing.gateway_backend() {
         Some(gateway) => {
-            let routes = super::gateway::sync(ctx, service, &routing.held, gateway).await?;
+            let routes =
+                super::gateway::sync(ctx, service, &routing.held, gateway, traffic).await?;
             super::gateway_status::mirror(&mut routing, &routes, gateway);
-            desired_ingresses(ctx, service, &[])
+            desired_ingresses(ctx, service, &[], traffic)
         }
-        None => desired_ingresses(ctx, service, &routing.held),
+        None => desired_ingresses(ctx, service, &routing.held, traffic),
     };
     if let Some(applied) = sync_ingresses(ctx, service, ingresses).await?
         && routes_unchanged
@@ -180,6 +188,7 @@ fn desired_ingresses(
     ctx: &Context,
     service: &ChittyService,
     held: &[HeldRoute],
+    traffic: Traffic,
 ) -> BTreeMap<String, Ingress> {
     let settings = IngressSettings {
         class: ctx.config.routing.ingress_class.as_deref(),
@@ -188,11 +197,7 @@ fn desired_ingresses(
     match service.spec.target {
         Target::Cluster if !held.is_empty() => {
             let nginx = ctx.config.routing.ingress_nginx();
-            let traffic = if nginx {
-                super::traffic::desired(ctx, service)
-            } else {
-                Default::default()
-            };
+            let traffic = if nginx { traffic } else { Traffic::default() };
             ingress_nginx::build_all(service, held, &settings, nginx, traffic)
         }
         _ => BTreeMap::new(),

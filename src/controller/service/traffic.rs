@@ -3,15 +3,11 @@
 //! controller decides the weight step by step. Nothing in flight, or a canary that ended: all to
 //! stable.
 
-use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
-use crate::controller::Context;
+use crate::api::{ChittyDeployment, DeploymentPhase};
 use crate::workload::traffic::Traffic;
 
-pub fn desired(ctx: &Context, service: &ChittyService) -> Traffic {
-    of(&crate::controller::rollouts_of(&ctx.caches, service))
-}
-
-/// Pure: the weight of the running rollout whose canary is taking traffic.
+/// Pure: the weight of the running rollout (of the service's `rollouts`) whose canary is taking
+/// traffic.
 pub fn of(rollouts: &[ChittyDeployment]) -> Traffic {
     let weight = rollouts.iter().find_map(|d| {
         let status = d.status.as_ref()?;

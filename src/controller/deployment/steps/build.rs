@@ -2,8 +2,6 @@
 //! A revision built before (by any rollout the service still has) is not built again.
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
 use super::StepInput;
@@ -46,13 +44,7 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             .await?
         }
     };
-    let pods: Api<Pod> = Api::namespaced(input.ctx.client.clone(), &input.namespace());
-    let pod = pods
-        .list(&ListParams::default().labels(&format!("job-name={name}")))
-        .await?
-        .items
-        .into_iter()
-        .next();
+    let pod = super::job_pod(input.ctx, &input.namespace(), &name).await?;
     let stages = build_job::stages(input.rollout.spec.snapshot.target);
     let substeps = build_job::substeps(pod.as_ref(), &stages);
     record_substeps(input, &substeps);

@@ -10,14 +10,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::StepInput;
 use super::canary_control::{self, Command};
-use super::health::{count, last_message, promote, step_started, take_probe, wait_available};
+use super::health::{count, last_message, step_started, take_probe, wait_available};
 use crate::api::{CanaryStep, StepAnalysis};
+use crate::controller::apply::apply;
 use crate::pipeline::canary_steps::{self, Probe, Verdict};
 use crate::pipeline::duration::parse_or;
 use crate::pipeline::machine::Outcome;
 use crate::probe::{self, bounds};
 use crate::workload::Track;
+use crate::workload::deployment::{self as workload, Workload};
 use crate::workload::service as service_object;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::{Api, ResourceExt};
 
 pub const ABORTED: &str = "Aborted";
 const PROGRESSING: &str = "Progressing";
@@ -224,15 +228,24 @@ fn mark_aborted(input: &mut StepInput<'_>) {
     state.step_ends_at = None;
 }
 
+/// The stable Deployment takes the new revision at full size; the canary goes away, and all
+/// traffic is on stable.
 async fn finish_promotion(input: &mut StepInput<'_>) -> crate::Result<()> {
-    promote(input).await?;
-    let services = input
-        .ctx
-        .api_for::<k8s_openapi::api::core::v1::Service>(input.service);
-    let name =
-        crate::workload::traffic::canary_service_name(&kube::ResourceExt::name_any(input.service));
-    crate::controller::apply::delete_if_present(&services, &name).await?;
+    let image = input.status.image.clone().unwrap_or_default();
+    let deployments: Api<Deployment> = input.ctx.api_for(input.service);
+    let stable = workload::build(&Workload {
+        service: input.service,
+        snapshot: &input.rollout.spec.snapshot,
+        image: &image,
+        revision: &input.rollout.spec.revision,
+        rollout: &input.rollout.name_any(),
+        track: Track::Stable,
+        replicas: crate::workload::desired::replicas(input.service),
+    });
+    apply(&deployments, &stable).await?;
+    crate::controller::deployment::rollback::remove_canary(input.ctx, input.service).await?;
     if let Some(state) = input.status.canary.as_mut() {
+        state.state = Some("Promoted".into());
         state.weight = Some(100);
         state.step_ends_at = None;
     }

@@ -4,12 +4,10 @@
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
-use super::StepInput;
+use super::{StepInput, job_pod};
 use crate::api::{CloudflareStatus, ServiceType};
-use crate::controller::Context;
 use crate::controller::apply::{apply, get_opt};
 use crate::pipeline::machine::Outcome;
 use crate::workload::build_job::{JobState, failed_stage, job_state, substeps};
@@ -79,13 +77,6 @@ pub fn bindable_routes(service: &crate::api::ChittyService) -> Vec<String> {
         ServiceType::Frontend => vec![],
         _ => patterns::held(service),
     }
-}
-
-/// The pod a Job ran, if it still exists.
-pub async fn job_pod(ctx: &Context, ns: &str, job: &str) -> crate::Result<Option<Pod>> {
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-    let params = ListParams::default().labels(&format!("job-name={job}"));
-    Ok(pods.list(&params).await?.items.into_iter().next())
 }
 
 /// Why a Job failed: the failed stage and its last output where the pod tells, else the Job's

@@ -11,13 +11,14 @@ use kube::{Api, ResourceExt};
 use super::StepInput;
 use crate::api::conditions::events::DRIFT_REPAIRED;
 use crate::api::{ProbeStatus, Target};
-use crate::controller::apply::{apply, delete_if_present, get_opt};
+use crate::controller::apply::get_opt;
 use crate::controller::events::publish;
+use crate::pipeline::duration::humanize;
 use crate::pipeline::machine::Outcome;
 use crate::probe;
 use crate::probe::book::{Lookup, ProbeTarget};
 use crate::probe::bounds;
-use crate::workload::deployment::{self as workload, Workload, is_available};
+use crate::workload::deployment::is_available;
 use crate::workload::{ROLLOUT_LABEL, Track, deployment_name, service as service_object};
 use kube::runtime::events::EventType;
 
@@ -195,35 +196,6 @@ async fn applied_workload(
     get_opt(deployments, name).await
 }
 
-/// The stable Deployment takes the new revision at full size; the canary goes away.
-pub(super) async fn promote(input: &mut StepInput<'_>) -> crate::Result<()> {
-    let image = input.status.image.clone().unwrap_or_default();
-    let deployments: Api<Deployment> =
-        Api::namespaced(input.ctx.client.clone(), &input.namespace());
-    apply(
-        &deployments,
-        &workload::build(&Workload {
-            service: input.service,
-            snapshot: &input.rollout.spec.snapshot,
-            image: &image,
-            revision: &input.rollout.spec.revision,
-            rollout: &input.rollout.name_any(),
-            track: Track::Stable,
-            replicas: crate::workload::desired::replicas(input.service),
-        }),
-    )
-    .await?;
-    delete_if_present(
-        &deployments,
-        &deployment_name(&input.service.name_any(), Track::Canary),
-    )
-    .await?;
-    if let Some(c) = input.status.canary.as_mut() {
-        c.state = Some("Promoted".into());
-    }
-    Ok(())
-}
-
 /// Where to probe: the service's own override, then the operator's, then its in-cluster Service
 /// (or its public URL on Cloudflare).
 pub fn base_url(input: &StepInput) -> String {
@@ -260,15 +232,4 @@ pub(super) fn step_started(input: &StepInput) -> jiff::Timestamp {
         .and_then(|s| s.started_at.as_ref())
         .map(|t| t.0)
         .unwrap_or(input.now.0)
-}
-
-fn humanize(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 && s.is_multiple_of(60) {
-        format!("{}m", s / 60)
-    } else if s >= 60 {
-        format!("{}m{}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
 }

@@ -69,6 +69,18 @@ impl StepInput<'_> {
     }
 }
 
+/// The pod a Job ran, if it still exists (a build Job's, or a wrangler Job's).
+pub async fn job_pod(
+    ctx: &Context,
+    ns: &str,
+    job: &str,
+) -> crate::Result<Option<k8s_openapi::api::core::v1::Pod>> {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(ctx.client.clone(), ns);
+    let params = kube::api::ListParams::default().labels(&format!("job-name={job}"));
+    Ok(pods.list(&params).await?.items.into_iter().next())
+}
+
 /// Condition types that steps report on the rollout, and the service mirrors.
 pub const STEP_CONDITIONS: [&str; 2] = [
     crate::api::conditions::types::IDENTITY_READY,
