@@ -66,6 +66,10 @@ pub struct OperatorConfig {
     #[command(flatten)]
     pub leader_election: crate::leader::LeaderElection,
 
+    /// Which share of the fleet this process works (`crate::shard`).
+    #[command(flatten)]
+    pub shards: crate::shard::ShardConfig,
+
     #[command(flatten)]
     pub ecosystem: EcosystemConfig,
 

@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod revision;
 pub mod routing;
+pub mod shard;
 pub mod sim;
 pub mod telemetry;
 pub mod tls;

@@ -168,7 +168,7 @@ async fn release(manager: &LeaseManager, timeout: Duration) {
 const SUFFIX_LEN: usize = 6;
 
 /// The pod's name (or host name) with a random suffix: unique per process and per attempt.
-fn fresh_identity(pod_name: Option<&str>) -> String {
+pub fn fresh_identity(pod_name: Option<&str>) -> String {
     let base = pod_name
         .filter(|name| !name.is_empty())
         .map(str::to_string)

@@ -15,9 +15,9 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
 use kube::runtime::{Controller, watcher};
 
-use super::domains::{run_domain_controller, watch_domains};
 use super::odd_objects;
 use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe};
+use super::route_rule::RouteRule;
 use super::tolerant::tolerant_watcher;
 use super::triggers::{
     owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
@@ -29,25 +29,34 @@ use crate::controller::{self, Caches, Context, deployment, route_claim, service,
 use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
+use crate::shard::Scope;
 
 /// How many changes a slow controller may fall behind a shared watch before the watch waits.
 const SUBSCRIBER_BUFFER: usize = 1024;
 
-/// The reflectors and the controllers, until `shutdown` (graceful) or until the caller drops
-/// this future (at once: a replica that lost the leader Lease).
+/// The reflectors and the controllers for the services in `scope`, until `shutdown` (graceful)
+/// or until the caller drops this future (at once: a replica that lost the leader Lease). The
+/// whole fleet also runs the route rule here; a shard leaves it to the route rule's own Lease.
 pub(super) async fn run_controllers(
     client: Client,
     config: OperatorConfig,
+    scope: Scope,
     metrics: Arc<Metrics>,
     client_metrics: crate::clients::ClientMetrics,
     http_state: Arc<HttpState>,
     shutdown: futures::future::Shared<futures::future::BoxFuture<'static, ()>>,
 ) -> anyhow::Result<()> {
-    let watch = watcher::Config::default().any_semantic();
+    let every = watcher::Config::default().any_semantic();
+    // A shard caches only the objects labelled with its buckets (see `crate::shard`).
+    let watch = match scope.selector() {
+        Some(mine) => every.clone().labels(&mine),
+        None => every,
+    };
     let concurrency = kube::runtime::controller::Config::default().concurrency(config.concurrency);
-    let ours = watch
-        .clone()
-        .labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
+    let ours =
+        watch
+            .clone()
+            .labels(&scope.narrow(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER)));
 
     // Each kind is watched once and shared: a controller triggered by a change reads a cache that
     // already holds that change (the store is written before subscribers are told).
@@ -93,14 +102,25 @@ pub(super) async fn run_controllers(
 
     // Route ownership is decided in memory from every claim and service event, deletions
     // included, which the shared subscriptions do not carry: the table reads the watch streams.
-    let (routes, route_triggers) = route_claim::RouteTable::new(
-        config.routing.initial_policy(),
-        claim_store.clone(),
-        service_store.clone(),
-    );
-    // Under the delegated policy the table decides nothing until the domains have been read.
-    let domains = watch_domains(&client, &config, routes.clone());
-    http_state.routes.set(routes.clone());
+    let mut rule = scope.is_everything().then(|| {
+        RouteRule::new(
+            &client,
+            &config,
+            claim_store.clone(),
+            service_store.clone(),
+            &http_state,
+        )
+    });
+    let routes = rule.as_ref().map(|r| r.table.clone());
+    // A shard hears of its deleted claims from its own watch (the table tells the rule's).
+    let (claim_gone, claims_gone) = futures::channel::mpsc::unbounded();
+    let claim_wakes = match rule.as_mut() {
+        Some(rule) => std::mem::replace(
+            &mut rule.service_triggers,
+            futures::channel::mpsc::unbounded().1,
+        ),
+        None => claims_gone,
+    };
     // The operator's own kinds are decoded object by object, so one odd object (a status
     // integer out of range) is read around and repaired instead of failing the whole list.
     let (odd_objects, odd_found) = futures::channel::mpsc::unbounded();
@@ -117,7 +137,7 @@ pub(super) async fn run_controllers(
     .for_each({
         let routes = routes.clone();
         move |event| {
-            if let Ok(event) = &event {
+            if let (Ok(event), Some(routes)) = (&event, &routes) {
                 routes.on_service_event(event);
             }
             futures::future::ready(())
@@ -135,8 +155,14 @@ pub(super) async fn run_controllers(
     .for_each({
         let routes = routes.clone();
         move |event| {
-            if let Ok(event) = &event {
-                routes.on_claim_event(event);
+            match (&event, &routes) {
+                (Ok(event), Some(routes)) => routes.on_claim_event(event),
+                (Ok(watcher::Event::Delete(claim)), None) => {
+                    let (namespace, name) = route_claim::input::service_of(claim);
+                    let _ = claim_gone
+                        .unbounded_send(reflector::ObjectRef::new(&name).within(&namespace));
+                }
+                _ => {}
             }
             futures::future::ready(())
         }
@@ -216,7 +242,7 @@ pub(super) async fn run_controllers(
         // The serving Deployment's replica count is on the service's status.
         .owns_shared_stream(spec_changes(workloads_for_services))
         .reconcile_on(futures::stream::select(
-            route_triggers.services,
+            claim_wakes,
             futures::stream::select(
                 ingresses_gone,
                 futures::stream::select(refusal_wakes, probe_wakeups.services),
@@ -229,13 +255,6 @@ pub(super) async fn run_controllers(
             .reconcile_on(httproutes_gone),
         None => services,
     };
-    // Triggered by the route table only, once it has taken a change in (see `route_claim`).
-    let claims = Controller::for_shared_stream(
-        futures::stream::pending::<Arc<RouteClaim>>(),
-        claim_store.clone(),
-    )
-    .reconcile_on(route_triggers.claims)
-    .with_config(concurrency.clone());
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
         .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
@@ -292,16 +311,19 @@ pub(super) async fn run_controllers(
         metrics,
         caches,
         integrations,
-        routes,
+        routes.unwrap_or_default(),
         controller::events::Publisher::Queued(events),
     )
-    .with_probes(probes)
-    .with_domains(domains.book);
+    .with_probes(probes);
+    if let Some(rule) = &rule {
+        ctx = ctx.with_domains(rule.book());
+    }
     ctx.refusals = controller::refusals::Refusals::waking(refusal_wake);
     let ctx = Arc::new(ctx);
 
     let readiness = {
         let state = http_state.clone();
+        let claim_store = claim_store.clone();
         async move {
             let (a, b, c) = futures::join!(
                 rollout_store.wait_until_ready(),
@@ -339,20 +361,24 @@ pub(super) async fn run_controllers(
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
-    let run_claims = claims
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            controller::resetting_backoff(route_claim::reconcile),
-            controller::error_policy(route_claim::NAME),
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()));
-    let run_domains = run_domain_controller(
-        domains.store,
-        domains.triggers,
-        ctx.clone(),
-        shutdown.clone(),
-    );
+    let run_route_rule = {
+        let (claims, ctx) = (claim_store.clone(), ctx.clone());
+        let shutdown = shutdown.clone();
+        async move {
+            if let Some(rule) = rule {
+                rule.run(claims, ctx, shutdown).await
+            }
+        }
+    };
+    // A shard labels the objects of its buckets that carry no bucket yet (see `assign`).
+    let assign = {
+        let (client, config, scope) = (client.clone(), config.clone(), scope.clone());
+        async move {
+            if !scope.is_everything() {
+                super::assign::run(client, config, scope).await
+            }
+        }
+    };
     let run_workloads = workloads
         .graceful_shutdown_on(shutdown.clone())
         .run(
@@ -361,7 +387,7 @@ pub(super) async fn run_controllers(
             ctx.clone(),
         )
         .for_each(|_| futures::future::ready(()));
-    tracing::info!(namespace = ?config.namespace, concurrency = config.concurrency, "controllers starting");
+    tracing::info!(namespace = ?config.namespace, concurrency = config.concurrency, scope = %scope.describe(), "controllers starting");
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
     // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease
     // cannot report ready afterwards.
@@ -378,12 +404,12 @@ pub(super) async fn run_controllers(
             ingress_reflector,
             autoscaler_reflector,
         ),
-        futures::future::join3(handle_odd_objects, domains.reflectors, httproute_reflector),
+        futures::future::join3(handle_odd_objects, assign, httproute_reflector),
     );
     futures::pin_mut!(reflectors);
     let controllers = futures::future::join(
-        futures::future::join4(run_services, run_rollouts, run_claims, run_workloads),
-        run_domains,
+        futures::future::join3(run_services, run_rollouts, run_workloads),
+        run_route_rule,
     );
     // The Event pump runs only as long as the controllers: a replica that stops leading sends
     // nothing more, Events included.

@@ -1,11 +1,14 @@
 //! `chitty-operator run`: wires the client, the controllers and the HTTP port together and runs
 //! them until SIGTERM or Ctrl-C.
 
+mod assign;
 mod controllers;
 mod domains;
 mod gateway;
 mod odd_objects;
 mod reflectors;
+mod route_rule;
+mod sharded;
 mod tolerant;
 mod triggers;
 
@@ -44,7 +47,12 @@ async fn shutdown_signal() {
 pub async fn run(config: OperatorConfig) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
-    let client = crate::kube_client::build(&metrics).await?;
+    // Bad shard settings stop the process here, before it touches the cluster.
+    config
+        .shards
+        .validate(config.leader_election.enabled)
+        .map_err(anyhow::Error::msg)?;
+    let client = crate::kube_client::build(&metrics, &config.shards).await?;
     serve(client, config, metrics, registry, shutdown_signal()).await
 }
 
@@ -70,6 +78,10 @@ pub async fn serve_on(
     registry: Registry,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    config
+        .shards
+        .validate(config.leader_election.enabled)
+        .map_err(anyhow::Error::msg)?;
     let shutdown = shutdown.boxed().shared();
     // Every replica of an install listens on the same port: a standby reaches the leader's.
     let peer_port = config
@@ -91,7 +103,9 @@ pub async fn serve_on(
             .reviewer
             .set(crate::web::kube_auth::KubeReviewer::new(client.clone()));
     }
+    // A shard's standby has no one fleet-wide leader to forward reads to.
     if config.leader_election.enabled
+        && !config.shards.is_sharded()
         && let Some(web) = &http_state.web
     {
         let _ = web.forward.set(crate::web::forward::Forwarder::new(
@@ -112,13 +126,24 @@ pub async fn serve_on(
         run_controllers(
             client.clone(),
             config.clone(),
+            crate::shard::Scope::everything(),
             metrics.clone(),
             client_metrics.clone(),
             http_state.clone(),
             shutdown.clone(),
         )
     };
-    let result = if config.leader_election.enabled {
+    let result = if config.shards.is_sharded() {
+        sharded::run(sharded::Parts {
+            client: client.clone(),
+            config: config.clone(),
+            metrics: metrics.clone(),
+            client_metrics: client_metrics.clone(),
+            http_state: http_state.clone(),
+            shutdown: shutdown.clone(),
+        })
+        .await
+    } else if config.leader_election.enabled {
         let state = http_state.clone();
         // A replica on standby is ready (it does its job: waiting); a new leader is ready once
         // its caches have synced; one that cannot reach its Lease is not.

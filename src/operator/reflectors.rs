@@ -5,7 +5,7 @@ use futures::StreamExt;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector;
 use kube::runtime::watcher;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, Resource};
 
 use crate::config::OperatorConfig;
 
@@ -62,7 +62,7 @@ where
 {
     watcher(api, ours)
         .default_backoff()
-        .modify(|obj| obj.managed_fields_mut().clear())
+        .modify(|obj| super::tolerant::strip_unread(obj.meta_mut()))
         .reflect_shared(writer)
         .for_each(move |event| {
             if let Ok(watcher::Event::Delete(obj)) = &event {

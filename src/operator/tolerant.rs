@@ -101,12 +101,14 @@ where
     }
 }
 
-/// Decodes one object, reporting what did not decode.
-fn read<K>(obj: DynamicObject, resource: &ApiResource, odd: &OddObjects) -> Option<K>
+/// Decodes one object, reporting what did not decode. What no reconcile reads is dropped before
+/// it is cached: managed fields and kubectl's last-applied copy are often larger than the rest.
+fn read<K>(mut obj: DynamicObject, resource: &ApiResource, odd: &OddObjects) -> Option<K>
 where
     K: HasStatus + DeserializeOwned,
     K::Status: DeserializeOwned,
 {
+    strip_unread(&mut obj.metadata);
     let meta = &obj.metadata;
     let report = |problem| {
         // The receiver goes only when the controllers stop; nothing is left to repair then.
@@ -132,6 +134,20 @@ where
         }
     }
 }
+
+/// Removes the metadata no controller reads.
+pub(super) fn strip_unread(meta: &mut kube::core::ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+        if annotations.is_empty() {
+            meta.annotations = None;
+        }
+    }
+}
+
+/// Where client-side `kubectl apply` keeps a copy of the whole object.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn to_value(obj: DynamicObject) -> serde_json::Value {
     serde_json::to_value(obj).expect("a DynamicObject serializes: it came from JSON")

@@ -61,5 +61,6 @@ pub fn common_labels(service: &ChittyService) -> BTreeMap<String, String> {
         (labels::SERVICE.to_string(), service.name_any()),
         (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
         ("app.kubernetes.io/name".to_string(), service.name_any()),
+        crate::shard::bucket::label_for(service),
     ])
 }

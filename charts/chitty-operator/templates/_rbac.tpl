@@ -86,7 +86,16 @@ namespace is watched.
   verbs: ["create"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  resourceNames: [{{ include "chitty-operator.leaseName" . | quote }}]
+  {{- $lease := include "chitty-operator.leaseName" . }}
+  {{- $names := list $lease }}
+  {{- if gt (int .Values.shards) 1 }}
+  {{- /* Each shard's Lease (any shard may take another over) and the route rule's. */}}
+  {{- range $shard := until (int .Values.shards) }}
+  {{- $names = append $names (printf "%s-shard-%d" $lease $shard) }}
+  {{- end }}
+  {{- $names = append $names (printf "%s-routes" $lease) }}
+  {{- end }}
+  resourceNames: [{{ range $i, $n := $names }}{{ if $i }}, {{ end }}{{ $n | quote }}{{ end }}]
   verbs: ["get", "patch"]
 # A standby looks up the Lease holder's pod (labels, readiness, podIP) to forward reads to it.
 - apiGroups: [""]

@@ -32,7 +32,7 @@ pub struct RouteTable {
 struct Shared {
     state: Mutex<State>,
     claims: Store<RouteClaim>,
-    services: Store<ChittyService>,
+    services: Box<dyn ServiceLookup>,
     claim_triggers: UnboundedSender<ObjectRef<RouteClaim>>,
     service_triggers: UnboundedSender<ObjectRef<ChittyService>>,
 }
@@ -73,7 +73,7 @@ impl RouteTable {
     pub fn new(
         policy: RoutePolicy,
         claims: Store<RouteClaim>,
-        services: Store<ChittyService>,
+        services: impl ServiceLookup,
     ) -> (Self, Triggers) {
         let (claim_triggers, claims_rx) = unbounded();
         let (service_triggers, services_rx) = unbounded();
@@ -86,7 +86,7 @@ impl RouteTable {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
                 claims,
-                services,
+                services: Box::new(services),
                 claim_triggers,
                 service_triggers,
             }),
@@ -142,7 +142,8 @@ impl RouteTable {
 
     /// Takes one event of the ChittyService watch: a service appearing, going away or starting to
     /// be deleted re-decides the claims that route to it.
-    pub fn on_service_event(&self, event: &watcher::Event<ChittyService>) {
+    /// Full objects or metadata only: the table reads names and deletion timestamps.
+    pub fn on_service_event<K: ResourceExt>(&self, event: &watcher::Event<K>) {
         let wake = {
             let mut state = self.state();
             match event {
@@ -223,14 +224,8 @@ impl RouteTable {
         Some(view)
     }
 
-    fn service_exists(&self, (namespace, name): &ServiceKey) -> bool {
-        let reference = ObjectRef::new(name).within(namespace);
-        // A service being deleted no longer competes: its routes go to the next claim in line
-        // now, not when its finalizers are done.
-        self.shared
-            .services
-            .get(&reference)
-            .is_some_and(|s| s.metadata.deletion_timestamp.is_none())
+    fn service_exists(&self, key: &ServiceKey) -> bool {
+        self.shared.services.live(key)
     }
 
     fn stored_claim(&self, id: &ClaimId) -> Option<Arc<RouteClaim>> {
@@ -292,8 +287,27 @@ impl Default for RouteTable {
     /// A table fed by nothing, for contexts built without the route controller.
     fn default() -> Self {
         let claims = kube::runtime::reflector::store::Writer::default().as_reader();
-        let services = kube::runtime::reflector::store::Writer::default().as_reader();
+        let services: Store<ChittyService> =
+            kube::runtime::reflector::store::Writer::default().as_reader();
         Self::new(RoutePolicy::default(), claims, services).0
+    }
+}
+
+/// Where the table looks a service up: the full ChittyService cache of an unsharded operator,
+/// or the metadata-only one of the route rule serving every shard.
+pub trait ServiceLookup: Send + Sync + 'static {
+    /// The service exists and is not being deleted: a service being deleted no longer competes,
+    /// so its routes go to the next claim in line now, not when its finalizers are done.
+    fn live(&self, key: &ServiceKey) -> bool;
+}
+
+impl<K> ServiceLookup for Store<K>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    fn live(&self, (namespace, name): &ServiceKey) -> bool {
+        self.get(&ObjectRef::new(name).within(namespace))
+            .is_some_and(|s| s.meta().deletion_timestamp.is_none())
     }
 }
 

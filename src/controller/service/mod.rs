@@ -209,6 +209,7 @@ async fn create_rollout(
                 (labels::SERVICE.to_string(), service.name_any()),
                 (labels::REVISION.to_string(), revision.to_string()),
                 (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+                crate::shard::bucket::label_for(service),
             ])),
             owner_references: service.controller_owner_ref(&()).map(|o| vec![o]),
             ..Default::default()

@@ -92,6 +92,7 @@ pub fn desired_claims(service: &ChittyService) -> BTreeMap<String, RouteClaim> {
                 labels: Some(BTreeMap::from([
                     (labels::SERVICE.to_string(), service.name_any()),
                     (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+                    crate::shard::bucket::label_for(service),
                 ])),
                 owner_references: service.controller_owner_ref(&()).map(|o| vec![o]),
                 ..Default::default()

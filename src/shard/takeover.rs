@@ -1,0 +1,348 @@
+//! Taking over leaderless shards, and giving them back: the Lease I/O around [`super::plan`].
+//!
+//! A shard's Lease is the one lock on its services, whoever works them. A taker takes the Lease
+//! itself (under an identity that says it is lent, see [`plan::taker_identity`]) only once the
+//! Lease has gone unrenewed for its duration plus the takeover timeout; the shard's own process
+//! stops working before its Lease runs out, so the two never overlap. Writes carry the Lease's
+//! `resourceVersion`, so two processes racing for one Lease cannot both win. A shard's own
+//! process that comes back finds its Lease lent and asks for it back with an annotation; the
+//! taker stops working the shard first, then frees the Lease.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use super::ShardConfig;
+use super::plan::{self, LeaseState};
+
+/// Set on a lent Lease by the shard's own process: it is back and wants its Lease.
+pub const RETURNING: &str = "chitty.cc/shard-returning";
+
+const FIELD_MANAGER: &str = "chitty-operator-shard-takeover";
+
+/// One process's view of the other shards' Leases, and the ones it has taken over.
+pub struct Takeover {
+    api: Api<Lease>,
+    base: String,
+    me: u16,
+    count: u16,
+    identity: String,
+    lease_duration: Duration,
+    renew_margin: Duration,
+    takeover_after: Duration,
+    /// Each other shard's Lease as last seen: holder and renewal, and since when unchanged.
+    seen: HashMap<u16, (Option<String>, Option<String>, Instant)>,
+    /// Taken-over shards, with the time of their last renewal.
+    held: BTreeMap<u16, Instant>,
+    /// Taken-over shards whose own process asked for them back; freed by [`Self::give_back`].
+    returning: BTreeSet<u16>,
+}
+
+impl Takeover {
+    pub fn new(
+        api: Api<Lease>,
+        base: &str,
+        shards: &ShardConfig,
+        election: &crate::leader::LeaderElection,
+        identity: &str,
+    ) -> Self {
+        Self {
+            api,
+            base: base.to_string(),
+            me: shards.index,
+            count: shards.count,
+            identity: plan::taker_identity(shards.index, identity),
+            lease_duration: election.lease_duration,
+            renew_margin: election.lease_renew_margin,
+            takeover_after: shards.takeover_after,
+            seen: HashMap::new(),
+            held: BTreeMap::new(),
+            returning: BTreeSet::new(),
+        }
+    }
+
+    /// The shards worked besides this process's own: taken over and not being given back.
+    pub fn working(&self) -> BTreeSet<u16> {
+        (self.held.keys())
+            .filter(|k| !self.returning.contains(k))
+            .copied()
+            .collect()
+    }
+
+    /// Checks the Leases every renewal interval until the shards to work change: one taken over,
+    /// one lost, or one asked back. Cancel-safe between checks.
+    pub async fn next_change(&mut self) {
+        let interval = (self.lease_duration - self.renew_margin) / 3;
+        loop {
+            tokio::time::sleep(interval.max(Duration::from_millis(500))).await;
+            let before = self.working();
+            self.check().await;
+            if self.working() != before {
+                return;
+            }
+        }
+    }
+
+    /// One look at every other shard's Lease: renews the held ones, notes who asks for theirs
+    /// back, and takes over the ones `plan` gives this shard.
+    async fn check(&mut self) {
+        let mut states = BTreeMap::new();
+        let me = self.me;
+        for k in (0..self.count).filter(|k| *k != me) {
+            let lease = match self.api.get_opt(&self.lease_name(k)).await {
+                Ok(lease) => lease,
+                Err(error) => {
+                    tracing::debug!(%error, shard = k, "cannot read a shard Lease");
+                    self.drop_if_overdue(k);
+                    continue;
+                }
+            };
+            if self.held.contains_key(&k) {
+                self.keep(k, lease).await;
+            } else {
+                states.insert(k, self.observe(k, lease.as_ref()));
+            }
+        }
+        let take = plan::to_take_over(
+            self.me,
+            self.count,
+            &states,
+            self.lease_duration,
+            self.takeover_after,
+        );
+        for k in take {
+            match self.acquire(k).await {
+                Ok(()) => {
+                    tracing::warn!(
+                        shard = k,
+                        by = self.me,
+                        "took over a shard that had no leader"
+                    );
+                    self.held.insert(k, Instant::now());
+                }
+                Err(error) => tracing::info!(%error, shard = k, "could not take over a shard"),
+            }
+        }
+    }
+
+    /// What a Lease not held here shows, timed by this process's clock (clocks may disagree).
+    fn observe(&mut self, k: u16, lease: Option<&Lease>) -> LeaseState {
+        let spec = lease.and_then(|l| l.spec.as_ref());
+        let holder = spec
+            .and_then(|s| s.holder_identity.clone())
+            .filter(|h| !h.is_empty());
+        let renewed = spec
+            .and_then(|s| s.renew_time.as_ref())
+            .map(|t| t.0.to_string());
+        let entry = self.seen.entry(k).or_insert((None, None, Instant::now()));
+        if (&entry.0, &entry.1) != (&holder, &renewed) {
+            *entry = (holder.clone(), renewed, Instant::now());
+        }
+        let unchanged = entry.2.elapsed();
+        match holder {
+            Some(holder) if unchanged <= self.lease_duration => match plan::taker_of(&holder) {
+                Some(taker) => LeaseState::TakenBy(taker),
+                None => LeaseState::Led,
+            },
+            _ => LeaseState::Silent(unchanged),
+        }
+    }
+
+    /// A held Lease: still ours? Asked back? Renew it.
+    async fn keep(&mut self, k: u16, lease: Option<Lease>) {
+        let Some(lease) = lease else {
+            tracing::warn!(
+                shard = k,
+                "a taken-over shard's Lease was deleted; stopping its work"
+            );
+            self.held.remove(&k);
+            return;
+        };
+        let holder = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref());
+        if holder != Some(self.identity.as_str()) {
+            tracing::warn!(
+                shard = k,
+                ?holder,
+                "a taken-over shard's Lease has another holder; stopping its work"
+            );
+            self.held.remove(&k);
+            self.returning.remove(&k);
+            return;
+        }
+        if lease
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(RETURNING))
+            && self.returning.insert(k)
+        {
+            tracing::info!(shard = k, "the shard's own process is back; giving it back");
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": {"renewTime": MicroTime(jiff::Timestamp::now())},
+        });
+        match self.patch(k, patch).await {
+            Ok(()) => {
+                self.held.insert(k, Instant::now());
+            }
+            Err(error) => {
+                tracing::debug!(%error, shard = k, "could not renew a taken-over shard's Lease");
+                self.drop_if_overdue(k);
+            }
+        }
+    }
+
+    /// Stops working a held shard whose Lease could not be renewed in time: past this point
+    /// another process may take the Lease.
+    fn drop_if_overdue(&mut self, k: u16) {
+        if let Some(renewed) = self.held.get(&k)
+            && renewed.elapsed() >= self.lease_duration - self.renew_margin
+        {
+            tracing::warn!(
+                shard = k,
+                "could not renew a taken-over shard's Lease; stopping its work"
+            );
+            self.held.remove(&k);
+            self.returning.remove(&k);
+        }
+    }
+
+    async fn acquire(&self, k: u16) -> kube::Result<()> {
+        let now = MicroTime(jiff::Timestamp::now());
+        let duration = self.lease_duration.as_secs() as i32;
+        let Some(lease) = self.api.get_opt(&self.lease_name(k)).await? else {
+            let lease: Lease = serde_json::from_value(json!({
+                "metadata": {"name": self.lease_name(k)},
+                "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
+                         "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
+            }))
+            .expect("a Lease");
+            return self
+                .api
+                .create(&PostParams::default(), &lease)
+                .await
+                .map(|_| ());
+        };
+        let transitions = lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.lease_transitions)
+            .unwrap_or(0);
+        // The version read when the Lease was judged silent may be older: anything renewed since
+        // fails this write with a conflict.
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
+                     "acquireTime": now, "renewTime": now, "leaseTransitions": transitions + 1},
+        });
+        let silent_since = self.seen.get(&k).map(|s| (s.0.clone(), s.1.clone()));
+        let current = lease.spec.as_ref().map(|s| {
+            (
+                s.holder_identity.clone().filter(|h| !h.is_empty()),
+                s.renew_time.as_ref().map(|t| t.0.to_string()),
+            )
+        });
+        if current.unwrap_or_default() != silent_since.unwrap_or_default() {
+            return Err(kube::Error::Service(
+                "the Lease moved since it was judged silent".into(),
+            ));
+        }
+        self.patch(k, patch).await
+    }
+
+    /// Frees the Leases asked back. Call only once the controllers working them have stopped.
+    pub async fn give_back(&mut self) {
+        for k in std::mem::take(&mut self.returning) {
+            self.release(k).await;
+        }
+    }
+
+    /// Frees every held Lease (shutdown). Call only once the controllers have stopped.
+    pub async fn release_all(&mut self) {
+        let held: Vec<u16> = self.held.keys().copied().collect();
+        for k in held {
+            self.release(k).await;
+        }
+        self.returning.clear();
+    }
+
+    async fn release(&mut self, k: u16) {
+        self.held.remove(&k);
+        let lease = match self.api.get_opt(&self.lease_name(k)).await {
+            Ok(Some(lease)) => lease,
+            _ => return,
+        };
+        if lease
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref())
+            != Some(&self.identity)
+        {
+            return;
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version,
+                         "annotations": {RETURNING: null}},
+            "spec": {"holderIdentity": null, "renewTime": null, "acquireTime": null},
+        });
+        match self.patch(k, patch).await {
+            Ok(()) => tracing::info!(shard = k, "gave a taken-over shard back"),
+            // It runs out on its own; the shard's process takes it then.
+            Err(error) => tracing::info!(%error, shard = k, "could not free a taken-over Lease"),
+        }
+    }
+
+    async fn patch(&self, k: u16, patch: serde_json::Value) -> kube::Result<()> {
+        let params = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..Default::default()
+        };
+        self.api
+            .patch(&self.lease_name(k), &params, &Patch::Merge(patch))
+            .await
+            .map(|_| ())
+    }
+
+    fn lease_name(&self, k: u16) -> String {
+        ShardConfig::lease_name(&self.base, k)
+    }
+}
+
+/// Runs beside a shard's own election: while its Lease is lent to a taker, asks for it back,
+/// once per interval until the taker frees it (the election then takes it as usual).
+pub async fn ask_back(api: Api<Lease>, lease_name: String, who: String, interval: Duration) {
+    loop {
+        if let Ok(Some(lease)) = api.get_opt(&lease_name).await {
+            let lent = (lease
+                .spec
+                .as_ref()
+                .and_then(|s| s.holder_identity.as_deref()))
+            .and_then(plan::taker_of);
+            let asked =
+                (lease.metadata.annotations.as_ref()).is_some_and(|a| a.contains_key(RETURNING));
+            if let Some(taker) = lent
+                && !asked
+            {
+                tracing::info!(lease = %lease_name, taker, "this shard's Lease is lent; asking for it back");
+                let patch = json!({"metadata": {"annotations": {RETURNING: who}}});
+                let params = PatchParams {
+                    field_manager: Some(FIELD_MANAGER.into()),
+                    ..Default::default()
+                };
+                if let Err(error) = api.patch(&lease_name, &params, &Patch::Merge(patch)).await {
+                    tracing::debug!(%error, "could not ask for the shard Lease back");
+                }
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
