@@ -68,10 +68,12 @@ impl Fleet {
         Self { operators, logs }
     }
 
-    /// Waits until every process's caches have synced; an error naming the process (and its
-    /// log) that exited or did not get there within `timeout`.
+    /// Waits until every process leads its shard (when there are several) and its caches have
+    /// synced; an error naming the process (and its log) that exited or did not get there within
+    /// `timeout`.
     pub async fn ready(&mut self, http: &reqwest::Client, timeout: Duration) -> Result<(), String> {
         let started = Instant::now();
+        let sharded = self.operators.len() > 1;
         for (index, operator) in self.operators.iter_mut().enumerate() {
             loop {
                 if let Some(status) = operator.exited() {
@@ -80,11 +82,16 @@ impl Fleet {
                         self.logs[index].display()
                     ));
                 }
-                let ready = http
-                    .get(format!("{}/readyz", operator.base_url))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                // Sharded, a process is also ready while it stands by for its shard's Lease,
+                // before its controllers have started: it must lead its shard, and be ready
+                // after that (leading first: it turns unready for its caches' sync right after).
+                let leading = !sharded || leads(http, &operator.base_url).await;
+                let ready = leading
+                    && http
+                        .get(format!("{}/readyz", operator.base_url))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
                 if ready {
                     break;
                 }
@@ -149,6 +156,17 @@ impl Fleet {
         let after = self.writes(http).await;
         after.saturating_sub(before) as f64 * 60.0 / window.as_secs_f64()
     }
+}
+
+/// Whether the process at `base_url` runs its controllers (its `chitty_leader` gauge is 1).
+async fn leads(http: &reqwest::Client, base_url: &str) -> bool {
+    let Ok(response) = http.get(format!("{base_url}/metrics")).send().await else {
+        return false;
+    };
+    let text = response.text().await.unwrap_or_default();
+    text.lines()
+        .filter_map(|line| line.strip_prefix("chitty_leader "))
+        .any(|value| value.trim().parse::<f64>() == Ok(1.0))
 }
 
 /// The highest VmRSS seen per process, sampled in the background.
