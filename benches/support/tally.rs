@@ -72,7 +72,7 @@ impl Tally {
     }
 
     /// Waits until `n` objects pass, at most until `timeout` after `started`; how long from
-    /// `started` that took, or `None` with how many passed when time ran out.
+    /// `started` that took, else how many passed when the time ran out.
     pub async fn all(
         &mut self,
         n: usize,
@@ -90,11 +90,6 @@ impl Tally {
         } else {
             Err(*self.passing.borrow())
         }
-    }
-
-    /// How many pass now.
-    pub fn passing(&self) -> usize {
-        *self.passing.borrow()
     }
 }
 
