@@ -133,6 +133,7 @@ async fn bench(n: usize, shard_counts: Vec<usize>, nodes: usize) -> ExitCode {
         return ExitCode::from(2);
     }
     let mut runs = Vec::new();
+    let mut failed = None;
     for (i, shards) in shard_counts.into_iter().enumerate() {
         println!("scale: {n} services, {shards} shard(s)");
         let port = PORT + 10 * i as u16;
@@ -142,12 +143,18 @@ async fn bench(n: usize, shard_counts: Vec<usize>, nodes: usize) -> ExitCode {
                 runs.push(run);
             }
             Err(why) => {
+                // The runs done so far are still reported.
                 eprintln!("scale: {shards} shard(s): {why}");
-                return ExitCode::FAILURE;
+                failed = Some(format!("{shards} shard(s): {why}"));
+                break;
             }
         }
     }
-    support::write_report("scale.md", &report::markdown(n, &runs));
-    support::write_json("scale.json", &report::json(n, &runs));
-    ExitCode::SUCCESS
+    support::write_report("scale.md", &report::markdown(n, &runs, failed.as_deref()));
+    support::write_json("scale.json", &report::json(n, &runs, failed.as_deref()));
+    if failed.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

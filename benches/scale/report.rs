@@ -155,7 +155,8 @@ fn table(run: &Run) -> String {
     out
 }
 
-pub fn markdown(n: usize, runs: &[Run]) -> String {
+/// The report of the runs done; `failed` says why the next one stopped the bench, if one did.
+pub fn markdown(n: usize, runs: &[Run], failed: Option<&str>) -> String {
     let mut out = format!(
         "# Scale benchmark\n\n{n} ChittyServices with one route each; spec changes one every {} ms, \
          a timeout after {} s. RSS figures are sums over the processes, each process's in brackets.\n\n",
@@ -166,6 +167,9 @@ pub fn markdown(n: usize, runs: &[Run]) -> String {
         out.push_str(&table(run));
         out.push('\n');
     }
+    if let Some(why) = failed {
+        out.push_str(&format!("Stopped: {why}\n"));
+    }
     out
 }
 
@@ -175,7 +179,7 @@ fn latency_json(l: &Latencies) -> serde_json::Value {
            "target_p99_s": TARGET_P99.as_secs_f64(), "met": l.meets(0.99, TARGET_P99)})
 }
 
-pub fn json(n: usize, runs: &[Run]) -> serde_json::Value {
+pub fn json(n: usize, runs: &[Run], failed: Option<&str>) -> serde_json::Value {
     let runs: Vec<serde_json::Value> = runs
         .iter()
         .map(|run| {
@@ -209,5 +213,5 @@ pub fn json(n: usize, runs: &[Run]) -> serde_json::Value {
         })
         .collect();
     json!({"services": n, "pace_ms": PACE.as_millis() as u64,
-           "sample_timeout_s": SAMPLE_TIMEOUT.as_secs(), "runs": runs})
+           "sample_timeout_s": SAMPLE_TIMEOUT.as_secs(), "runs": runs, "stopped": failed})
 }
