@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each bench uses its own part of this
 
+pub mod fleet;
+pub mod floor;
+pub mod tally;
 pub mod timing;
 
 use std::process::{Child, Command, Stdio};
@@ -77,6 +80,33 @@ pub async fn delete_namespace(client: &Client, name: &str) {
     }
 }
 
+/// Deletes a namespace and waits until it is gone, however long its objects take (at 10,000
+/// services, longer than `delete_namespace` waits): its pods hold the nodes' slots until then.
+pub async fn delete_namespace_and_wait(
+    client: &Client,
+    name: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    delete_namespace(client, name).await;
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let started = std::time::Instant::now();
+    while api
+        .get_opt(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
+        if started.elapsed() > timeout {
+            return Err(format!(
+                "namespace {name} still there {} s after its deletion",
+                timeout.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Ok(())
+}
+
 /// A fresh, empty namespace of this name.
 pub async fn namespace(client: &Client, name: &str) {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
@@ -93,6 +123,18 @@ pub struct Operator {
 
 impl Operator {
     pub fn start(kubeconfig: &str, namespace: &str, port: u16, extra: &[&str]) -> Self {
+        Self::start_logging(kubeconfig, namespace, port, extra, Stdio::null())
+    }
+
+    /// As `start`, with the operator's log (stderr, warnings and errors) going to `log`, so a
+    /// process that refuses its flags says why.
+    pub fn start_logging(
+        kubeconfig: &str,
+        namespace: &str,
+        port: u16,
+        extra: &[&str],
+        log: Stdio,
+    ) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
             .args([
                 "run",
@@ -113,7 +155,7 @@ impl Operator {
             .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("operator starts");
         Self {
@@ -140,14 +182,16 @@ impl Operator {
 
     /// A `/proc/<pid>/status` memory field (`VmHWM:`, `VmRSS:`), in KiB.
     pub fn memory_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
+        memory_kib_of(self.child.id(), field)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the process ended, when it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// Apiserver requests the operator has made so far: (GETs, everything else).
@@ -184,6 +228,18 @@ impl Drop for Operator {
     }
 }
 
+/// A `/proc/<pid>/status` memory field (`VmHWM:`, `VmRSS:`) of process `pid`, in KiB; 0 once it
+/// has gone.
+pub fn memory_kib_of(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Writes a report under `target/bench/` and prints it.
 pub fn write_report(file: &str, report: &str) {
     std::fs::write(bench_dir().join(file), report).unwrap();
@@ -196,7 +252,7 @@ pub fn write_json(file: &str, figures: &serde_json::Value) {
     std::fs::write(bench_dir().join(file), text + "\n").unwrap();
 }
 
-fn bench_dir() -> std::path::PathBuf {
+pub fn bench_dir() -> std::path::PathBuf {
     let dir = std::path::Path::new(repo()).join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
     dir

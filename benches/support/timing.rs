@@ -14,7 +14,8 @@ use tokio::sync::oneshot;
 type Check<K> = Box<dyn Fn(&K) -> bool + Send>;
 
 struct Expected<K> {
-    name: String,
+    /// `None`: any object of the kind.
+    name: Option<String>,
     check: Check<K>,
     seen: oneshot::Sender<Instant>,
 }
@@ -70,12 +71,24 @@ where
         name: &str,
         check: impl Fn(&K) -> bool + Send + 'static,
     ) -> oneshot::Receiver<Instant> {
+        self.expect_named(Some(name.to_string()), Box::new(check))
+    }
+
+    /// When the watch first shows any object passing `check` (one whose name is not known
+    /// beforehand, such as a new rollout of a service).
+    pub fn expect_any(
+        &self,
+        check: impl Fn(&K) -> bool + Send + 'static,
+    ) -> oneshot::Receiver<Instant> {
+        self.expect_named(None, Box::new(check))
+    }
+
+    fn expect_named(&self, name: Option<String>, check: Check<K>) -> oneshot::Receiver<Instant> {
         let (seen, when) = oneshot::channel();
-        self.expected.lock().unwrap().push(Expected {
-            name: name.to_string(),
-            check: Box::new(check),
-            seen,
-        });
+        self.expected
+            .lock()
+            .unwrap()
+            .push(Expected { name, check, seen });
         when
     }
 }
@@ -85,7 +98,8 @@ fn settle<K: Resource>(expected: &Mutex<Vec<Expected<K>>>, obj: &K, at: Instant)
     let mut expected = expected.lock().unwrap();
     let mut i = 0;
     while i < expected.len() {
-        if expected[i].name == name && (expected[i].check)(obj) {
+        let named = expected[i].name.as_deref().is_none_or(|n| n == name);
+        if named && (expected[i].check)(obj) {
             let _ = expected.swap_remove(i).seen.send(at);
         } else {
             i += 1;
@@ -178,4 +192,35 @@ impl Latencies {
     pub fn meets(&self, q: f64, target: Duration) -> bool {
         self.quantile(q).is_some_and(|d| d < target)
     }
+}
+
+/// Up to `k` names spread evenly over `from`.
+pub fn spread(from: &[String], k: usize) -> Vec<String> {
+    let step = from.len().div_ceil(k.max(1)).max(1);
+    from.iter().step_by(step).take(k).cloned().collect()
+}
+
+/// Runs `sample` on each name, one every `pace` (steady load, not a burst), all in flight
+/// together; their latencies in the order the names came, a timeout after `timeout`.
+pub async fn paced<F, Fut>(
+    names: &[String],
+    pace: Duration,
+    timeout: Duration,
+    sample: F,
+) -> Latencies
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Duration>, String>> + Send + 'static,
+{
+    let mut ticks = tokio::time::interval(pace);
+    let mut running = Vec::new();
+    for name in names {
+        ticks.tick().await;
+        running.push(tokio::spawn(sample(name.clone())));
+    }
+    let mut outcomes = Vec::new();
+    for task in running {
+        outcomes.push(task.await.unwrap());
+    }
+    Latencies::from_outcomes(outcomes, timeout)
 }

@@ -1,0 +1,236 @@
+//! One run of the scale benchmark at one shard count: what benches/scale.rs's header lists, in
+//! that order.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chitty_operator::api::conditions::{is_true, types};
+use chitty_operator::api::{ChittyDeployment, ChittyService, RouteClaim};
+use chitty_operator::labels;
+use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::support::fleet::Fleet;
+use crate::support::floor::{Floor, floor_run};
+use crate::support::tally::Tally;
+use crate::support::timing::{Arrivals, Latencies, paced, spread, within};
+use crate::support::{self, health_server, service};
+
+const CONCURRENCY: usize = 16;
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+const READY_TIMEOUT: Duration = Duration::from_secs(3600);
+const RSS_EVERY: Duration = Duration::from_millis(500);
+const STEADY_SETTLE: Duration = Duration::from_secs(30);
+pub const IDLE_WINDOW: Duration = Duration::from_secs(60);
+const SAMPLES: usize = 100;
+pub const PACE: Duration = Duration::from_millis(200);
+pub const SAMPLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Deleting a namespace of 60,000 objects takes the garbage collector a while.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(1800);
+const LEASE: &str = "bench-scale";
+
+pub struct Run {
+    pub shards: usize,
+    pub n: usize,
+    /// How long until all were Ready; else how many were when the time ran out.
+    pub ready: Result<Duration, usize>,
+    /// Per kind, the objects in the namespace at steady state.
+    pub objects: Vec<(&'static str, usize)>,
+    /// Per process, in KiB: right after it was ready on the empty namespace, the highest of the
+    /// samples until all were Ready, VmHWM at the end, and after the services settled.
+    pub baseline_kib: Vec<u64>,
+    pub peak_kib: Vec<u64>,
+    pub hwm_kib: Vec<u64>,
+    pub steady_kib: Vec<u64>,
+    pub idle_writes_per_minute: f64,
+    pub spec_change: Latencies,
+    pub floor: Floor,
+}
+
+impl Run {
+    pub fn objects_total(&self) -> usize {
+        self.objects.iter().map(|(_, count)| count).sum()
+    }
+}
+
+pub fn name(i: usize) -> String {
+    format!("svc-{i:05}")
+}
+
+/// The rollout benchmarks' service, with one route of its own (so a RouteClaim and an Ingress).
+pub fn manifest(i: usize) -> serde_json::Value {
+    let name = name(i);
+    let mut manifest = service(&name);
+    manifest["spec"]["routes"] = json!([{"host": format!("{name}.scale.chitty.cc"), "path": "/*"}]);
+    manifest
+}
+
+fn ready(s: &ChittyService) -> bool {
+    s.status.as_ref().is_some_and(|st| {
+        st.observed_generation == s.metadata.generation && is_true(&st.conditions, types::READY)
+    })
+}
+
+pub async fn run(
+    client: &Client,
+    kubeconfig: &str,
+    n: usize,
+    shards: usize,
+    port: u16,
+) -> Result<Run, String> {
+    let ns = format!("bench-scale-{shards}");
+    support::namespace(client, &ns).await;
+    let health = health_server().await;
+    let http = reqwest::Client::new();
+    let extra = ["--health-url-override", health.as_str()];
+    let mut fleet = Fleet::start(kubeconfig, &ns, port, shards, LEASE, &extra);
+    if let Err(why) = fleet.ready(&http, STARTUP_TIMEOUT).await {
+        drop(fleet);
+        support::delete_namespace(client, &ns).await;
+        return Err(why);
+    }
+    let baseline_kib = fleet.memory_kib("VmRSS:");
+
+    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns);
+    let mut tally = Tally::watch(services.clone(), ready).await;
+    let sampler = fleet.sample_rss(RSS_EVERY);
+    let started = Instant::now();
+    futures::stream::iter((0..n).map(manifest))
+        .for_each_concurrent(CONCURRENCY, |manifest| {
+            let services = services.clone();
+            async move {
+                let name = manifest["metadata"]["name"].as_str().unwrap().to_string();
+                services
+                    .patch(
+                        &name,
+                        &PatchParams::apply("bench"),
+                        &Patch::Apply(&manifest),
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let ready = tally.all(n, started, READY_TIMEOUT).await;
+    drop(tally);
+    let peak_kib = sampler.stop();
+    match ready {
+        Ok(took) => println!("scale: all {n} Ready in {:.1} s", took.as_secs_f64()),
+        Err(count) => println!(
+            "scale: {count}/{n} Ready after {} s",
+            READY_TIMEOUT.as_secs()
+        ),
+    }
+
+    tokio::time::sleep(STEADY_SETTLE).await;
+    let steady_kib = fleet.memory_kib("VmRSS:");
+    let objects = count_objects(client, &ns).await?;
+    println!(
+        "scale: counting idle writes for {} s",
+        IDLE_WINDOW.as_secs()
+    );
+    let idle_writes_per_minute = fleet
+        .idle_writes_per_minute(&http, Duration::ZERO, IDLE_WINDOW)
+        .await;
+    let names: Vec<String> = (0..n).map(name).collect();
+    println!("scale: changing the version of {SAMPLES} services");
+    let spec_change = spec_changes(client, &ns, &spread(&names, SAMPLES)).await;
+    let hwm_kib = fleet.memory_kib("VmHWM:");
+
+    // Stopped before the namespace goes, so nothing recreates what its deletion removes.
+    drop(fleet);
+    support::delete_namespace_and_wait(client, &ns, DELETE_TIMEOUT).await?;
+    println!("scale: floor run");
+    let floor_ns = format!("bench-scale-floor-{shards}");
+    let floor = floor_run(client, &floor_ns, n, CONCURRENCY, manifest, READY_TIMEOUT).await;
+    support::delete_namespace_and_wait(client, &floor_ns, DELETE_TIMEOUT).await?;
+    Ok(Run {
+        shards,
+        n,
+        ready,
+        objects,
+        baseline_kib,
+        peak_kib,
+        hwm_kib,
+        steady_kib,
+        idle_writes_per_minute,
+        spec_change,
+        floor,
+    })
+}
+
+/// Patches each service's `spec.version` and times until a ChittyDeployment of it that was not
+/// there before shows on the watch.
+async fn spec_changes(client: &Client, ns: &str, names: &[String]) -> Latencies {
+    let services: Api<ChittyService> = Api::namespaced(client.clone(), ns);
+    let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), ns);
+    let arrivals = Arc::new(Arrivals::watch(rollouts.clone()).await);
+    paced(names, PACE, SAMPLE_TIMEOUT, |name| {
+        let (services, rollouts, arrivals) = (services.clone(), rollouts.clone(), arrivals.clone());
+        async move {
+            let selector = format!("{}={name}", labels::SERVICE);
+            let before: HashSet<String> = rollouts
+                .list_metadata(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| format!("listing the rollouts of {name}: {e}"))?
+                .items
+                .iter()
+                .map(|r| r.name_any())
+                .collect();
+            let service = name.clone();
+            let new = arrivals.expect_any(move |r: &ChittyDeployment| {
+                r.labels().get(labels::SERVICE) == Some(&service) && !before.contains(&r.name_any())
+            });
+            let started = Instant::now();
+            services
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"version": "1.0.1"}})),
+                )
+                .await
+                .map_err(|e| format!("changing the version of {name}: {e}"))?;
+            Ok(within(started, new, SAMPLE_TIMEOUT).await)
+        }
+    })
+    .await
+}
+
+/// The objects in `ns` of each kind the operator caches per service.
+async fn count_objects(client: &Client, ns: &str) -> Result<Vec<(&'static str, usize)>, String> {
+    Ok(vec![
+        ("ChittyServices", count::<ChittyService>(client, ns).await?),
+        (
+            "ChittyDeployments",
+            count::<ChittyDeployment>(client, ns).await?,
+        ),
+        ("Deployments", count::<Deployment>(client, ns).await?),
+        ("Services", count::<Service>(client, ns).await?),
+        ("RouteClaims", count::<RouteClaim>(client, ns).await?),
+        ("Ingresses", count::<Ingress>(client, ns).await?),
+        ("HPAs", count::<HorizontalPodAutoscaler>(client, ns).await?),
+    ])
+}
+
+async fn count<K>(client: &Client, ns: &str) -> Result<usize, String>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), ns)
+        .list_metadata(&ListParams::default())
+        .await
+        .map(|list| list.items.len())
+        .map_err(|e| format!("listing {} in {ns}: {e}", K::kind(&())))
+}
