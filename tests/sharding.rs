@@ -88,7 +88,11 @@ async fn all_ready(services: &Api<ChittyService>, names: &BTreeSet<String>, vers
 
 /// Which user agents wrote each service's objects (its own, its rollouts, its Deployment and
 /// Service, its claims; claim statuses are the route rule's, checked apart).
-fn writers(namespace: &str, from: usize, names: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
+fn writers(
+    namespace: &str,
+    from: usize,
+    names: &BTreeSet<String>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (agent, resource, subresource, object, _) in audited_writes(namespace, from) {
         if !agent.contains("chitty-operator") || resource == "leases" || resource == "events" {
@@ -148,7 +152,10 @@ async fn decisions_match_one_shard(claims: &Api<RouteClaim>) {
             *held.entry(claim.spec.host.clone()).or_insert(0) += 1;
         }
     }
-    assert!(held.values().all(|n| *n == 1), "one holder per host: {held:?}");
+    assert!(
+        held.values().all(|n| *n == 1),
+        "one holder per host: {held:?}"
+    );
     assert_eq!(held.len(), CONTESTED_HOSTS);
 }
 
@@ -178,7 +185,9 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let http = reqwest::Client::new();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let pod = |i: u16, n: &str| format!("chitty-operator-shard-{i}-5d8f7c9b6-{n}");
-    let mut shards: Vec<_> = (0..SHARDS).map(|i| fleet.start(i, &pod(i, "a1b2c"))).collect();
+    let mut shards: Vec<_> = (0..SHARDS)
+        .map(|i| fleet.start(i, &pod(i, "a1b2c")))
+        .collect();
     for shard in &shards {
         shard.ready(&http).await;
     }
@@ -208,7 +217,11 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let written = writers(&ns.name, from, &names);
     for n in &names {
         let expected = BTreeSet::from([agent(shard_of(&ns.name, n), SHARDS)]);
-        assert_eq!(written.get(n), Some(&expected), "{n} written by its shard only");
+        assert_eq!(
+            written.get(n),
+            Some(&expected),
+            "{n} written by its shard only"
+        );
     }
     let claims: Api<RouteClaim> = Api::namespaced(client.clone(), &ns.name);
     common::eventually(
@@ -246,7 +259,11 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let written = writers(&ns.name, killed_at, &of_shard_1);
     for n in &of_shard_1 {
         let expected = BTreeSet::from([agent(2, SHARDS)]);
-        assert_eq!(written.get(n), Some(&expected), "{n} written by its taker only");
+        assert_eq!(
+            written.get(n),
+            Some(&expected),
+            "{n} written by its taker only"
+        );
     }
 
     // Shard 1 comes back (a new pod of its Deployment) and gets its Lease back.
@@ -265,7 +282,11 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let written = writers(&ns.name, returned_at, &of_shard_1);
     for n in &of_shard_1 {
         let expected = BTreeSet::from([agent(1, SHARDS)]);
-        assert_eq!(written.get(n), Some(&expected), "{n} written by its own shard again");
+        assert_eq!(
+            written.get(n),
+            Some(&expected),
+            "{n} written by its own shard again"
+        );
     }
 
     // No rollout was made twice: one per revision, three for the services bumped twice.
@@ -280,7 +301,11 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     for n in &names {
         let revisions = &per_service[n];
         let distinct: BTreeSet<_> = revisions.iter().collect();
-        assert_eq!(distinct.len(), revisions.len(), "{n}: a revision rolled out twice");
+        assert_eq!(
+            distinct.len(),
+            revisions.len(),
+            "{n}: a revision rolled out twice"
+        );
         let expected = if of_shard_1.contains(n) { 3 } else { 1 };
         assert_eq!(revisions.len(), expected, "{n}: rollouts {revisions:?}");
     }
@@ -305,13 +330,15 @@ async fn bad_shard_settings_stop_the_process_with_the_reason() {
         let port = sharding_support::free_port();
         let out = fleet.command(index, port, pod).output().unwrap();
         assert!(!out.status.success(), "exits with an error");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout)
     };
     let zero = exit(&fleet(0), 0, "op-5d8f7c9b6-a1b2c");
     assert!(zero.contains("--shard-count must be at least 1"), "{zero}");
     let out_of_range = exit(&fleet(3), 3, "op-5d8f7c9b6-a1b2c");
-    assert!(out_of_range.contains("out of range for --shard-count 3"), "{out_of_range}");
+    assert!(
+        out_of_range.contains("out of range for --shard-count 3"),
+        "{out_of_range}"
+    );
 
     // Two Deployments give the same shard index: the second refuses to start.
     let two = fleet(2);
@@ -328,7 +355,10 @@ async fn bad_shard_settings_stop_the_process_with_the_reason() {
     )
     .await;
     let second = exit(&two, 0, "team-b-operator-7c6b5a4d3-f6g7h");
-    assert!(second.contains("two Deployments must not claim one shard"), "{second}");
+    assert!(
+        second.contains("two Deployments must not claim one shard"),
+        "{second}"
+    );
     assert!(second.contains("team-a-operator"), "{second}");
     // A second replica of the same Deployment stands by instead: that is high availability.
     let replica = two.start(0, "team-a-operator-5d8f7c9b6-z9y8x");
