@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod claim_lookup;
 pub mod deployment;
 pub mod domain;
 pub mod events;
@@ -43,6 +44,8 @@ pub struct Caches {
     pub rollout_index: rollout_index::RolloutIndex,
     /// Every RouteClaim the operator can see.
     pub claims: Store<crate::api::RouteClaim>,
+    /// The claims of each service, from the same watch.
+    pub claim_lookup: claim_lookup::ClaimLookup,
     /// The Deployments the operator applied (its managed-by label), without managed fields.
     pub workloads: Store<Deployment>,
     /// The Services the operator applied.
@@ -73,6 +76,7 @@ impl Caches {
             rollouts: store(),
             rollout_index: Default::default(),
             claims: store(),
+            claim_lookup: Default::default(),
             workloads: store(),
             service_objects: store(),
             ingresses: store(),

@@ -143,6 +143,8 @@ pub(super) async fn run_controllers(
             futures::future::ready(())
         }
     });
+    // The claims of each service, kept from the claim watch.
+    let claim_lookup = controller::claim_lookup::ClaimLookup::default();
     let claim_reflector = tolerant_watcher(
         &client,
         &config,
@@ -154,7 +156,11 @@ pub(super) async fn run_controllers(
     .reflect_shared(claim_writer)
     .for_each({
         let routes = routes.clone();
+        let (lookup, store) = (claim_lookup.clone(), claim_store.clone());
         move |event| {
+            if let Ok(event) = &event {
+                lookup.on_event(event, &store);
+            }
             match (&event, &routes) {
                 (Ok(event), Some(routes)) => routes.on_claim_event(event),
                 (Ok(watcher::Event::Delete(claim)), None) => {
@@ -291,6 +297,7 @@ pub(super) async fn run_controllers(
         rollouts: rollout_store.clone(),
         rollout_index: rollout_index.clone(),
         claims: claim_store.clone(),
+        claim_lookup,
         workloads: workload_store.clone(),
         service_objects: service_object_store.clone(),
         ingresses: ingress_store.clone(),

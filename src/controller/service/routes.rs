@@ -128,31 +128,17 @@ fn claim_is_current(existing: &RouteClaim, desired: &RouteClaim) -> bool {
 /// From the cache: the claims this very service owns, and the claims made by hand in its
 /// namespace that route to it. Claims in other namespaces may name it too and compete for routes,
 /// but never route traffic into it: that would let any namespace attach hosts to another's service.
+/// Looked up by service (`claim_lookup`), not scanned from the fleet's claims.
 fn claims_for(ctx: &Context, service: &ChittyService) -> (Vec<RouteClaim>, Vec<RouteClaim>) {
-    let uid = service.uid();
-    let ns = service.namespace().unwrap_or_default();
-    let name = service.name_any();
-    let mut owned = Vec::new();
-    let mut hand_made = Vec::new();
-    for claim in ctx.caches.claims.state() {
-        if claim.namespace().as_deref() != Some(ns.as_str()) {
-            continue;
-        }
-        let controller = claim
-            .owner_references()
-            .iter()
-            .find(|o| o.controller == Some(true));
-        match controller {
-            Some(o) if Some(&o.uid) == uid.as_ref() => owned.push((*claim).clone()),
-            Some(o) if o.kind == ChittyService::kind(&()) => {}
-            _ if claim.spec.service_ref.name == name
-                && claim.spec.service_ref.namespace_or(&ns) == ns =>
-            {
-                hand_made.push((*claim).clone())
-            }
-            _ => {}
-        }
-    }
+    let (owned, named) = ctx.caches.claim_lookup.of(service);
+    let read = |refs: Vec<kube::runtime::reflector::ObjectRef<RouteClaim>>| -> Vec<RouteClaim> {
+        (refs.iter())
+            .filter_map(|r| ctx.caches.claims.get(r))
+            .map(|c| (*c).clone())
+            .collect()
+    };
+    let owned = read(owned);
+    let mut hand_made = read(named);
     hand_made.sort_by_key(ResourceExt::name_any);
     (owned, hand_made)
 }
