@@ -86,28 +86,16 @@ async fn roll_out(services: &Api<ChittyService>, n: usize) -> (Vec<String>, Dura
 
 /// Up to `SAMPLES` names spread evenly over `from`.
 fn spread(from: &[String]) -> Vec<String> {
-    let step = from.len().div_ceil(SAMPLES).max(1);
-    from.iter().step_by(step).take(SAMPLES).cloned().collect()
+    support::timing::spread(from, SAMPLES)
 }
 
-/// Runs `sample` on each name, one every `PACE`, all in flight together; their latencies in
-/// the order the names came.
+/// Runs `sample` on each name, one every `PACE`, all in flight together.
 async fn paced<F, Fut>(names: &[String], sample: F) -> Latencies
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = Result<Option<Duration>, String>> + Send + 'static,
 {
-    let mut ticks = tokio::time::interval(PACE);
-    let mut running = Vec::new();
-    for name in names {
-        ticks.tick().await;
-        running.push(tokio::spawn(sample(name.clone())));
-    }
-    let mut outcomes = Vec::new();
-    for task in running {
-        outcomes.push(task.await.unwrap());
-    }
-    Latencies::from_outcomes(outcomes, SAMPLE_TIMEOUT)
+    support::timing::paced(names, PACE, SAMPLE_TIMEOUT, sample).await
 }
 
 /// Deletes each sampled service's Deployment and times until one of that name with another UID

@@ -2,7 +2,6 @@
 //! together until shutdown or until the term's future is dropped.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -30,6 +29,20 @@ use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
 use crate::shard::Scope;
+
+/// Runs one controller until `shutdown`: backoff reset by a success, grown by each failure.
+macro_rules! run {
+    ($controller:expr, $kind:ident, $ctx:expr, $shutdown:expr) => {
+        $controller
+            .graceful_shutdown_on($shutdown.clone())
+            .run(
+                controller::resetting_backoff($kind::reconcile),
+                controller::error_policy($kind::NAME),
+                $ctx.clone(),
+            )
+            .for_each(|_| futures::future::ready(()))
+    };
+}
 
 /// How many changes a slow controller may fall behind a shared watch before the watch waits.
 const SUBSCRIBER_BUFFER: usize = 1024;
@@ -305,7 +318,6 @@ pub(super) async fn run_controllers(
         autoscalers: autoscaler_store.clone(),
         ready: Default::default(),
     };
-    let caches_ready = caches.ready.clone();
     let mut integrations =
         crate::integrations::Integrations::from_config(&config.ecosystem, &client_metrics)?;
     integrations.advisor_model = config.advisor_model.client()?;
@@ -328,46 +340,11 @@ pub(super) async fn run_controllers(
     ctx.refusals = controller::refusals::Refusals::waking(refusal_wake);
     let ctx = Arc::new(ctx);
 
-    let readiness = {
-        let state = http_state.clone();
-        let claim_store = claim_store.clone();
-        async move {
-            let (a, b, c) = futures::join!(
-                rollout_store.wait_until_ready(),
-                service_store.wait_until_ready(),
-                claim_store.wait_until_ready()
-            );
-            let (d, e, f, g, httproutes_ready) = futures::join!(
-                workload_store.wait_until_ready(),
-                service_object_store.wait_until_ready(),
-                ingress_store.wait_until_ready(),
-                autoscaler_store.wait_until_ready(),
-                httproutes_synced
-            );
-            if [a, b, c, d, e, f, g].iter().all(Result::is_ok) && httproutes_ready {
-                caches_ready.store(true, Ordering::Release);
-                state.ready.store(true, Ordering::Relaxed);
-                tracing::info!("caches synced; ready");
-            }
-        }
-    };
+    let readiness =
+        super::reflectors::caches_synced(ctx.caches.clone(), httproutes_synced, http_state.clone());
 
-    let run_services = services
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            controller::resetting_backoff(service::reconcile),
-            controller::error_policy(service::NAME),
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()));
-    let run_rollouts = rollouts
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            controller::resetting_backoff(deployment::reconcile),
-            controller::error_policy(deployment::NAME),
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()));
+    let run_services = run!(services, service, ctx, shutdown);
+    let run_rollouts = run!(rollouts, deployment, ctx, shutdown);
     let run_route_rule = {
         let (claims, ctx) = (claim_store.clone(), ctx.clone());
         let shutdown = shutdown.clone();
@@ -386,14 +363,7 @@ pub(super) async fn run_controllers(
             }
         }
     };
-    let run_workloads = workloads
-        .graceful_shutdown_on(shutdown.clone())
-        .run(
-            controller::resetting_backoff(workload::reconcile),
-            controller::error_policy(workload::NAME),
-            ctx.clone(),
-        )
-        .for_each(|_| futures::future::ready(()));
+    let run_workloads = run!(workloads, workload, ctx, shutdown);
     tracing::info!(namespace = ?config.namespace, concurrency = config.concurrency, scope = %scope.describe(), "controllers starting");
     // The reflectors end with the controllers: they are polled until shutdown, then dropped.
     // Readiness is polled here too, not spawned, so that controllers dropped on a lost Lease

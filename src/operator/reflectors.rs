@@ -107,3 +107,34 @@ where
         futures::future::ready(changed)
     })
 }
+
+/// Marks the caches (and the replica) ready once every store has its first list. Polled with
+/// the reflectors, not spawned, so that controllers dropped on a lost Lease cannot report ready
+/// afterwards.
+pub(super) async fn caches_synced(
+    caches: crate::controller::Caches,
+    httproutes_synced: impl Future<Output = bool>,
+    state: std::sync::Arc<crate::http::HttpState>,
+) {
+    let (a, b, c) = futures::join!(
+        caches.rollouts.wait_until_ready(),
+        caches.services.wait_until_ready(),
+        caches.claims.wait_until_ready()
+    );
+    let (d, e, f, g, httproutes_ready) = futures::join!(
+        caches.workloads.wait_until_ready(),
+        caches.service_objects.wait_until_ready(),
+        caches.ingresses.wait_until_ready(),
+        caches.autoscalers.wait_until_ready(),
+        httproutes_synced
+    );
+    if [a, b, c, d, e, f, g].iter().all(Result::is_ok) && httproutes_ready {
+        caches
+            .ready
+            .store(true, std::sync::atomic::Ordering::Release);
+        state
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!("caches synced; ready");
+    }
+}

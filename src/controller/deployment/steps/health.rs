@@ -58,7 +58,9 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
             result.detail
         )));
     }
-    if elapsed > deadline {
+    // A check that passes is progress, however late it comes (a crowded cluster may take the
+    // whole deadline to make the workload available): only a failing one ends the step.
+    if elapsed > deadline && !result.healthy {
         return Ok(Outcome::Failed(format!(
             "not healthy within {}: {}",
             humanize(deadline),
@@ -98,7 +100,13 @@ pub(super) fn take_probe(
     };
     match input.ctx.probes.for_rollout(input.rollout, target) {
         Lookup::Fresh(result) => Ok(Some(result)),
-        Lookup::Pending if elapsed > limit => {
+        // Past the limit, waiting ends, unless no probe has come back yet: the first one is in
+        // flight (the workload may have become available only now), and every probe ends within
+        // its timeout, answered or not.
+        Lookup::Pending
+            if elapsed > limit
+                && (input.status.probes.as_ref()).is_some_and(|p| p.last_probe_at.is_some()) =>
+        {
             let last = (input.status.probes.as_ref()).and_then(|p| p.last_error.clone());
             let detail = last.unwrap_or_else(|| format!("no answer from {url} yet"));
             Err(format!("not healthy within {}: {detail}", humanize(limit)))
