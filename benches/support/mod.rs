@@ -37,6 +37,14 @@ fn cluster(verb: &str) -> String {
     sh(&["bash", &format!("{}/scripts/cluster.sh", repo()), verb])
 }
 
+/// A new local control plane: the old one deleted and another brought up. At 10,000 services,
+/// deleting a namespace takes the namespace controller far longer than this.
+#[allow(dead_code)]
+pub async fn fresh_cluster() -> (Client, String) {
+    cluster("down");
+    local_cluster().await
+}
+
 /// Brings the local control plane up (reusing a running one), installs the CRDs, and returns a
 /// client and the kubeconfig path.
 pub async fn local_cluster() -> (Client, String) {
