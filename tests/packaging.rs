@@ -13,10 +13,25 @@ use serde_json::Value;
 use support::*;
 
 /// Operator flags the chart deliberately does not offer as values, with the reason.
-const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[(
-    "CHITTY_API_TOKEN",
-    "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
-)];
+const FLAGS_NOT_IN_THE_CHART: &[(&str, &str)] = &[
+    (
+        "CHITTY_API_TOKEN",
+        "the chart mounts the token Secret as a file (CHITTY_API_TOKEN_FILE), which follows rotation",
+    ),
+    // Set per Deployment when `shards` is above 1 (tests/chart_shards.rs), never by hand.
+    (
+        "CHITTY_SHARD_COUNT",
+        "set from `shards` on each shard's Deployment",
+    ),
+    (
+        "CHITTY_SHARD_INDEX",
+        "set from `shards` on each shard's Deployment",
+    ),
+    (
+        "CHITTY_SHARD_TAKEOVER_AFTER",
+        "set from `sharding.takeoverAfter` on each shard's Deployment",
+    ),
+];
 
 fn every_option() -> String {
     common::repo()
