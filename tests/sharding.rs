@@ -244,7 +244,7 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let killed_at = audit_lines();
     common::wait::eventually_within(
         "shard 2 takes shard 1 over",
-        Duration::from_secs(90),
+        Duration::from_secs(180),
         || lease_holder(&leases, "chitty-shard-1"),
         |holder| holder.starts_with("takeover-by-shard-2."),
     )
@@ -270,7 +270,7 @@ async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     shards[1] = fleet.start(1, &pod(1, "d3e4f"));
     common::wait::eventually_within(
         "shard 1 gets its Lease back",
-        Duration::from_secs(90),
+        Duration::from_secs(180),
         || lease_holder(&leases, "chitty-shard-1"),
         |holder| holder.starts_with(&pod(1, "d3e4f")),
     )

@@ -8,9 +8,9 @@ use crate::common;
 
 /// Lease timing short enough for the takeover to happen within a test, long enough that a busy
 /// two-core machine does not make a healthy shard miss a renewal.
-pub const LEASE_DURATION: &str = "8s";
-pub const RENEW_MARGIN: &str = "3s";
-pub const TAKEOVER_AFTER: &str = "4s";
+pub const LEASE_DURATION: &str = "15s";
+pub const RENEW_MARGIN: &str = "6s";
+pub const TAKEOVER_AFTER: &str = "5s";
 pub const LEASE: &str = "chitty";
 
 /// One shard's process.
