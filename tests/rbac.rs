@@ -74,14 +74,7 @@ fn expected_sections() -> Vec<(String, Vec<String>)> {
 /// Lines the audit log got after `from` (a line count) for requests made as `account` and
 /// refused (403).
 fn refused_writes(account: &str, from: usize) -> Vec<String> {
-    let path = common::repo().join("scripts/cluster.sh");
-    let out = std::process::Command::new("bash")
-        .arg(path)
-        .arg("audit-log")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let file = std::fs::File::open(&log).unwrap();
+    let file = std::fs::File::open(common::audit_log()).unwrap();
     std::io::BufReader::new(file)
         .lines()
         .skip(from)
@@ -113,19 +106,6 @@ async fn refused_by_the_api(operator: &RunningOperator) -> Vec<String> {
         .filter(|l| l.rsplit_once(' ').is_some_and(|(_, n)| n != "0"))
         .map(str::to_string)
         .collect()
-}
-
-fn audit_lines() -> usize {
-    let path = common::repo().join("scripts/cluster.sh");
-    let out = std::process::Command::new("bash")
-        .arg(path)
-        .arg("audit-log")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    std::fs::read_to_string(log)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 /// The service at `version`: from an image, or (`from_git`) built from git by a build Job.
@@ -201,7 +181,7 @@ async fn the_operator_runs_on_exactly_the_charts_permissions() {
     );
 
     // The operator, as that account, with leader election on the chart's Lease.
-    let from_line = audit_lines();
+    let from_line = common::audit_lines();
     let mut config = common::kube_config().await;
     config.auth_info.impersonate = Some(account.clone());
     let lease_namespace = release_ns.name.clone();

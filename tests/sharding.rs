@@ -16,6 +16,7 @@ use chitty_operator::config::{OperatorConfig, RoutePolicyMode};
 use chitty_operator::controller::route_claim::input::{claim_id, to_claim};
 use chitty_operator::routing::ClaimIndex;
 use chitty_operator::shard::bucket;
+use common::audit_lines;
 use common::health_server::HealthServer;
 use common::{TestNamespace, service};
 use futures::StreamExt;
@@ -23,7 +24,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use sharding_support::{Fleet, agent, audit_lines, audited_writes};
+use sharding_support::{Fleet, agent, audited_writes};
 
 const SERVICES: usize = 300;
 const SHARDS: u16 = 3;

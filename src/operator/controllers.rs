@@ -115,7 +115,7 @@ pub(super) async fn run_controllers(
 
     // Route ownership is decided in memory from every claim and service event, deletions
     // included, which the shared subscriptions do not carry: the table reads the watch streams.
-    let mut rule = scope.is_everything().then(|| {
+    let rule = scope.is_everything().then(|| {
         RouteRule::new(
             &client,
             &config,
@@ -124,16 +124,13 @@ pub(super) async fn run_controllers(
             &http_state,
         )
     });
-    let routes = rule.as_ref().map(|r| r.table.clone());
     // A shard hears of its deleted claims from its own watch (the table tells the rule's).
     let (claim_gone, claims_gone) = futures::channel::mpsc::unbounded();
-    let claim_wakes = match rule.as_mut() {
-        Some(rule) => std::mem::replace(
-            &mut rule.service_triggers,
-            futures::channel::mpsc::unbounded().1,
-        ),
-        None => claims_gone,
+    let (rule, claim_wakes) = match rule {
+        Some((rule, wakes)) => (Some(rule), wakes),
+        None => (None, claims_gone),
     };
+    let routes = rule.as_ref().map(|r| r.table.clone());
     // The operator's own kinds are decoded object by object, so one odd object (a status
     // integer out of range) is read around and repaired instead of failing the whole list.
     let (odd_objects, odd_found) = futures::channel::mpsc::unbounded();

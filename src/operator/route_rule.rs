@@ -32,10 +32,12 @@ use crate::metrics::Metrics;
 pub(super) struct RouteRule {
     pub table: RouteTable,
     claim_triggers: UnboundedReceiver<ObjectRef<RouteClaim>>,
-    /// Services whose claims were deleted, for the ChittyService controller where it runs beside.
-    pub service_triggers: UnboundedReceiver<ObjectRef<ChittyService>>,
     domains: DomainWatches,
 }
+
+/// Services whose claims were deleted, for the ChittyService controller where it runs beside the
+/// rule; dropped where none does (the table ignores the failed sends).
+pub(super) type ServiceTriggers = UnboundedReceiver<ObjectRef<ChittyService>>;
 
 impl RouteRule {
     /// A table over `claims` and `services`, served on the read API's route view.
@@ -45,17 +47,17 @@ impl RouteRule {
         claims: Store<RouteClaim>,
         services: impl ServiceLookup,
         http_state: &HttpState,
-    ) -> Self {
+    ) -> (Self, ServiceTriggers) {
         let (table, triggers) = RouteTable::new(config.routing.initial_policy(), claims, services);
         // Under the delegated policy the table decides nothing until the domains have been read.
         let domains = watch_domains(client, config, table.clone());
         http_state.routes.set(table.clone());
-        Self {
+        let rule = Self {
             table,
             claim_triggers: triggers.claims,
-            service_triggers: triggers.services,
             domains,
-        }
+        };
+        (rule, triggers.services)
     }
 
     /// What the domain controller reads, for the context.
@@ -104,7 +106,8 @@ pub(super) async fn run_alone(
     let watch = watcher::Config::default().any_semantic();
     let (claim_store, claim_writer) = reflector::store::<RouteClaim>();
     let (service_store, service_writer) = reflector::store::<PartialObjectMeta<ChittyService>>();
-    let rule = RouteRule::new(
+    // Nobody reconciles services here: their deletions need no one told.
+    let (rule, _) = RouteRule::new(
         &client,
         &config,
         claim_store.clone(),
@@ -151,13 +154,6 @@ pub(super) async fn run_alone(
             futures::future::ready(())
         }
     });
-    // Nobody reconciles services here: their deletions need no one told (a dropped receiver
-    // makes the table's sends fail, and it ignores that).
-    let mut rule = rule;
-    drop(std::mem::replace(
-        &mut rule.service_triggers,
-        futures::channel::mpsc::unbounded().1,
-    ));
 
     let caches = Caches {
         claims: claim_store.clone(),

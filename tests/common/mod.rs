@@ -142,6 +142,22 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Where the local apiserver writes its audit log (JSON lines, writes only; see
+/// hack/audit-policy.yaml).
+pub fn audit_log() -> PathBuf {
+    let out = run(Command::new("bash")
+        .arg(repo().join("scripts/cluster.sh"))
+        .arg("audit-log"));
+    PathBuf::from(out.trim())
+}
+
+/// How many lines the audit log has now: later lines are what a test caused.
+pub fn audit_lines() -> usize {
+    std::fs::read_to_string(audit_log())
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
 pub mod env;
 pub mod health_server;
 pub mod manifest;

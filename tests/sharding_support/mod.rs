@@ -116,13 +116,7 @@ pub fn agent(index: u16, count: u16) -> String {
 /// The audit log's write events in `namespace`, from line `from` on: (user agent, resource,
 /// subresource, name, response code).
 pub fn audited_writes(namespace: &str, from: usize) -> Vec<(String, String, String, String, i64)> {
-    let out = Command::new("bash")
-        .arg(common::repo().join("scripts/cluster.sh"))
-        .arg("audit-log")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let text = std::fs::read_to_string(common::audit_log()).unwrap_or_default();
     text.lines()
         .skip(from)
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
@@ -138,17 +132,4 @@ pub fn audited_writes(namespace: &str, from: usize) -> Vec<(String, String, Stri
             )
         })
         .collect()
-}
-
-/// How many lines the audit log has now.
-pub fn audit_lines() -> usize {
-    let out = Command::new("bash")
-        .arg(common::repo().join("scripts/cluster.sh"))
-        .arg("audit-log")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    std::fs::read_to_string(log)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
