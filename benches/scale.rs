@@ -12,9 +12,10 @@
 //! 4. the apiserver writes per minute of all processes over the next 60 s, nothing changing;
 //! 5. spec-change latency: on 100 services, one every 200 ms, `spec.version` 1.0.0 -> 1.0.1, timed
 //!    until a new ChittyDeployment of that service shows on a watch (a timeout after 20 s);
-//! 6. the processes stopped and the namespace deleted (its pods hold node slots), then the floor
-//!    at the same N (support/floor.rs: a bare client writing what the operator must, then the
-//!    cluster making the Deployments available) and time to Ready / floor until available.
+//! 6. the processes stopped, then (after the first shard count only: it does not depend on the
+//!    shards) the floor at the same N on a new cluster (support/floor.rs: a bare client writing
+//!    what the operator must, then the cluster making the Deployments available); time to Ready
+//!    / floor until available.
 //!
 //! Run: `cargo bench --bench scale` (N from an argument, `-- 300`, or CHITTY_BENCH_SIZE, default
 //! 10,000; shard counts from CHITTY_BENCH_SHARDS, default "1,3"); writes target/bench/scale.md,
@@ -134,10 +135,11 @@ async fn bench(n: usize, shard_counts: Vec<usize>, nodes: usize) -> ExitCode {
     }
     let mut runs = Vec::new();
     let mut failed = None;
+    let mut floor = None;
     for (i, shards) in shard_counts.into_iter().enumerate() {
         println!("scale: {n} services, {shards} shard(s)");
         let port = PORT + 10 * i as u16;
-        match measure::run(&client, &kubeconfig, n, shards, port).await {
+        match measure::run(&client, &kubeconfig, n, shards, port, &mut floor).await {
             Ok(run) => {
                 println!("{}", report::summary(&run));
                 runs.push(run);

@@ -6,6 +6,7 @@ use std::time::Instant;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -43,6 +44,9 @@ pub struct Metrics {
     /// Objects the API server sent that did not decode whole (a status field out of range, an
     /// unreadable spec), by kind: the operator read around them (see `api::decode`).
     pub decode_failures: Family<KindLabel, Counter>,
+    /// How much longer than asked the services wait between health probes: 1 within
+    /// `--probe-budget`, else the fleet's probes a second asked for over the budget.
+    pub probe_stretch: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -73,6 +77,7 @@ impl Metrics {
                 Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
             }),
             decode_failures: Family::default(),
+            probe_stretch: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("chitty");
         r.register(
@@ -114,6 +119,11 @@ impl Metrics {
             "decode_failures",
             "Objects that did not decode whole and were read around, by kind",
             metrics.decode_failures.clone(),
+        );
+        r.register(
+            "probe_interval_stretch",
+            "How much longer than asked the services wait between health probes (1 within --probe-budget)",
+            metrics.probe_stretch.clone(),
         );
         Arc::new(metrics)
     }

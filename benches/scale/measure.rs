@@ -89,6 +89,7 @@ pub async fn run(
     n: usize,
     shards: usize,
     port: u16,
+    floor: &mut Option<Floor>,
 ) -> Result<Run, String> {
     // Each run on a cluster of its own: the last run's 60,000 objects take the namespace
     // controller longer to delete than a new cluster takes to start.
@@ -152,13 +153,33 @@ pub async fn run(
     println!("scale: changing the version of {SAMPLES} services");
     let spec_change = spec_changes(client, &ns, &spread(&names, SAMPLES)).await;
     let hwm_kib = fleet.memory_kib("VmHWM:");
+    // Said before the floor, which takes as long again at 10,000: a run cut short keeps these.
+    let total = |kib: &[u64]| kib.iter().sum::<u64>();
+    let cached: usize = objects.iter().map(|(_, count)| count).sum();
+    println!(
+        "scale: steady {} KiB (baseline {}, peak {}) for {cached} objects; spec change p50 {} \
+         p99 {}; idle writes/min {idle_writes_per_minute:.1}",
+        total(&steady_kib),
+        total(&baseline_kib),
+        total(&peak_kib),
+        spec_change.show(0.5),
+        spec_change.show(0.99),
+    );
 
     drop(fleet);
-    // The floor on a new cluster too: the operator's pods would hold the nodes' slots.
-    println!("scale: floor run");
-    let (client, _) = &support::fresh_cluster().await;
-    let floor_ns = format!("bench-scale-floor-{shards}");
-    let floor = floor_run(client, &floor_ns, n, CONCURRENCY, manifest, READY_TIMEOUT).await;
+    // The floor depends on N and the cluster, not on the shards: measured once per bench, after
+    // the first run, on a new cluster too (the operator's pods would hold the nodes' slots).
+    let floor = match floor {
+        Some(floor) => *floor,
+        None => {
+            println!("scale: floor run");
+            let (client, _) = &support::fresh_cluster().await;
+            let floor_ns = "bench-scale-floor";
+            let measured =
+                floor_run(client, floor_ns, n, CONCURRENCY, manifest, READY_TIMEOUT).await;
+            *floor.insert(measured)
+        }
+    };
     Ok(Run {
         shards,
         n,

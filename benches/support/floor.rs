@@ -23,6 +23,7 @@ use serde_json::json;
 
 use super::tally::Tally;
 
+#[derive(Clone, Copy, Debug)]
 pub struct Floor {
     /// Until the client's writes were all done.
     pub writes: Duration,

@@ -143,7 +143,19 @@ impl Operator {
         extra: &[&str],
         log: Stdio,
     ) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+        let binary = env!("CARGO_BIN_EXE_chitty-operator");
+        // CHITTY_BENCH_WRAP runs the operator under a profiler (`heaptrack`, `perf record --`);
+        // the memory figures are then the wrapper's, not the operator's.
+        let wrap = std::env::var("CHITTY_BENCH_WRAP").unwrap_or_default();
+        let mut command = match wrap.split_whitespace().collect::<Vec<_>>().split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .args([
                 "run",
                 "--namespace",

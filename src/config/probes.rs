@@ -15,6 +15,18 @@ pub struct ProbeConfig {
     )]
     pub probe_concurrency: u16,
 
+    /// Service health probes a second over the whole fleet. While the services' intervals ask
+    /// for more, every service's interval is stretched by the same factor (the metric
+    /// `chitty_probe_interval_stretch` shows it), so no team's short intervals cost the others
+    /// theirs, nor the operator its time. Rollouts' health steps are not counted or stretched.
+    #[arg(
+        long = "probe-budget",
+        env = "CHITTY_PROBE_BUDGET",
+        default_value_t = 250,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub probe_budget: u32,
+
     /// Address blocks health probes may reach although they are loopback, link-local (cloud
     /// metadata included), unspecified, multicast or reserved, as `127.0.0.1/32`; repeat the flag
     /// or separate with commas. Empty by default: such addresses are refused.
@@ -41,6 +53,8 @@ mod tests {
         let defaults = Run::parse_from(["run"]).probes;
         assert!(defaults.probe_allow_cidrs.is_empty());
         assert_eq!(defaults.probe_concurrency, 64);
+        assert_eq!(defaults.probe_budget, 250);
+        assert!(Run::try_parse_from(["run", "--probe-budget", "0"]).is_err());
         let run = Run::parse_from([
             "run",
             "--probe-allow-cidr",

@@ -6,12 +6,14 @@
 //! claim in the service's namespace that names it. Like the rollout index, it holds keys only and
 //! is rebuilt from the store after every (re-)list.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
+
+use super::small_set::SmallSet;
 
 use crate::api::{ChittyService, RouteClaim};
 
@@ -23,7 +25,7 @@ pub struct ClaimLookup(Arc<Mutex<Lookup>>);
 #[derive(Default)]
 struct Lookup {
     entries: HashMap<ClaimKey, Concerns>,
-    by_key: HashMap<Concerns, BTreeSet<ClaimKey>>,
+    by_key: HashMap<Concerns, SmallSet<ClaimKey>>,
 }
 
 /// Whom one claim concerns.

@@ -9,12 +9,16 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
+
+use super::event_writer::EventWriter;
 
 /// Events waiting to be sent before reconciles have to wait for room.
 const QUEUE: usize = 1024;
 /// Events sent at once.
 const IN_FLIGHT: usize = 16;
+/// How often the pump forgets the Events too old to repeat.
+const FORGET_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 struct Pending {
     event: Event,
@@ -29,16 +33,30 @@ pub struct EventQueue {
 impl EventQueue {
     /// The queue, and the pump to run beside the controllers (it ends when every queue handle
     /// is dropped, or with the controllers if it is dropped first).
-    pub fn new(recorder: Recorder) -> (Self, impl Future<Output = ()> + Send) {
+    pub fn new(writer: EventWriter) -> (Self, impl Future<Output = ()> + Send) {
         let (tx, rx) = mpsc::channel::<Pending>(QUEUE);
-        let pump = rx.for_each_concurrent(IN_FLIGHT, move |pending| {
-            let recorder = recorder.clone();
+        let forgetting = {
+            let writer = writer.clone();
             async move {
-                if let Err(error) = recorder.publish(&pending.event, &pending.reference).await {
+                let mut every = tokio::time::interval(FORGET_EVERY);
+                loop {
+                    every.tick().await;
+                    writer.forget_old();
+                }
+            }
+        };
+        let sending = rx.for_each_concurrent(IN_FLIGHT, move |pending| {
+            let writer = writer.clone();
+            async move {
+                if let Err(error) = writer.publish(&pending.event, &pending.reference).await {
                     tracing::debug!(%error, reason = %pending.event.reason, "could not record event");
                 }
             }
         });
+        let pump = async move {
+            futures::pin_mut!(forgetting, sending);
+            futures::future::select(sending, forgetting).await;
+        };
         (Self { tx }, pump)
     }
 
@@ -55,17 +73,17 @@ impl EventQueue {
 #[derive(Clone)]
 pub enum Publisher {
     Queued(EventQueue),
-    Direct(Recorder),
+    Direct(EventWriter),
 }
 
 impl Publisher {
     /// A recorder that names the operator (and its pod) as the Events' reporter.
-    pub fn recorder(client: kube::Client) -> Recorder {
+    pub fn recorder(client: kube::Client) -> EventWriter {
         let reporter = Reporter {
             controller: crate::labels::FIELD_MANAGER.into(),
             instance: std::env::var("POD_NAME").ok(),
         };
-        Recorder::new(client, reporter)
+        EventWriter::new(client, reporter)
     }
 
     async fn publish(&self, event: Event, reference: ObjectReference) {

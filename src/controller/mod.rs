@@ -5,12 +5,15 @@ pub mod backoff;
 pub mod claim_lookup;
 pub mod deployment;
 pub mod domain;
+pub mod event_writer;
 pub mod events;
 pub mod ledger;
+pub mod packed;
 pub mod refusals;
 pub mod rollout_index;
 pub mod route_claim;
 pub mod service;
+pub mod small_set;
 pub mod workload;
 pub mod write_budget;
 
@@ -32,6 +35,7 @@ use crate::api::{ChittyDeployment, ChittyService};
 use crate::config::OperatorConfig;
 use crate::labels::FIELD_MANAGER;
 use crate::metrics::Metrics;
+use packed::Packed;
 
 /// Every cache the controllers read, each filled by one shared reflector (see `operator`).
 #[derive(Clone)]
@@ -46,17 +50,18 @@ pub struct Caches {
     pub claims: Store<crate::api::RouteClaim>,
     /// The claims of each service, from the same watch.
     pub claim_lookup: claim_lookup::ClaimLookup,
-    /// The Deployments the operator applied (its managed-by label), without managed fields.
-    pub workloads: Store<Deployment>,
+    /// The Deployments the operator applied (its managed-by label), packed: a reconcile
+    /// decodes the one it reads.
+    pub workloads: Store<Packed<Deployment>>,
     /// The Services the operator applied.
-    pub service_objects: Store<Service>,
+    pub service_objects: Store<Packed<Service>>,
     /// The Ingresses the operator applied.
-    pub ingresses: Store<Ingress>,
+    pub ingresses: Store<Packed<Ingress>>,
     /// The HTTPRoutes the operator applied; filled in gateway mode only (the Gateway API CRDs
     /// need not be installed otherwise).
     pub httproutes: Store<crate::workload::gateway_api::HTTPRoute>,
     /// The HorizontalPodAutoscalers the operator applied.
-    pub autoscalers: Store<HorizontalPodAutoscaler>,
+    pub autoscalers: Store<Packed<HorizontalPodAutoscaler>>,
     /// Set once every store above has its first list (`Store::wait_until_ready` wakes only one
     /// waiter at a time, so reconciles read this flag instead of waiting on the stores).
     pub ready: Arc<std::sync::atomic::AtomicBool>,

@@ -6,12 +6,14 @@
 //! stale copy of a rollout. It is rebuilt from the store after every (re-)list, which may have
 //! missed deletions.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+
+use super::small_set::SmallSet;
 
 use crate::api::{ChittyDeployment, DeploymentPhase};
 
@@ -28,9 +30,9 @@ struct Index {
     /// Each indexed rollout (by `namespace/name`) and what it was indexed under.
     entries: HashMap<RolloutKey, Entry>,
     /// Owner UID → its rollouts.
-    by_owner: HashMap<String, BTreeSet<RolloutKey>>,
+    by_owner: HashMap<String, SmallSet<RolloutKey>>,
     /// Service → unfinished rollouts of it or depending on it.
-    waiters: HashMap<ServiceKey, BTreeSet<RolloutKey>>,
+    waiters: HashMap<ServiceKey, SmallSet<RolloutKey>>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -107,7 +109,7 @@ impl Index {
     }
 }
 
-fn refs(keys: &BTreeSet<RolloutKey>) -> Vec<ObjectRef<ChittyDeployment>> {
+fn refs(keys: &SmallSet<RolloutKey>) -> Vec<ObjectRef<ChittyDeployment>> {
     keys.iter()
         .map(|(ns, name)| ObjectRef::new(name).within(ns))
         .collect()
@@ -118,7 +120,7 @@ fn key_of(d: &ChittyDeployment) -> RolloutKey {
 }
 
 fn forget<K: std::hash::Hash + Eq + Clone>(
-    map: &mut HashMap<K, BTreeSet<RolloutKey>>,
+    map: &mut HashMap<K, SmallSet<RolloutKey>>,
     key: &K,
     reference: &RolloutKey,
 ) {

@@ -24,6 +24,7 @@ use super::triggers::{
 };
 use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
+use crate::controller::packed::Packed;
 use crate::controller::{self, Caches, Context, deployment, route_claim, service, workload};
 use crate::http::HttpState;
 use crate::labels;
@@ -81,12 +82,13 @@ pub(super) async fn run_controllers(
     // The operator's own children, cached so that reconciles compare against memory, not the
     // API server; their deletions reach their owners through the deletion channels.
     let (workload_store, workload_writer) =
-        reflector::store_shared::<Deployment>(SUBSCRIBER_BUFFER);
+        reflector::store_shared::<Packed<Deployment>>(SUBSCRIBER_BUFFER);
     let (service_object_store, service_object_writer) =
-        reflector::store_shared::<Service>(SUBSCRIBER_BUFFER);
-    let (ingress_store, ingress_writer) = reflector::store_shared::<Ingress>(SUBSCRIBER_BUFFER);
+        reflector::store_shared::<Packed<Service>>(SUBSCRIBER_BUFFER);
+    let (ingress_store, ingress_writer) =
+        reflector::store_shared::<Packed<Ingress>>(SUBSCRIBER_BUFFER);
     let (autoscaler_store, autoscaler_writer) =
-        reflector::store_shared::<HorizontalPodAutoscaler>(SUBSCRIBER_BUFFER);
+        reflector::store_shared::<Packed<HorizontalPodAutoscaler>>(SUBSCRIBER_BUFFER);
     // The read API answers from these caches for as long as this run (leadership term) lasts.
     let _serving = http_state
         .web
@@ -205,23 +207,23 @@ pub(super) async fn run_controllers(
     });
     let (workload_gone_to_rollout, workloads_gone_rollouts) = deletions(rollout_of_workload);
     let (workload_gone_to_service, workloads_gone_services) =
-        deletions(owning_service::<Deployment>);
+        deletions(owning_service::<Packed<Deployment>>);
     let workload_reflector = owned_reflector(
-        api::<Deployment>(&client, &config),
+        api::<Packed<Deployment>>(&client, &config),
         ours.clone(),
         workload_writer,
         vec![workload_gone_to_rollout, workload_gone_to_service],
     );
-    let (service_object_gone, service_objects_gone) = deletions(owning_service::<Service>);
+    let (service_object_gone, service_objects_gone) = deletions(owning_service::<Packed<Service>>);
     let service_object_reflector = owned_reflector(
-        api::<Service>(&client, &config),
+        api::<Packed<Service>>(&client, &config),
         ours.clone(),
         service_object_writer,
         vec![service_object_gone],
     );
-    let (ingress_gone, ingresses_gone) = deletions(owning_service::<Ingress>);
+    let (ingress_gone, ingresses_gone) = deletions(owning_service::<Packed<Ingress>>);
     let ingress_reflector = owned_reflector(
-        api::<Ingress>(&client, &config),
+        api::<Packed<Ingress>>(&client, &config),
         ours.clone(),
         ingress_writer,
         vec![ingress_gone],
@@ -233,9 +235,10 @@ pub(super) async fn run_controllers(
         reflector: httproute_reflector,
         ready: httproutes_synced,
     } = super::gateway::watch_httproutes(&client, &config, ours.clone(), SUBSCRIBER_BUFFER);
-    let (autoscaler_gone, autoscalers_gone) = deletions(owning_service::<HorizontalPodAutoscaler>);
+    let (autoscaler_gone, autoscalers_gone) =
+        deletions(owning_service::<Packed<HorizontalPodAutoscaler>>);
     let autoscaler_reflector = owned_reflector(
-        api::<HorizontalPodAutoscaler>(&client, &config),
+        api::<Packed<HorizontalPodAutoscaler>>(&client, &config),
         ours.clone(),
         autoscaler_writer,
         vec![autoscaler_gone],
@@ -273,7 +276,7 @@ pub(super) async fn run_controllers(
     };
     let rollouts = Controller::for_shared_stream(rollouts_for_rollouts, rollout_store.clone())
         .owns(api::<Job>(&client, &config), ours.clone())
-        .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&d))
+        .watches_shared_stream(workloads_for_rollouts, |d| rollout_of_workload(&*d))
         .reconcile_on(futures::stream::select(
             workloads_gone_rollouts,
             probe_wakeups.rollouts,

@@ -42,7 +42,7 @@ where
     (sink, rx)
 }
 
-/// Watches the operator's own objects of one kind into `writer`, managed fields stripped, and
+/// Watches the operator's own objects of one kind into `writer` (packed, see `Packed`), and
 /// hands each deletion to the sinks: shared subscriptions carry no deletions, so an object
 /// deleted under the operator wakes whoever it concerns this way.
 pub(super) fn owned_reflector<K>(
@@ -62,7 +62,6 @@ where
 {
     watcher(api, ours)
         .default_backoff()
-        .modify(|obj| super::tolerant::strip_unread(obj.meta_mut()))
         .reflect_shared(writer)
         .for_each(move |event| {
             if let Ok(watcher::Event::Delete(obj)) = &event {
@@ -93,11 +92,18 @@ where
     K: Resource<DynamicType = ()> + 'static,
     S: futures::Stream<Item = std::sync::Arc<K>>,
 {
-    let mut seen: std::collections::HashMap<reflector::ObjectRef<K>, Option<i64>> =
-        std::collections::HashMap::new();
+    // By a hash of namespace and name: 16 bytes an object, where a key of strings (and the
+    // UID and version an `ObjectRef` carries) took ten times that, for each of four streams. Two
+    // objects sharing a 64-bit hash would at worst wake once for nothing, or miss one wake.
+    let mut seen: std::collections::HashMap<u64, Option<i64>> = std::collections::HashMap::new();
     stream.filter(move |obj| {
         let generation = obj.meta().generation;
-        let key = reflector::ObjectRef::from_obj(&**obj);
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (&obj.meta().namespace, &obj.meta().name).hash(&mut hasher);
+            hasher.finish()
+        };
         // Deleted objects never come through here to be forgotten; past the bound, start afresh,
         // which costs each object one wake its controller finds nothing to do for.
         if seen.len() >= SPEC_CHANGES_REMEMBERED && !seen.contains_key(&key) {

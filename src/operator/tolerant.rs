@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::decode::{Decoded, DroppedField, decode};
 use crate::config::OperatorConfig;
+use crate::controller::packed::strip_unread;
 
 /// An object that did not decode whole, as seen in one watch event.
 #[derive(Clone, Debug)]
@@ -134,20 +135,6 @@ where
         }
     }
 }
-
-/// Removes the metadata no controller reads.
-pub(super) fn strip_unread(meta: &mut kube::core::ObjectMeta) {
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-        if annotations.is_empty() {
-            meta.annotations = None;
-        }
-    }
-}
-
-/// Where client-side `kubectl apply` keeps a copy of the whole object.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn to_value(obj: DynamicObject) -> serde_json::Value {
     serde_json::to_value(obj).expect("a DynamicObject serializes: it came from JSON")

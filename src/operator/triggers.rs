@@ -1,6 +1,5 @@
 //! What wakes which reconcile: mappings from a changed object to the objects to reconcile.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
@@ -9,7 +8,9 @@ use crate::controller::rollout_index::RolloutIndex;
 use crate::workload::ROLLOUT_LABEL;
 
 /// A workload Deployment wakes the rollout that last applied it (its label says which).
-pub(super) fn rollout_of_workload(d: &Deployment) -> Option<ObjectRef<ChittyDeployment>> {
+pub(super) fn rollout_of_workload(
+    d: &impl Resource<DynamicType = ()>,
+) -> Option<ObjectRef<ChittyDeployment>> {
     let rollout = d.labels().get(ROLLOUT_LABEL)?;
     Some(ObjectRef::new(rollout).within(&d.namespace()?))
 }
@@ -146,7 +147,7 @@ mod tests {
 
     #[test]
     fn a_workload_wakes_the_rollout_its_label_names() {
-        let mut d = Deployment::default();
+        let mut d = k8s_openapi::api::apps::v1::Deployment::default();
         d.metadata.namespace = Some("a".into());
         assert!(rollout_of_workload(&d).is_none(), "no label, no rollout");
         d.metadata.labels = Some([(ROLLOUT_LABEL.to_string(), "id-g2".to_string())].into());

@@ -70,6 +70,8 @@ struct Entry {
     unresponsive: bool,
     done: Option<Done>,
     touched: Option<Instant>,
+    /// The probes a second this key asks for, counted against the budget (services only).
+    demand: f64,
 }
 
 /// How long an entry nobody asked about is kept (its object was deleted, or finished rolling
@@ -77,14 +79,48 @@ struct Entry {
 const IDLE: Duration = Duration::from_secs(3600);
 /// How often the idle entries are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// The shortest interval the demand counts (the API allows no shorter).
+const MIN_INTERVAL_SECS: f64 = 1.0;
 
 #[derive(Default)]
 pub struct Book {
     entries: HashMap<ProbeKey, Entry>,
     last_sweep: Option<Instant>,
+    /// Service probes a second over the fleet, if bounded (see `stretch`).
+    budget: Option<f64>,
+    /// The service probes a second the entries ask for: the sum of their `demand`.
+    demand: f64,
 }
 
 impl Book {
+    /// A book that keeps the services' probes within `per_second` over the fleet.
+    pub fn with_budget(per_second: u32) -> Self {
+        Self {
+            budget: Some(f64::from(per_second.max(1))),
+            ..Self::default()
+        }
+    }
+
+    /// How much longer than asked every service waits between probes: 1 while the fleet's
+    /// intervals ask for no more than the budget, else demand / budget, the same for every
+    /// service, so no service's short interval costs the others theirs. A rollout's health step
+    /// is never stretched: it holds a rollout up, and only rollouts in flight probe.
+    pub fn stretch(&self) -> f64 {
+        self.stretch_and_demand().0
+    }
+
+    /// `stretch`, and the service probes a second the fleet's intervals ask for.
+    pub fn stretch_and_demand(&self) -> (f64, f64) {
+        (self.stretch_of(), self.demand)
+    }
+
+    fn stretch_of(&self) -> f64 {
+        match self.budget {
+            Some(budget) if self.demand > budget => self.demand / budget,
+            _ => 1.0,
+        }
+    }
+
     /// The key's unconsumed result, if any, and the next probe to start, if none is in flight or
     /// scheduled. Consuming a result schedules the next probe at once, one interval after the
     /// previous one started, so a steady object costs one probe and one reconcile (the wake-up)
@@ -96,8 +132,18 @@ impl Book {
         now: Instant,
     ) -> (Lookup, Option<Start>) {
         self.sweep(now);
+        let stretch = self.stretch();
         let entry = self.entries.entry(key.clone()).or_default();
         entry.touched = Some(now);
+        let demand = match key.owner {
+            ProbeOwner::Service => 1.0 / target.interval.as_secs_f64().max(MIN_INTERVAL_SECS),
+            ProbeOwner::Rollout => 0.0,
+        };
+        self.demand += demand - std::mem::replace(&mut entry.demand, demand);
+        let interval = match key.owner {
+            ProbeOwner::Service => target.interval.mul_f64(stretch),
+            ProbeOwner::Rollout => target.interval,
+        };
         let lookup = match entry.done.take() {
             // A result for another URL (the spec changed meanwhile) answers nothing.
             Some(done) if done.url == target.url => Lookup::Fresh(done.result),
@@ -107,9 +153,7 @@ impl Book {
             return (lookup, None);
         }
         let after = entry.started.map_or(Duration::ZERO, |started| {
-            target
-                .interval
-                .saturating_sub(now.saturating_duration_since(started))
+            interval.saturating_sub(now.saturating_duration_since(started))
         });
         entry.in_flight = true;
         entry.started = Some(now + after);
@@ -151,6 +195,20 @@ impl Book {
                 || e.touched
                     .is_none_or(|t| now.saturating_duration_since(t) < IDLE)
         });
+        // A service no longer asked about (deleted, or its reconciles stopped) no longer counts
+        // once it missed two of its probes; then the sum is made afresh, so no rounding piles up.
+        let stretch = self.stretch();
+        for entry in self.entries.values_mut() {
+            let unasked = entry.touched.is_some_and(|t| {
+                let missed =
+                    Duration::from_secs_f64(2.0 * stretch / entry.demand.max(f64::EPSILON));
+                now.saturating_duration_since(t) > missed + SWEEP_EVERY
+            });
+            if unasked && !entry.in_flight {
+                entry.demand = 0.0;
+            }
+        }
+        self.demand = self.entries.values().map(|e| e.demand).sum();
     }
 }
 
@@ -250,6 +308,83 @@ mod tests {
         let (lookup, next) = book.take(&a, &target("http://new/health"), t0);
         assert_eq!(lookup, Lookup::Pending);
         assert_eq!(next, start(Lane::Main, 10));
+    }
+
+    fn every(secs: u64) -> ProbeTarget {
+        ProbeTarget {
+            interval: Duration::from_secs(secs),
+            ..target("http://a/health")
+        }
+    }
+
+    #[test]
+    fn within_the_budget_every_service_keeps_its_interval() {
+        let (mut book, t0) = (Book::with_budget(10), Instant::now());
+        for i in 0..20 {
+            book.take(&key(&format!("s{i}")), &every(2), t0);
+        }
+        assert_eq!(
+            book.stretch(),
+            1.0,
+            "20 services every 2 s ask for 10 a second"
+        );
+        book.complete(&key("s0"), "http://a/health", result(true, false), t0);
+        let at = t0 + Duration::from_millis(500);
+        assert_eq!(
+            book.take(&key("s0"), &every(2), at).1,
+            Some(Start {
+                lane: Lane::Main,
+                after: Duration::from_millis(1500)
+            })
+        );
+    }
+
+    #[test]
+    fn past_the_budget_every_service_waits_the_same_times_longer() {
+        let (mut book, t0) = (Book::with_budget(10), Instant::now());
+        for i in 0..40 {
+            book.take(&key(&format!("s{i}")), &every(2), t0);
+        }
+        assert_eq!(book.stretch(), 2.0, "20 a second asked of 10");
+        book.complete(&key("s0"), "http://a/health", result(true, false), t0);
+        assert_eq!(book.take(&key("s0"), &every(2), t0).1, start(Lane::Main, 4));
+        // A rollout's health step holds a rollout up: never stretched, never counted.
+        let rollout = ProbeKey {
+            owner: ProbeOwner::Rollout,
+            ..key("r")
+        };
+        book.take(&rollout, &every(2), t0);
+        book.complete(&rollout, "http://a/health", result(true, false), t0);
+        assert_eq!(book.take(&rollout, &every(2), t0).1, start(Lane::Main, 2));
+        assert_eq!(book.stretch(), 2.0);
+    }
+
+    #[test]
+    fn a_service_no_longer_asked_about_stops_counting() {
+        let (mut book, t0) = (Book::with_budget(1), Instant::now());
+        for name in ["gone", "kept"] {
+            book.take(&key(name), &every(1), t0);
+            book.complete(&key(name), "http://a/health", result(true, false), t0);
+        }
+        assert_eq!(book.stretch(), 2.0);
+        // `kept` is asked about on each of its (stretched) intervals; `gone` never again.
+        // The sweep looks every minute; `gone` has missed two probes by the second one.
+        let mut now = t0;
+        for _ in 0..70 {
+            now += Duration::from_secs(2);
+            book.take(&key("kept"), &every(1), now);
+            book.complete(&key("kept"), "http://a/health", result(true, false), now);
+        }
+        assert_eq!(book.stretch(), 1.0);
+    }
+
+    #[test]
+    fn without_a_budget_nothing_is_stretched() {
+        let (mut book, t0) = (Book::default(), Instant::now());
+        for i in 0..1000 {
+            book.take(&key(&format!("s{i}")), &every(1), t0);
+        }
+        assert_eq!(book.stretch(), 1.0);
     }
 
     #[test]

@@ -27,9 +27,27 @@ pub struct Sample {
     pub latency_ms: f64,
 }
 
+/// A sample as kept: half a `Sample`'s size, since a fleet of 10,000 services keeps 1.2 million.
+#[derive(Clone, Copy)]
+struct Kept {
+    at_ms: i64,
+    latency_ms: f32,
+    ok: bool,
+}
+
+impl Kept {
+    fn sample(self) -> Sample {
+        Sample {
+            at: Timestamp::from_millisecond(self.at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+            ok: self.ok,
+            latency_ms: f64::from(self.latency_ms),
+        }
+    }
+}
+
 #[derive(Default)]
 struct Rings {
-    by_service: HashMap<(String, String), VecDeque<Sample>>,
+    by_service: HashMap<(String, String), VecDeque<Kept>>,
     last_sweep: Option<Timestamp>,
 }
 
@@ -51,10 +69,10 @@ impl ProbeHistory {
         if ring.len() == SAMPLES {
             ring.pop_front();
         }
-        ring.push_back(Sample {
-            at,
+        ring.push_back(Kept {
+            at_ms: at.as_millisecond(),
             ok,
-            latency_ms: latency.as_secs_f64() * 1000.0,
+            latency_ms: (latency.as_secs_f64() * 1000.0) as f32,
         });
     }
 
@@ -64,7 +82,7 @@ impl ProbeHistory {
         rings
             .by_service
             .get(&(namespace.to_string(), name.to_string()))
-            .map(|ring| ring.iter().cloned().collect())
+            .map(|ring| ring.iter().map(|kept| kept.sample()).collect())
             .unwrap_or_default()
     }
 }
@@ -80,7 +98,7 @@ impl Rings {
         self.last_sweep = Some(now);
         self.by_service.retain(|_, ring| {
             ring.back()
-                .is_some_and(|last| now.duration_since(last.at).unsigned_abs() < IDLE)
+                .is_some_and(|last| now.duration_since(last.sample().at).unsigned_abs() < IDLE)
         });
     }
 }

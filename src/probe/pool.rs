@@ -24,7 +24,7 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Semaphore;
 
-use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget, Start};
+use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget};
 use super::guard::AddressGuard;
 use super::history::ProbeHistory;
 use super::{ProbeResult, bounds};
@@ -52,6 +52,9 @@ struct Inner {
     wake_rollouts: UnboundedSender<ObjectRef<ChittyDeployment>>,
     /// Where each service probe is remembered, for the dashboard's health over time.
     history: ProbeHistory,
+    budget: u32,
+    /// The stretch last logged (see `Book::stretch`).
+    logged_stretch: Mutex<f64>,
 }
 
 /// The slow lane's share of the slots.
@@ -74,13 +77,15 @@ impl ProbePool {
         let inner = Inner {
             client: super::client(&guard),
             guard,
-            book: Default::default(),
+            book: Mutex::new(Book::with_budget(config.probe_budget)),
             // With one slot in all, both lanes get it: the lanes then only order the work.
             main: Semaphore::new(concurrency.saturating_sub(slow).max(1)),
             slow: Semaphore::new(slow),
             wake_services,
             wake_rollouts,
             history,
+            budget: config.probe_budget,
+            logged_stretch: Mutex::new(1.0),
         };
         let pool = Self {
             inner: Arc::new(inner),
@@ -98,17 +103,53 @@ impl ProbePool {
         self.take(key(ProbeOwner::Rollout, rollout), target)
     }
 
+    /// How much longer than asked the services wait between probes (see `Book::stretch`).
+    pub fn stretch(&self) -> f64 {
+        self.inner.book.lock().expect("probe book lock").stretch()
+    }
+
     fn take(&self, key: ProbeKey, target: ProbeTarget) -> Lookup {
-        let (lookup, start) =
-            self.inner
-                .book
-                .lock()
-                .expect("probe book lock")
-                .take(&key, &target, Instant::now());
+        let (lookup, start, (stretch, demand)) = {
+            let mut book = self.inner.book.lock().expect("probe book lock");
+            let (lookup, start) = book.take(&key, &target, Instant::now());
+            (lookup, start, book.stretch_and_demand())
+        };
         if let Some(start) = start {
-            tokio::spawn(run(self.inner.clone(), key, target, start));
+            // The wait is a task of its own: a probe's future is a few KB, and every service
+            // has its next probe waiting, so the probe is made only once it is due.
+            let inner = self.inner.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(start.after).await;
+                tokio::spawn(run(inner, key, target, start.lane));
+            });
         }
+        self.log_stretch(stretch, demand);
         lookup
+    }
+
+    /// Says when the services' probes start or stop being stretched, or the stretch moves by a
+    /// quarter or more (not on every small change: it moves with every service added).
+    fn log_stretch(&self, stretch: f64, demand: f64) {
+        let mut logged = self.inner.logged_stretch.lock().expect("stretch lock");
+        let moved = (stretch / *logged - 1.0).abs() >= 0.25;
+        if !moved && (stretch > 1.0) == (*logged > 1.0) {
+            return;
+        }
+        *logged = stretch;
+        let budget = self.inner.budget;
+        if stretch > 1.0 {
+            tracing::warn!(
+                stretch = format!("{stretch:.2}"),
+                asked_per_second = format!("{demand:.0}"),
+                budget,
+                "the services' health intervals ask for more probes than --probe-budget allows; every service's interval is stretched by the same factor"
+            );
+        } else {
+            tracing::info!(
+                budget,
+                "the services' health probes fit the budget again; intervals as asked"
+            );
+        }
     }
 }
 
@@ -120,11 +161,10 @@ fn key(owner: ProbeOwner, obj: &impl ResourceExt) -> ProbeKey {
     }
 }
 
-/// Waits out the interval, then for a slot in the lane, probes within the hard deadline,
-/// records the result and wakes the owner.
-async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start) {
-    tokio::time::sleep(start.after).await;
-    let semaphore = match start.lane {
+/// Waits for a slot in the lane, probes within the hard deadline, records the result and wakes
+/// the owner.
+async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, lane: Lane) {
+    let semaphore = match lane {
         Lane::Main => &inner.main,
         Lane::Slow => &inner.slow,
     };

@@ -146,6 +146,8 @@ spec:
             {{- end }}
             - name: CHITTY_PROBE_CONCURRENCY
               value: {{ .probes.concurrency | quote }}
+            - name: CHITTY_PROBE_BUDGET
+              value: {{ .probes.budget | quote }}
             {{- with .probes.allowCidrs }}
             - name: CHITTY_PROBE_ALLOW_CIDRS
               value: {{ join "," . | quote }}

@@ -42,7 +42,7 @@ tests/packaging.rs, and checked against a live cluster by tests/rbac.rs.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list"]
-# kube-runtime's Recorder writes events.k8s.io/v1 Events (patch: repeated events become series).
+# The operator writes events.k8s.io/v1 Events (patch: repeated events become series).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

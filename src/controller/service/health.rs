@@ -98,8 +98,11 @@ pub fn check_service(
         timeout,
         interval,
     };
-    // Taking a result schedules the next probe; its completion wakes this service.
-    let recheck = interval + timeout + WAKE_SLACK;
+    // Taking a result schedules the next probe; its completion wakes this service. Under the
+    // fleet's probe budget the probe comes that much later, and so does the look after it.
+    let stretch = ctx.probes.stretch();
+    ctx.metrics.probe_stretch.set(stretch);
+    let recheck = interval.mul_f64(stretch) + timeout + WAKE_SLACK;
     let result = match ctx.probes.for_service(service, target) {
         Lookup::Fresh(result) => result,
         Lookup::Pending => return Checked::Waiting(recheck),

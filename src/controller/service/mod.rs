@@ -191,7 +191,8 @@ fn serving_replicas(ctx: &Context, service: &ChittyService) -> Option<i32> {
                 .iter()
                 .any(|o| o.controller == Some(true) && Some(&o.uid) == service.uid().as_ref())
         })
-        .and_then(|d| d.spec.as_ref().and_then(|s| s.replicas))
+        .and_then(|d| d.unpack().ok())
+        .and_then(|d| d.spec.and_then(|s| s.replicas))
 }
 
 async fn create_rollout(

@@ -221,10 +221,15 @@ async fn sync_ingress(
     let api: Api<Ingress> = ctx.api_for(service);
     // The cache holds only the operator's own Ingresses: it answers "nothing to do" for the
     // common case; anything else (including a same-named Ingress that is not ours) is read.
-    let cached = ctx.caches.ingresses.get(
-        &kube::runtime::reflector::ObjectRef::new(name)
-            .within(&service.namespace().unwrap_or_default()),
-    );
+    let cached = ctx
+        .caches
+        .ingresses
+        .get(
+            &kube::runtime::reflector::ObjectRef::new(name)
+                .within(&service.namespace().unwrap_or_default()),
+        )
+        .map(|c| c.object())
+        .transpose()?;
     match (&cached, &desired) {
         (None, None) => return Ok(None),
         (Some(c), Some(d)) if owned_by(c, service) && ingress::is_current(c, d) => {

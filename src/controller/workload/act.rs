@@ -20,6 +20,7 @@ use crate::api::conditions::events as reasons;
 use crate::controller::Context;
 use crate::controller::apply::{apply, delete_if_present};
 use crate::controller::events::publish_about;
+use crate::controller::packed::Packed;
 use crate::workload::drift::{differences, foreign_entries};
 use crate::workload::{Track, deployment_name};
 
@@ -95,8 +96,8 @@ impl<'a> Act<'a> {
 
     pub async fn service(&mut self, desired: &Service) -> crate::Result<()> {
         let api: Api<Service> = self.ctx.api_for(self.service);
-        let live = self.cached(&self.ctx.caches.service_objects, &desired.name_any());
-        let Some((fields, related)) = self.converge(&api, desired, live.as_deref()).await? else {
+        let live = self.cached(&self.ctx.caches.service_objects, &desired.name_any())?;
+        let Some((fields, related)) = self.converge(&api, desired, live.as_ref()).await? else {
             return Ok(());
         };
         let name = desired.name_any();
@@ -114,13 +115,13 @@ impl<'a> Act<'a> {
         stable: Option<&Deployment>,
     ) -> crate::Result<()> {
         let api: Api<HorizontalPodAutoscaler> = self.ctx.api_for(self.service);
-        let live = self.cached(&self.ctx.caches.autoscalers, &desired.name_any());
+        let live = self.cached(&self.ctx.caches.autoscalers, &desired.name_any())?;
         if live.is_none()
             && let Some(stable) = stable
         {
             self.hand_over_replicas(stable).await?;
         }
-        let Some((fields, related)) = self.converge(&api, desired, live.as_deref()).await? else {
+        let Some((fields, related)) = self.converge(&api, desired, live.as_ref()).await? else {
             return Ok(());
         };
         let name = desired.name_any();
@@ -140,10 +141,10 @@ impl<'a> Act<'a> {
 
     pub async fn remove_autoscaler(&mut self) -> crate::Result<()> {
         let name = deployment_name(&self.service.name_any(), Track::Stable);
-        let Some(live) = self.cached(&self.ctx.caches.autoscalers, &name) else {
+        let Some(live) = self.cached(&self.ctx.caches.autoscalers, &name)? else {
             return Ok(());
         };
-        if !owned_by(&*live, self.service) {
+        if !owned_by(&live, self.service) {
             return Ok(());
         }
         let api: Api<HorizontalPodAutoscaler> = self.ctx.api_for(self.service);
@@ -156,7 +157,7 @@ impl<'a> Act<'a> {
             "autoscaling is off: HorizontalPodAutoscaler {name} removed; spec.replicas ({}) applies again",
             self.service.spec.replicas
         );
-        self.report(&*live, reasons::SCALED, note).await;
+        self.report(&live, reasons::SCALED, note).await;
         Ok(())
     }
 
@@ -263,13 +264,16 @@ impl<'a> Act<'a> {
         Ok(())
     }
 
-    fn cached<K>(&self, store: &Store<K>, name: &str) -> Option<std::sync::Arc<K>>
+    /// The service's own `name` from the cache, decoded.
+    fn cached<K>(&self, store: &Store<Packed<K>>, name: &str) -> crate::Result<Option<K>>
     where
-        K: Resource<DynamicType = ()> + Clone + 'static,
+        K: Resource<DynamicType = ()> + DeserializeOwned + 'static,
     {
         store
             .get(&ObjectRef::new(name).within(&self.namespace))
             .filter(|o| owned_by(&**o, self.service))
+            .map(|o| o.object())
+            .transpose()
     }
 }
 

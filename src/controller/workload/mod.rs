@@ -13,7 +13,6 @@ mod memo;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -46,16 +45,15 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let cached = |track| {
         ctx.caches
             .workloads
-            .get(
-                &ObjectRef::<Deployment>::new(&deployment_name(&service.name_any(), track))
-                    .within(&ns),
-            )
+            .get(&ObjectRef::new(&deployment_name(&service.name_any(), track)).within(&ns))
             .filter(|d| act::owned_by(&**d, &service))
+            .map(|d| d.object())
+            .transpose()
     };
-    let (stable, canary) = (cached(Track::Stable), cached(Track::Canary));
+    let (stable, canary) = (cached(Track::Stable)?, cached(Track::Canary)?);
     let live = Live {
-        stable: stable.as_deref(),
-        canary: canary.as_deref(),
+        stable: stable.as_ref(),
+        canary: canary.as_ref(),
     };
     let weighted = crate::workload::traffic::mechanism(&ctx.config.routing).weighted();
     let want = desired(&service, &rollouts, &live, weighted);

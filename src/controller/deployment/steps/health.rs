@@ -199,7 +199,7 @@ async fn applied_workload(
     if let Some(cached) = input.ctx.caches.workloads.get(&reference)
         && cached.labels().get(ROLLOUT_LABEL) == Some(&input.rollout.name_any())
     {
-        return Ok(Some((*cached).clone()));
+        return Ok(Some(cached.object()?));
     }
     get_opt(deployments, name).await
 }
