@@ -106,19 +106,15 @@ impl Book {
     /// service, so no service's short interval costs the others theirs. A rollout's health step
     /// is never stretched: it holds a rollout up, and only rollouts in flight probe.
     pub fn stretch(&self) -> f64 {
-        self.stretch_and_demand().0
-    }
-
-    /// `stretch`, and the service probes a second the fleet's intervals ask for.
-    pub fn stretch_and_demand(&self) -> (f64, f64) {
-        (self.stretch_of(), self.demand)
-    }
-
-    fn stretch_of(&self) -> f64 {
         match self.budget {
             Some(budget) if self.demand > budget => self.demand / budget,
             _ => 1.0,
         }
+    }
+
+    /// The service probes a second the fleet's intervals ask for.
+    pub fn demand(&self) -> f64 {
+        self.demand
     }
 
     /// The key's unconsumed result, if any, and the next probe to start, if none is in flight or

@@ -112,7 +112,7 @@ impl ProbePool {
         let (lookup, start, (stretch, demand)) = {
             let mut book = self.inner.book.lock().expect("probe book lock");
             let (lookup, start) = book.take(&key, &target, Instant::now());
-            (lookup, start, book.stretch_and_demand())
+            (lookup, start, (book.stretch(), book.demand()))
         };
         if let Some(start) = start {
             // The wait is a task of its own: a probe's future is a few KB, and every service
