@@ -6,6 +6,21 @@ use clap::{Parser, Subcommand};
 
 use chitty_operator::{config::OperatorConfig, crdgen, operator, telemetry};
 
+/// jemalloc, not the C library's allocator: the caches' objects live long between short-lived
+/// watch and reconcile buffers, and glibc's malloc left a third of the heap again in holes
+/// between them (the scale bench: 7.8 KB per cached object at 1,000 services with glibc, 6.9
+/// with jemalloc as configured below).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read when it starts (`_RJEM_MALLOC_CONF` in the environment overrides
+/// them): one arena, as the operator's few threads do not contend for it and each arena keeps
+/// its own free pages; freed pages go back to the system after a second, by a background
+/// thread, so the resident size follows the heap.
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &u8 =
+    &b"narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0,background_thread:true\0"[0];
+
 #[derive(Parser)]
 #[command(
     name = "chitty-operator",
