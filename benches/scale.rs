@@ -18,7 +18,8 @@
 //!    / floor until available.
 //!
 //! Run: `cargo bench --bench scale` (N from an argument, `-- 300`, or CHITTY_BENCH_SIZE, default
-//! 10,000; shard counts from CHITTY_BENCH_SHARDS, default "1,3"); writes target/bench/scale.md,
+//! 10,000; shard counts from CHITTY_BENCH_SHARDS, default "1,3"; CHITTY_BENCH_FLOOR="<writes
+//! s>,<available s>" reuses a floor an earlier run measured at the same N); writes target/bench/scale.md,
 //! scale.json, and each process's log as target/bench/bench-scale-<shards>-shard-<i>.log. Runs
 //! `scripts/cluster.sh up` itself. A quick check in the debug build: `CHITTY_BENCH_SHARDS=1 cargo
 //! test --bench scale -- 200`.
@@ -135,7 +136,20 @@ async fn bench(n: usize, shard_counts: Vec<usize>, nodes: usize) -> ExitCode {
     }
     let mut runs = Vec::new();
     let mut failed = None;
-    let mut floor = None;
+    let mut floor = match support::floor::Floor::given() {
+        Ok(floor) => floor,
+        Err(why) => {
+            eprintln!("scale: {why}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(given) = floor {
+        println!(
+            "scale: floor given (CHITTY_BENCH_FLOOR): writes {:.1} s, available {:.1} s",
+            given.writes.as_secs_f64(),
+            given.available.as_secs_f64()
+        );
+    }
     for (i, shards) in shard_counts.into_iter().enumerate() {
         println!("scale: {n} services, {shards} shard(s)");
         let port = PORT + 10 * i as u16;

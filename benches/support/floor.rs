@@ -33,6 +33,32 @@ pub struct Floor {
     pub unavailable: Option<usize>,
 }
 
+impl Floor {
+    /// A floor measured by an earlier run at the same N on the same cluster, given as
+    /// CHITTY_BENCH_FLOOR="<writes s>,<available s>" (the run prints both): at 10,000 services
+    /// the floor takes as long as the operator's run, and it does not change with the operator.
+    pub fn given() -> Result<Option<Self>, String> {
+        let Ok(given) = std::env::var("CHITTY_BENCH_FLOOR") else {
+            return Ok(None);
+        };
+        let seconds: Vec<f64> = given
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("CHITTY_BENCH_FLOOR={given:?}: {e}"))?;
+        match seconds[..] {
+            [writes, available] if writes > 0.0 && available > 0.0 => Ok(Some(Self {
+                writes: Duration::from_secs_f64(writes),
+                available: Duration::from_secs_f64(available),
+                unavailable: None,
+            })),
+            _ => Err(format!(
+                "CHITTY_BENCH_FLOOR={given:?}: want two positive numbers of seconds, \"<writes>,<available>\""
+            )),
+        }
+    }
+}
+
 /// Writes `n` services' objects (service `i` is `manifest(i)`) into the fresh namespace `ns`,
 /// `concurrency` at a time, and waits up to `timeout` for their Deployments. The caller deletes
 /// `ns` (see `delete_namespace_and_wait`: its pods hold node slots until it is gone).
