@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chitty_operator::api::{ChittyDeployment, ChittyService};
+use chitty_operator::controller::CachedRollout;
+use chitty_operator::controller::packed::Packed;
 use chitty_operator::web::{self, WebState, auth::ApiAuth};
 use kube::runtime::reflector::store;
 use kube::runtime::watcher::Event;
@@ -48,6 +50,10 @@ fn service(i: usize) -> ChittyService {
                                    "lastTransitionTime": "2026-05-01T00:05:00Z", "observedGeneration": 2}]}
     }))
     .expect("service builds")
+}
+
+fn packed(d: ChittyDeployment) -> CachedRollout {
+    Packed::of(&d)
 }
 
 fn rollout(svc: &ChittyService, revision: &str, phase: &str, created: &str) -> ChittyDeployment {
@@ -159,35 +165,36 @@ fn main() {
 async fn run() {
     println!("before filling the caches: {}", rss());
     let (services, mut service_writer) = store::<ChittyService>();
-    let (rollouts, mut rollout_writer) = store::<ChittyDeployment>();
+    // Packed, as the operator's cache keeps them.
+    let (rollouts, mut rollout_writer) = store::<CachedRollout>();
     service_writer.apply_watcher_event(&Event::Init);
     rollout_writer.apply_watcher_event(&Event::Init);
     let mut rollout_count = 0;
     for i in 0..SERVICES {
         let svc = service(i);
-        rollout_writer.apply_watcher_event(&Event::InitApply(rollout(
+        rollout_writer.apply_watcher_event(&Event::InitApply(packed(rollout(
             &svc,
             "aaaaaaaaaa",
             "Succeeded",
             "2026-05-01T00:00:00Z",
-        )));
+        ))));
         rollout_count += 1;
         if i.is_multiple_of(ROLLING_EVERY) {
-            rollout_writer.apply_watcher_event(&Event::InitApply(rollout(
+            rollout_writer.apply_watcher_event(&Event::InitApply(packed(rollout(
                 &svc,
                 "bbbbbbbbbb",
                 "Running",
                 "2026-05-02T00:00:00Z",
-            )));
+            ))));
             rollout_count += 1;
         }
         if i % 20 == 5 {
-            rollout_writer.apply_watcher_event(&Event::InitApply(rollout(
+            rollout_writer.apply_watcher_event(&Event::InitApply(packed(rollout(
                 &svc,
                 "cccccccccc",
                 "RolledBack",
                 "2026-04-30T00:00:00Z",
-            )));
+            ))));
             rollout_count += 1;
         }
         service_writer.apply_watcher_event(&Event::InitApply(svc));

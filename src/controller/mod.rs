@@ -38,12 +38,16 @@ use crate::metrics::Metrics;
 use packed::Packed;
 
 /// Every cache the controllers read, each filled by one shared reflector (see `operator`).
+/// A ChittyDeployment as the caches keep it (see `packed`).
+pub type CachedRollout = Packed<ChittyDeployment>;
+
 #[derive(Clone)]
 pub struct Caches {
     /// Every ChittyService the operator can see.
     pub services: Store<ChittyService>,
-    /// Every ChittyDeployment the operator can see.
-    pub rollouts: Store<ChittyDeployment>,
+    /// Every ChittyDeployment the operator can see, packed: a rollout carries a whole copy of
+    /// its service's spec, and a fleet keeps several per service (`revisionHistoryLimit`).
+    pub rollouts: Store<CachedRollout>,
     /// The rollouts of each service, and those waiting on each, from the same watch.
     pub rollout_index: rollout_index::RolloutIndex,
     /// Every RouteClaim the operator can see.
@@ -140,7 +144,7 @@ impl Context {
         events: events::Publisher,
     ) -> Self {
         // A pool whose wake-ups nobody hears; the running controllers give theirs (`with_probes`).
-        let (probes, _) = crate::probe::pool::ProbePool::new(&config.probes);
+        let (probes, _) = crate::probe::pool::ProbePool::new(&config.probes, metrics.clone());
         Self {
             client,
             config,
@@ -242,7 +246,8 @@ pub fn rollouts_of(caches: &Caches, service: &ChittyService) -> Vec<ChittyDeploy
                 .iter()
                 .any(|o| o.uid == uid && o.controller == Some(true))
         })
-        .map(|d| (*d).clone())
+        // Checked when it arrived: it decodes.
+        .filter_map(|d| d.unpack().ok())
         .collect()
 }
 

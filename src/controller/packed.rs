@@ -79,6 +79,13 @@ where
         K::deserialize(Value::Object(object))
     }
 
+    /// A projection of the object: `T` names the few fields it wants (below the top level, as
+    /// `status.phase`) and everything else is skipped unread. For scans that must not decode
+    /// each whole object. `None` if the projection does not fit what was stored.
+    pub fn peek<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.rest).ok()
+    }
+
     /// The whole object, decoded; for reconciles, which report a failure as their error.
     pub fn object(&self) -> crate::Result<K> {
         Ok(self.unpack()?)

@@ -12,10 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
+use serde::Deserialize;
 
+use super::CachedRollout;
 use super::small_set::SmallSet;
 
-use crate::api::{ChittyDeployment, DeploymentPhase};
+use crate::api::{DeploymentPhase, LocalServiceRef, ServiceRef};
 
 /// A ChittyService as `(namespace, name)`.
 type ServiceKey = (String, String);
@@ -33,6 +35,8 @@ struct Index {
     by_owner: HashMap<String, SmallSet<RolloutKey>>,
     /// Service → unfinished rollouts of it or depending on it.
     waiters: HashMap<ServiceKey, SmallSet<RolloutKey>>,
+    /// How many entries are `running`.
+    running: usize,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -40,6 +44,36 @@ struct Entry {
     owner: Option<String>,
     /// The services the rollout waits on while unfinished: its own and its dependencies.
     waits_on: Vec<ServiceKey>,
+    /// In the `Running` phase (the advisor counts the fleet's rollouts in progress).
+    running: bool,
+}
+
+/// What the index reads of a rollout: decoded alone, the rest of the object skipped.
+#[derive(Deserialize)]
+struct Indexed {
+    spec: IndexedSpec,
+    #[serde(default)]
+    status: Option<IndexedStatus>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexedSpec {
+    service_ref: LocalServiceRef,
+    snapshot: IndexedSnapshot,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexedSnapshot {
+    #[serde(default)]
+    depends_on: Vec<ServiceRef>,
+}
+
+#[derive(Deserialize)]
+struct IndexedStatus {
+    #[serde(default)]
+    phase: Option<DeploymentPhase>,
 }
 
 impl RolloutIndex {
@@ -48,11 +82,7 @@ impl RolloutIndex {
     }
 
     /// Takes one event of the ChittyDeployment watch, after the reflector stored it.
-    pub fn on_event(
-        &self,
-        event: &watcher::Event<ChittyDeployment>,
-        store: &Store<ChittyDeployment>,
-    ) {
+    pub fn on_event(&self, event: &watcher::Event<CachedRollout>, store: &Store<CachedRollout>) {
         match event {
             watcher::Event::Apply(d) => self.index().upsert(d),
             watcher::Event::Delete(d) => self.index().remove(&key_of(d)),
@@ -68,19 +98,27 @@ impl RolloutIndex {
     }
 
     /// The rollouts whose controller owner has this UID.
-    pub fn owned_by(&self, uid: &str) -> Vec<ObjectRef<ChittyDeployment>> {
+    pub fn owned_by(&self, uid: &str) -> Vec<ObjectRef<CachedRollout>> {
         (self.index().by_owner.get(uid)).map_or_else(Vec::new, refs)
     }
 
     /// The unfinished rollouts of the service `namespace/name`, or of services depending on it.
-    pub fn waiting_on(&self, namespace: &str, name: &str) -> Vec<ObjectRef<ChittyDeployment>> {
+    pub fn waiting_on(&self, namespace: &str, name: &str) -> Vec<ObjectRef<CachedRollout>> {
         let key = (namespace.to_owned(), name.to_owned());
         (self.index().waiters.get(&key)).map_or_else(Vec::new, refs)
+    }
+
+    /// How many rollouts run now, this one (`namespace/name`) left out.
+    pub fn running_besides(&self, namespace: &str, name: &str) -> usize {
+        let index = self.index();
+        let key = (namespace.to_owned(), name.to_owned());
+        let this = index.entries.get(&key).is_some_and(|e| e.running);
+        index.running - usize::from(this)
     }
 }
 
 impl Index {
-    fn upsert(&mut self, d: &ChittyDeployment) {
+    fn upsert(&mut self, d: &CachedRollout) {
         let reference = key_of(d);
         let entry = entry_of(d);
         if self.entries.get(&reference) == Some(&entry) {
@@ -93,6 +131,7 @@ impl Index {
         for service in &entry.waits_on {
             (self.waiters.entry(service.clone()).or_default()).insert(reference.clone());
         }
+        self.running += usize::from(entry.running);
         self.entries.insert(reference, entry);
     }
 
@@ -106,16 +145,17 @@ impl Index {
         for service in &entry.waits_on {
             forget(&mut self.waiters, service, reference);
         }
+        self.running -= usize::from(entry.running);
     }
 }
 
-fn refs(keys: &SmallSet<RolloutKey>) -> Vec<ObjectRef<ChittyDeployment>> {
+fn refs(keys: &SmallSet<RolloutKey>) -> Vec<ObjectRef<CachedRollout>> {
     keys.iter()
         .map(|(ns, name)| ObjectRef::new(name).within(ns))
         .collect()
 }
 
-fn key_of(d: &ChittyDeployment) -> RolloutKey {
+fn key_of(d: &CachedRollout) -> RolloutKey {
     (d.namespace().unwrap_or_default(), d.name_any())
 }
 
@@ -132,25 +172,34 @@ fn forget<K: std::hash::Hash + Eq + Clone>(
     }
 }
 
-fn entry_of(d: &ChittyDeployment) -> Entry {
+fn entry_of(d: &CachedRollout) -> Entry {
     let ns = d.namespace().unwrap_or_default();
-    let finished =
-        (d.status.as_ref().and_then(|s| s.phase)).is_some_and(DeploymentPhase::is_finished);
-    let waits_on = if finished {
+    let owner = (d.owner_references().iter())
+        .find(|o| o.controller == Some(true))
+        .map(|o| o.uid.clone());
+    // Every cached rollout decoded whole when it arrived, so its projection does too.
+    let Some(read) = d.peek::<Indexed>() else {
+        return Entry {
+            owner,
+            waits_on: Vec::new(),
+            running: false,
+        };
+    };
+    let phase = read.status.and_then(|s| s.phase);
+    let waits_on = if phase.is_some_and(DeploymentPhase::is_finished) {
         Vec::new()
     } else {
-        std::iter::once((ns.clone(), d.spec.service_ref.name.clone()))
+        std::iter::once((ns.clone(), read.spec.service_ref.name))
             .chain(
-                (d.spec.snapshot.depends_on.iter())
+                (read.spec.snapshot.depends_on.iter())
                     .map(|r| (r.namespace_or(&ns).to_owned(), r.name.clone())),
             )
             .collect()
     };
     Entry {
-        owner: (d.owner_references().iter())
-            .find(|o| o.controller == Some(true))
-            .map(|o| o.uid.clone()),
+        owner,
         waits_on,
+        running: phase == Some(DeploymentPhase::Running),
     }
 }
 
@@ -158,7 +207,7 @@ fn entry_of(d: &ChittyDeployment) -> Entry {
 mod tests {
     use super::*;
 
-    fn rollout(name: &str, owner: &str, depends: &[&str], phase: Option<&str>) -> ChittyDeployment {
+    fn rollout(name: &str, owner: &str, depends: &[&str], phase: Option<&str>) -> CachedRollout {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "chitty.cc/v1alpha1", "kind": "ChittyDeployment",
             "metadata": {"name": name, "namespace": "ns",
@@ -174,7 +223,7 @@ mod tests {
         .unwrap()
     }
 
-    fn names(refs: Vec<ObjectRef<ChittyDeployment>>) -> Vec<String> {
+    fn names(refs: Vec<ObjectRef<CachedRollout>>) -> Vec<String> {
         refs.into_iter().map(|r| r.name).collect()
     }
 
@@ -223,5 +272,22 @@ mod tests {
             !index.index().waiters.contains_key(&billing),
             "an emptied key is dropped"
         );
+    }
+
+    #[test]
+    fn the_rollouts_running_are_counted_as_they_come_and_go() {
+        let index = RolloutIndex::default();
+        let mut i = index.index();
+        i.upsert(&rollout("a-1", "a", &[], Some("Running")));
+        i.upsert(&rollout("b-1", "b", &[], Some("Running")));
+        i.upsert(&rollout("c-1", "c", &[], Some("Pending")));
+        drop(i);
+        assert_eq!(index.running_besides("ns", "c-1"), 2);
+        assert_eq!(index.running_besides("ns", "a-1"), 1, "itself left out");
+        let mut i = index.index();
+        i.upsert(&rollout("a-1", "a", &[], Some("Succeeded")));
+        i.remove(&("ns".into(), "b-1".into()));
+        drop(i);
+        assert_eq!(index.running_besides("ns", "c-1"), 0);
     }
 }

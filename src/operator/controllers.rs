@@ -17,7 +17,7 @@ use kube::runtime::{Controller, watcher};
 use super::odd_objects;
 use super::reflectors::{api, deletions, owned_reflector, spec_changes, subscribe};
 use super::route_rule::RouteRule;
-use super::tolerant::tolerant_watcher;
+use super::tolerant::{packed, tolerant_watcher};
 use super::triggers::{
     owning_service, rollout_of_workload, rollouts_waiting_on, service_of_rollout,
     serving_edge_rollout,
@@ -25,7 +25,9 @@ use super::triggers::{
 use crate::api::{ChittyDeployment, ChittyService, RouteClaim};
 use crate::config::OperatorConfig;
 use crate::controller::packed::Packed;
-use crate::controller::{self, Caches, Context, deployment, route_claim, service, workload};
+use crate::controller::{
+    self, CachedRollout, Caches, Context, deployment, route_claim, service, workload,
+};
 use crate::http::HttpState;
 use crate::labels;
 use crate::metrics::Metrics;
@@ -77,7 +79,7 @@ pub(super) async fn run_controllers(
     let (service_store, service_writer) =
         reflector::store_shared::<ChittyService>(SUBSCRIBER_BUFFER);
     let (rollout_store, rollout_writer) =
-        reflector::store_shared::<ChittyDeployment>(SUBSCRIBER_BUFFER);
+        reflector::store_shared::<CachedRollout>(SUBSCRIBER_BUFFER);
     let (claim_store, claim_writer) = reflector::store_shared::<RouteClaim>(SUBSCRIBER_BUFFER);
     // The operator's own children, cached so that reconciles compare against memory, not the
     // API server; their deletions reach their owners through the deletion channels.
@@ -187,13 +189,13 @@ pub(super) async fn run_controllers(
     });
     // Which rollouts each service has, and which wait on it, kept from the same watch.
     let rollout_index = controller::rollout_index::RolloutIndex::default();
-    let rollout_reflector = tolerant_watcher(
+    let rollout_reflector = packed(tolerant_watcher::<ChittyDeployment>(
         &client,
         &config,
         watch.clone(),
         rollout_store.clone(),
         odd_objects,
-    )
+    ))
     .default_backoff()
     .reflect_shared(rollout_writer)
     .for_each({
@@ -252,7 +254,7 @@ pub(super) async fn run_controllers(
     let history =
         (http_state.web.as_ref()).map_or_else(Default::default, |web| web.probe_history.clone());
     let (probes, probe_wakeups) =
-        crate::probe::pool::ProbePool::with_history(&config.probes, history);
+        crate::probe::pool::ProbePool::with_history(&config.probes, history, metrics.clone());
 
     let services = Controller::for_shared_stream(services_for_services, service_store.clone())
         .owns_shared_stream(rollouts_for_services)

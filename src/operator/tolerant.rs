@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api::decode::{Decoded, DroppedField, decode};
 use crate::config::OperatorConfig;
-use crate::controller::packed::strip_unread;
+use crate::controller::packed::{Packed, strip_unread};
 
 /// An object that did not decode whole, as seen in one watch event.
 #[derive(Clone, Debug)]
@@ -44,13 +44,57 @@ pub(super) enum Problem {
 /// Where the watches send the odd objects they meet.
 pub(super) type OddObjects = UnboundedSender<OddObject>;
 
+/// Where a watch finds the last version of an object that it could read: the store it fills,
+/// whether that keeps `K` itself or packed.
+pub(super) trait LastRead<K: Resource<DynamicType = ()>>: Send + 'static {
+    fn last_read(&self, key: &ObjectRef<K>) -> Option<K>;
+}
+
+impl<K> LastRead<K> for Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    fn last_read(&self, key: &ObjectRef<K>) -> Option<K> {
+        self.get(key).map(|k| (*k).clone())
+    }
+}
+
+impl<K> LastRead<K> for Store<Packed<K>>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned + Send + Sync + 'static,
+{
+    fn last_read(&self, key: &ObjectRef<K>) -> Option<K> {
+        let mut packed = ObjectRef::<Packed<K>>::new(&key.name);
+        packed.namespace.clone_from(&key.namespace);
+        self.get(&packed)?.unpack().ok()
+    }
+}
+
+/// The watch's objects packed for the cache (see `controller::packed`).
+pub(super) fn packed<K>(
+    events: impl Stream<Item = watcher::Result<Event<K>>> + Send + 'static,
+) -> impl Stream<Item = watcher::Result<Event<Packed<K>>>> + Send + 'static
+where
+    K: Resource<DynamicType = ()> + serde::Serialize + DeserializeOwned,
+{
+    events.map(|event| {
+        event.map(|event| match event {
+            Event::Init => Event::Init,
+            Event::InitDone => Event::InitDone,
+            Event::InitApply(k) => Event::InitApply(Packed::of(&k)),
+            Event::Apply(k) => Event::Apply(Packed::of(&k)),
+            Event::Delete(k) => Event::Delete(Packed::of(&k)),
+        })
+    })
+}
+
 /// A watch of `K` in the operator's scope that decodes each object apart; `cache` is the store
 /// this watch fills, read to name a deleted object that no longer decodes.
 pub(super) fn tolerant_watcher<K>(
     client: &Client,
     config: &OperatorConfig,
     watch: watcher::Config,
-    cache: Store<K>,
+    cache: impl LastRead<K>,
     odd: OddObjects,
 ) -> impl Stream<Item = watcher::Result<Event<K>>> + Send + 'static
 where
@@ -75,7 +119,7 @@ where
 fn typed<K>(
     event: Event<DynamicObject>,
     resource: &ApiResource,
-    cache: &Store<K>,
+    cache: &impl LastRead<K>,
     odd: &OddObjects,
 ) -> Option<Event<K>>
 where
@@ -96,7 +140,7 @@ where
             }
             match decode::<K>(to_value(obj)) {
                 Decoded::Read { object, .. } => Some(Event::Delete(object)),
-                Decoded::Unreadable { .. } => cache.get(&key).map(|k| Event::Delete((*k).clone())),
+                Decoded::Unreadable { .. } => cache.last_read(&key).map(Event::Delete),
             }
         }
     }
@@ -171,7 +215,8 @@ mod tests {
     #[test]
     fn an_odd_status_is_read_around_and_reported() {
         let (tx, mut rx) = channel();
-        let cache = kube::runtime::reflector::store::Writer::default().as_reader();
+        let cache: Store<ChittyService> =
+            kube::runtime::reflector::store::Writer::default().as_reader();
         let event = typed::<ChittyService>(
             Event::Apply(raw(json!(99_999_999_999_i64), json!(1))),
             &resource(),
@@ -194,7 +239,8 @@ mod tests {
     #[test]
     fn an_unreadable_object_is_set_aside_in_the_list_and_reported() {
         let (tx, mut rx) = channel();
-        let cache = kube::runtime::reflector::store::Writer::default().as_reader();
+        let cache: Store<ChittyService> =
+            kube::runtime::reflector::store::Writer::default().as_reader();
         let event = typed::<ChittyService>(
             Event::InitApply(raw(json!(1), json!(99_999_999_999_i64))),
             &resource(),

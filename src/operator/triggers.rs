@@ -3,14 +3,15 @@
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
-use crate::api::{ChittyDeployment, ChittyService};
+use crate::api::ChittyService;
+use crate::controller::CachedRollout;
 use crate::controller::rollout_index::RolloutIndex;
 use crate::workload::ROLLOUT_LABEL;
 
 /// A workload Deployment wakes the rollout that last applied it (its label says which).
 pub(super) fn rollout_of_workload(
     d: &impl Resource<DynamicType = ()>,
-) -> Option<ObjectRef<ChittyDeployment>> {
+) -> Option<ObjectRef<CachedRollout>> {
     let rollout = d.labels().get(ROLLOUT_LABEL)?;
     Some(ObjectRef::new(rollout).within(&d.namespace()?))
 }
@@ -27,7 +28,7 @@ pub(super) fn owning_service<K: Resource<DynamicType = ()>>(
 }
 
 /// A rollout wakes the service that controls it (its owner reference says which).
-pub(super) fn service_of_rollout(rollout: &ChittyDeployment) -> Option<ObjectRef<ChittyService>> {
+pub(super) fn service_of_rollout(rollout: &CachedRollout) -> Option<ObjectRef<ChittyService>> {
     owning_service(rollout)
 }
 
@@ -37,7 +38,7 @@ pub(super) fn service_of_rollout(rollout: &ChittyDeployment) -> Option<ObjectRef
 pub(super) fn rollouts_waiting_on(
     index: &RolloutIndex,
     service: &ChittyService,
-) -> Vec<ObjectRef<ChittyDeployment>> {
+) -> Vec<ObjectRef<CachedRollout>> {
     index.waiting_on(
         &service.namespace().unwrap_or_default(),
         &service.name_any(),
@@ -46,7 +47,7 @@ pub(super) fn rollouts_waiting_on(
 
 /// A Cloudflare service's serving rollout keeps its Worker bound to the routes the service holds,
 /// so a change of the service (its held routes are on its status) wakes that rollout too.
-pub(super) fn serving_edge_rollout(service: &ChittyService) -> Option<ObjectRef<ChittyDeployment>> {
+pub(super) fn serving_edge_rollout(service: &ChittyService) -> Option<ObjectRef<CachedRollout>> {
     if service.spec.target != crate::api::Target::Cloudflare {
         return None;
     }
@@ -57,8 +58,10 @@ pub(super) fn serving_edge_rollout(service: &ChittyService) -> Option<ObjectRef<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ChittyDeployment;
     use crate::api::ChittyDeploymentStatus;
     use crate::api::DeploymentPhase;
+    use crate::controller::packed::Packed;
     use kube::runtime::reflector::store::Writer;
     use kube::runtime::watcher;
 
@@ -95,7 +98,7 @@ mod tests {
         d
     }
 
-    fn names(refs: Vec<ObjectRef<ChittyDeployment>>) -> Vec<String> {
+    fn names(refs: Vec<ObjectRef<CachedRollout>>) -> Vec<String> {
         let mut names: Vec<String> = refs.into_iter().map(|r| r.name).collect();
         names.sort();
         names
@@ -103,7 +106,7 @@ mod tests {
 
     #[test]
     fn a_service_wakes_its_own_and_its_dependents_unfinished_rollouts() {
-        let mut writer = Writer::<ChittyDeployment>::default();
+        let mut writer = Writer::<CachedRollout>::default();
         let index = RolloutIndex::default();
         for d in [
             rollout("a", "id-g2", "chittyid", serde_json::json!([]), None),
@@ -137,7 +140,7 @@ mod tests {
             ),
             rollout("a", "other-g1", "other", serde_json::json!([]), None),
         ] {
-            let event = watcher::Event::Apply(d);
+            let event = watcher::Event::Apply(Packed::of(&d));
             writer.apply_watcher_event(&event);
             index.on_event(&event, &writer.as_reader());
         }

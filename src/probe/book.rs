@@ -44,8 +44,13 @@ pub enum Lane {
 /// The answer to a reconcile that asks for a key's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// A result completed since the last one consumed; it is now consumed.
-    Fresh(ProbeResult),
+    /// A result completed since the last one consumed; it is now consumed. `healthy_between`:
+    /// a healthy result the owner was not woken for (see `Book::settle`) came since the last
+    /// one consumed, so failures before it no longer run on.
+    Fresh {
+        result: ProbeResult,
+        healthy_between: bool,
+    },
     /// No new result yet: a probe is in flight or scheduled, and its completion wakes the owner.
     Pending,
 }
@@ -72,6 +77,31 @@ struct Entry {
     touched: Option<Instant>,
     /// The probes a second this key asks for, counted against the budget (services only).
     demand: f64,
+    /// The owner has recorded this key healthy (see `Book::settle`).
+    quiet: bool,
+    /// A healthy result was passed over quietly since the last one consumed.
+    healthy_between: bool,
+}
+
+/// What the pool does once a probe is back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterProbe {
+    /// Keep the result and wake the owner, whose reconcile consumes it.
+    Wake,
+    /// Nothing to tell: the owner has recorded the key healthy and it still is. The pool starts
+    /// the next probe itself, so a steady healthy service costs a probe per interval and no
+    /// reconcile.
+    Again(Start),
+}
+
+/// How often a quiet service is reconciled for its health all the same: each such look renews
+/// the pool's lease on its probes (`quiet_lease`), so probes stop for a service that is gone or
+/// has moved to another shard without anyone saying so.
+pub const QUIET_RECHECK: Duration = Duration::from_secs(300);
+
+/// How long the pool keeps probing a quiet key nobody asked about: two looks missed.
+fn quiet_lease(interval: Duration) -> Duration {
+    2 * QUIET_RECHECK.max(interval)
 }
 
 /// How long an entry nobody asked about is kept (its object was deleted, or finished rolling
@@ -142,7 +172,10 @@ impl Book {
         };
         let lookup = match entry.done.take() {
             // A result for another URL (the spec changed meanwhile) answers nothing.
-            Some(done) if done.url == target.url => Lookup::Fresh(done.result),
+            Some(done) if done.url == target.url => Lookup::Fresh {
+                result: done.result,
+                healthy_between: std::mem::take(&mut entry.healthy_between),
+            },
             _ => Lookup::Pending,
         };
         if entry.in_flight {
@@ -162,15 +195,55 @@ impl Book {
     }
 
     /// Records a finished probe for the key's next `take`.
-    pub fn complete(&mut self, key: &ProbeKey, url: &str, result: ProbeResult, now: Instant) {
+    /// Records a probe's result and says what the pool does next: a quiet key's healthy result
+    /// (same URL, asked about within its lease) is passed over and the next probe scheduled at
+    /// once; any other result is kept for the owner, who is woken.
+    pub fn complete(
+        &mut self,
+        key: &ProbeKey,
+        target: &ProbeTarget,
+        result: ProbeResult,
+        now: Instant,
+    ) -> AfterProbe {
+        let stretch = self.stretch();
         let entry = self.entries.entry(key.clone()).or_default();
-        entry.in_flight = false;
         entry.unresponsive = result.unresponsive;
+        let interval = match key.owner {
+            ProbeOwner::Service => target.interval.mul_f64(stretch),
+            ProbeOwner::Rollout => target.interval,
+        };
+        let leased = entry
+            .touched
+            .is_some_and(|t| now.saturating_duration_since(t) < quiet_lease(interval));
+        if entry.quiet && result.healthy && leased {
+            entry.healthy_between = true;
+            entry.done = None;
+            let after = entry.started.map_or(interval, |started| {
+                interval.saturating_sub(now.saturating_duration_since(started))
+            });
+            entry.started = Some(now + after);
+            return AfterProbe::Again(Start {
+                lane: Lane::Main,
+                after,
+            });
+        }
+        entry.in_flight = false;
         entry.touched = Some(now);
         entry.done = Some(Done {
-            url: url.to_string(),
+            url: target.url.clone(),
             result,
         });
+        AfterProbe::Wake
+    }
+
+    /// What the owner has recorded of the key: `quiet` when it has written it healthy, so
+    /// another healthy result would change nothing and need not wake it. Any other result still
+    /// does. Set it false when the owner stops watching (a rollout took over, or it was deleted):
+    /// the pool then stops after the probe in hand.
+    pub fn settle(&mut self, key: &ProbeKey, quiet: bool) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.quiet = quiet;
+        }
     }
 
     /// Probes in flight or waiting for a slot.
@@ -196,8 +269,13 @@ impl Book {
         let stretch = self.stretch();
         for entry in self.entries.values_mut() {
             let unasked = entry.touched.is_some_and(|t| {
-                let missed =
-                    Duration::from_secs_f64(2.0 * stretch / entry.demand.max(f64::EPSILON));
+                let interval = Duration::from_secs_f64(stretch / entry.demand.max(f64::EPSILON));
+                // A quiet key is asked about only now and then; its probes go on meanwhile.
+                let missed = if entry.quiet {
+                    quiet_lease(interval)
+                } else {
+                    2 * interval
+                };
                 now.saturating_duration_since(t) > missed + SWEEP_EVERY
             });
             if unasked && !entry.in_flight {
@@ -209,190 +287,5 @@ impl Book {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(name: &str) -> ProbeKey {
-        ProbeKey {
-            owner: ProbeOwner::Service,
-            namespace: "team".into(),
-            name: name.into(),
-        }
-    }
-
-    fn target(url: &str) -> ProbeTarget {
-        ProbeTarget {
-            url: url.into(),
-            timeout: Duration::from_secs(5),
-            interval: Duration::from_secs(10),
-        }
-    }
-
-    fn result(healthy: bool, unresponsive: bool) -> ProbeResult {
-        ProbeResult {
-            healthy,
-            detail: "d".into(),
-            latency: Duration::from_millis(3),
-            unresponsive,
-        }
-    }
-
-    fn start(lane: Lane, after_secs: u64) -> Option<Start> {
-        Some(Start {
-            lane,
-            after: Duration::from_secs(after_secs),
-        })
-    }
-
-    #[test]
-    fn one_probe_in_flight_per_key_and_its_result_is_consumed_once() {
-        let (mut book, t0) = (Book::default(), Instant::now());
-        let (a, t) = (key("a"), target("http://a/health"));
-        assert_eq!(
-            book.take(&a, &t, t0),
-            (Lookup::Pending, start(Lane::Main, 0))
-        );
-        assert_eq!(
-            book.take(&a, &t, t0),
-            (Lookup::Pending, None),
-            "deduplicated"
-        );
-        assert_eq!(
-            book.take(&key("b"), &t, t0).1,
-            start(Lane::Main, 0),
-            "another key is its own"
-        );
-        assert_eq!(book.in_flight(), 2);
-        let done = t0 + Duration::from_secs(4);
-        book.complete(&a, &t.url, result(true, false), done);
-        assert_eq!(
-            book.take(&a, &t, done),
-            (Lookup::Fresh(result(true, false)), start(Lane::Main, 6)),
-            "consumed; the next probe is scheduled one interval after the last one started"
-        );
-        assert_eq!(
-            book.take(&a, &t, done),
-            (Lookup::Pending, None),
-            "consumed once, and the next one is already scheduled"
-        );
-    }
-
-    #[test]
-    fn a_key_that_did_not_answer_takes_the_slow_lane_until_it_answers() {
-        let (mut book, t0) = (Book::default(), Instant::now());
-        let (a, t) = (key("tarpit"), target("http://a/health"));
-        let at = |s: u64| t0 + Duration::from_secs(s);
-        assert_eq!(book.take(&a, &t, at(0)).1, start(Lane::Main, 0), "fresh");
-        book.complete(&a, &t.url, result(false, true), at(5));
-        let (lookup, next) = book.take(&a, &t, at(5));
-        assert!(matches!(lookup, Lookup::Fresh(_)));
-        assert_eq!(next, start(Lane::Slow, 5));
-        book.complete(&a, &t.url, result(false, false), at(12));
-        assert_eq!(
-            book.take(&a, &t, at(12)).1,
-            start(Lane::Main, 8),
-            "an answer, even a 503, is not a tarpit"
-        );
-    }
-
-    #[test]
-    fn a_result_for_another_url_is_dropped() {
-        let (mut book, t0) = (Book::default(), Instant::now());
-        let a = key("a");
-        book.take(&a, &target("http://old/health"), t0);
-        book.complete(&a, "http://old/health", result(true, false), t0);
-        let (lookup, next) = book.take(&a, &target("http://new/health"), t0);
-        assert_eq!(lookup, Lookup::Pending);
-        assert_eq!(next, start(Lane::Main, 10));
-    }
-
-    fn every(secs: u64) -> ProbeTarget {
-        ProbeTarget {
-            interval: Duration::from_secs(secs),
-            ..target("http://a/health")
-        }
-    }
-
-    #[test]
-    fn within_the_budget_every_service_keeps_its_interval() {
-        let (mut book, t0) = (Book::with_budget(10), Instant::now());
-        for i in 0..20 {
-            book.take(&key(&format!("s{i}")), &every(2), t0);
-        }
-        assert_eq!(
-            book.stretch(),
-            1.0,
-            "20 services every 2 s ask for 10 a second"
-        );
-        book.complete(&key("s0"), "http://a/health", result(true, false), t0);
-        let at = t0 + Duration::from_millis(500);
-        assert_eq!(
-            book.take(&key("s0"), &every(2), at).1,
-            Some(Start {
-                lane: Lane::Main,
-                after: Duration::from_millis(1500)
-            })
-        );
-    }
-
-    #[test]
-    fn past_the_budget_every_service_waits_the_same_times_longer() {
-        let (mut book, t0) = (Book::with_budget(10), Instant::now());
-        for i in 0..40 {
-            book.take(&key(&format!("s{i}")), &every(2), t0);
-        }
-        assert_eq!(book.stretch(), 2.0, "20 a second asked of 10");
-        book.complete(&key("s0"), "http://a/health", result(true, false), t0);
-        assert_eq!(book.take(&key("s0"), &every(2), t0).1, start(Lane::Main, 4));
-        // A rollout's health step holds a rollout up: never stretched, never counted.
-        let rollout = ProbeKey {
-            owner: ProbeOwner::Rollout,
-            ..key("r")
-        };
-        book.take(&rollout, &every(2), t0);
-        book.complete(&rollout, "http://a/health", result(true, false), t0);
-        assert_eq!(book.take(&rollout, &every(2), t0).1, start(Lane::Main, 2));
-        assert_eq!(book.stretch(), 2.0);
-    }
-
-    #[test]
-    fn a_service_no_longer_asked_about_stops_counting() {
-        let (mut book, t0) = (Book::with_budget(1), Instant::now());
-        for name in ["gone", "kept"] {
-            book.take(&key(name), &every(1), t0);
-            book.complete(&key(name), "http://a/health", result(true, false), t0);
-        }
-        assert_eq!(book.stretch(), 2.0);
-        // `kept` is asked about on each of its (stretched) intervals; `gone` never again.
-        // The sweep looks every minute; `gone` has missed two probes by the second one.
-        let mut now = t0;
-        for _ in 0..70 {
-            now += Duration::from_secs(2);
-            book.take(&key("kept"), &every(1), now);
-            book.complete(&key("kept"), "http://a/health", result(true, false), now);
-        }
-        assert_eq!(book.stretch(), 1.0);
-    }
-
-    #[test]
-    fn without_a_budget_nothing_is_stretched() {
-        let (mut book, t0) = (Book::default(), Instant::now());
-        for i in 0..1000 {
-            book.take(&key(&format!("s{i}")), &every(1), t0);
-        }
-        assert_eq!(book.stretch(), 1.0);
-    }
-
-    #[test]
-    fn idle_entries_are_forgotten_but_not_those_in_flight() {
-        let (mut book, t0) = (Book::default(), Instant::now());
-        let t = target("http://a/health");
-        book.take(&key("idle"), &t, t0);
-        book.complete(&key("idle"), &t.url, result(true, false), t0);
-        book.take(&key("busy"), &t, t0);
-        let much_later = t0 + IDLE + SWEEP_EVERY;
-        book.take(&key("other"), &t, much_later);
-        assert_eq!(book.entries.len(), 2, "busy and other remain");
-        assert!(!book.entries.contains_key(&key("idle")));
-    }
-}
+#[path = "book_tests.rs"]
+mod tests;

@@ -6,8 +6,13 @@
 //! either way it never waits. Unless one is already in flight or scheduled, the next probe is
 //! scheduled (one per object, one interval after the previous one started). When the probe
 //! completes, the pool wakes the object's controller through `ProbeWakeups`, and that reconcile
-//! consumes the result and so schedules the next: a steady object costs one probe and one
-//! reconcile per interval. An object nobody asks about any more gets at most one probe more.
+//! consumes the result and so schedules the next. An object nobody asks about any more gets at
+//! most one probe more.
+//!
+//! A service whose owner has recorded it healthy (`settle_service`) is quiet: while its probes
+//! stay healthy the pool schedules each next one itself and wakes nobody, so a healthy fleet's
+//! probing costs no reconciles. A failure, another URL, or the lapse of the owner's lease (it
+//! looks every `book::QUIET_RECHECK`) wakes it as before.
 //!
 //! Bounds: at most `--probe-concurrency` probes run at once, each cut off at its timeout (at
 //! most 30 s, `bounds::MAX_TIMEOUT`). Fairness: the slots are split into two lanes. A key whose
@@ -24,17 +29,19 @@ use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Semaphore;
 
-use super::book::{Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget};
+use super::book::{AfterProbe, Book, Lane, Lookup, ProbeKey, ProbeOwner, ProbeTarget, Start};
 use super::guard::AddressGuard;
 use super::history::ProbeHistory;
 use super::{ProbeResult, bounds};
 use crate::api::{ChittyDeployment, ChittyService};
 use crate::config::ProbeConfig;
+use crate::controller::CachedRollout;
+use crate::metrics::Metrics;
 
 /// The objects whose probes completed, for the controllers' `reconcile_on`.
 pub struct ProbeWakeups {
     pub services: UnboundedReceiver<ObjectRef<ChittyService>>,
-    pub rollouts: UnboundedReceiver<ObjectRef<ChittyDeployment>>,
+    pub rollouts: UnboundedReceiver<ObjectRef<CachedRollout>>,
 }
 
 #[derive(Clone)]
@@ -49,10 +56,13 @@ struct Inner {
     main: Semaphore,
     slow: Semaphore,
     wake_services: UnboundedSender<ObjectRef<ChittyService>>,
-    wake_rollouts: UnboundedSender<ObjectRef<ChittyDeployment>>,
+    wake_rollouts: UnboundedSender<ObjectRef<CachedRollout>>,
     /// Where each service probe is remembered, for the dashboard's health over time.
     history: ProbeHistory,
     budget: u32,
+    /// Every service probe's outcome and latency, and the stretch, are exported here: the pool
+    /// sees each probe, the reconciles only those that change something.
+    metrics: Arc<Metrics>,
     /// The stretch last logged (see `Book::stretch`).
     logged_stretch: Mutex<f64>,
 }
@@ -63,12 +73,16 @@ fn slow_slots(concurrency: usize) -> usize {
 }
 
 impl ProbePool {
-    pub fn new(config: &ProbeConfig) -> (Self, ProbeWakeups) {
-        Self::with_history(config, ProbeHistory::default())
+    pub fn new(config: &ProbeConfig, metrics: Arc<Metrics>) -> (Self, ProbeWakeups) {
+        Self::with_history(config, ProbeHistory::default(), metrics)
     }
 
     /// As [`ProbePool::new`], recording every service probe in `history`.
-    pub fn with_history(config: &ProbeConfig, history: ProbeHistory) -> (Self, ProbeWakeups) {
+    pub fn with_history(
+        config: &ProbeConfig,
+        history: ProbeHistory,
+        metrics: Arc<Metrics>,
+    ) -> (Self, ProbeWakeups) {
         let guard = AddressGuard::new(config.probe_allow_cidrs.clone());
         let concurrency = usize::from(config.probe_concurrency.max(1));
         let slow = slow_slots(concurrency);
@@ -85,6 +99,7 @@ impl ProbePool {
             wake_rollouts,
             history,
             budget: config.probe_budget,
+            metrics,
             logged_stretch: Mutex::new(1.0),
         };
         let pool = Self {
@@ -96,6 +111,15 @@ impl ProbePool {
     /// The serving revision's result for a service (probed between rollouts).
     pub fn for_service(&self, service: &ChittyService, target: ProbeTarget) -> Lookup {
         self.take(key(ProbeOwner::Service, service), target)
+    }
+
+    /// What the service's owner has recorded: `healthy` once its status says so (the pool then
+    /// wakes it only for a result that would change that), false when it stops watching the
+    /// serving revision (a rollout runs, or the service is going away).
+    pub fn settle_service(&self, service: &ChittyService, healthy: bool) {
+        let key = key(ProbeOwner::Service, service);
+        let mut book = self.inner.book.lock().expect("probe book lock");
+        book.settle(&key, healthy);
     }
 
     /// A rollout's health step result.
@@ -115,14 +139,9 @@ impl ProbePool {
             (lookup, start, (book.stretch(), book.demand()))
         };
         if let Some(start) = start {
-            // The wait is a task of its own: a probe's future is a few KB, and every service
-            // has its next probe waiting, so the probe is made only once it is due.
-            let inner = self.inner.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(start.after).await;
-                tokio::spawn(run(inner, key, target, start.lane));
-            });
+            schedule(self.inner.clone(), key, target, start);
         }
+        self.inner.metrics.probe_stretch.set(stretch);
         self.log_stretch(stretch, demand);
         lookup
     }
@@ -161,8 +180,17 @@ fn key(owner: ProbeOwner, obj: &impl ResourceExt) -> ProbeKey {
     }
 }
 
+/// Starts a probe once it is due. The wait is a task of its own: a probe's future is a few KB,
+/// and every service has its next probe waiting, so the probe is made only when it is due.
+fn schedule(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, start: Start) {
+    tokio::spawn(async move {
+        tokio::time::sleep(start.after).await;
+        tokio::spawn(run(inner, key, target, start.lane));
+    });
+}
+
 /// Waits for a slot in the lane, probes within the hard deadline, records the result and wakes
-/// the owner.
+/// the owner, or, for a quiet service still healthy, schedules its next probe.
 async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, lane: Lane) {
     let semaphore = match lane {
         Lane::Main => &inner.main,
@@ -177,20 +205,31 @@ async fn run(inner: Arc<Inner>, key: ProbeKey, target: ProbeTarget, lane: Lane) 
         .await
         .unwrap_or_else(|_| ProbeResult::timed_out(&target.url, deadline, started.elapsed()));
     let (healthy, latency) = (result.healthy, result.latency);
-    inner
-        .book
-        .lock()
-        .expect("probe book lock")
-        .complete(&key, &target.url, result, Instant::now());
-    // A closed channel means the controllers stopped (a lost leadership term); nobody is left
-    // to wake.
+    let after =
+        inner
+            .book
+            .lock()
+            .expect("probe book lock")
+            .complete(&key, &target, result, Instant::now());
     let (name, namespace) = (key.name.as_str(), key.namespace.as_str());
+    // A closed channel means the controllers stopped (a lost leadership term); nobody is left
+    // to wake, and a quiet service's probes stop with them.
     match key.owner {
         ProbeOwner::Service => {
+            inner.metrics.observe_probe(healthy, latency);
             inner
                 .history
                 .record(namespace, name, healthy, latency, jiff::Timestamp::now());
-            let _ = (inner.wake_services).unbounded_send(ObjectRef::new(name).within(namespace));
+            match after {
+                AfterProbe::Again(start) if !inner.wake_services.is_closed() => {
+                    schedule(inner.clone(), key, target, start);
+                }
+                AfterProbe::Again(_) => {}
+                AfterProbe::Wake => {
+                    let wake = ObjectRef::new(name).within(namespace);
+                    let _ = inner.wake_services.unbounded_send(wake);
+                }
+            }
         }
         ProbeOwner::Rollout => {
             let _ = (inner.wake_rollouts).unbounded_send(ObjectRef::new(name).within(namespace));

@@ -155,10 +155,10 @@ pub fn health_of(service: &ChittyService) -> &'static str {
         .map_or("unknown", |h| h.status.as_str())
 }
 
-pub fn entry(row: &ServiceRow) -> Entry<'_> {
+/// A row's entry, with its latest rollout as decoded by the caller (`ServiceRow::latest`).
+pub fn entry<'a>(row: &'a ServiceRow, rollout: Option<&'a ChittyDeployment>) -> Entry<'a> {
     let service = &row.service;
     let status = service.status.as_ref();
-    let rollout = row.latest.as_deref();
     let rs = rollout.and_then(|d| d.status.as_ref());
     let progress = match row.status {
         RolloutStatus::Completed => 1.0,
@@ -274,21 +274,37 @@ pub async fn list(
     };
     let paging = params.paging()?;
     let fleet = state.fleet.snapshot().await?;
-    Ok(json(&summary(&fleet, &filter, &paging)))
+    Ok(summary(&fleet, &filter, &paging))
 }
 
-pub fn summary<'a>(fleet: &'a Fleet, filter: &Filter, paging: &query::Paging) -> Summary<'a> {
+/// The answer: the selected services' page, and the counts over all of them.
+pub fn summary(fleet: &Fleet, filter: &Filter, paging: &query::Paging) -> Response {
+    summary_with(fleet, filter, paging, |body| json(body))
+}
+
+/// The summary handed to `finish` (it borrows the page's rollouts, decoded here).
+pub fn summary_with<R>(
+    fleet: &Fleet,
+    filter: &Filter,
+    paging: &query::Paging,
+    finish: impl FnOnce(&Summary<'_>) -> R,
+) -> R {
     let selected: Vec<&ServiceRow> = fleet
         .services
         .iter()
         .filter(|r| filter.matches(r))
         .collect();
     let (page, next) = query::page(&selected, |r| r.key.as_str(), paging);
-    Summary {
-        deployments: page.iter().map(|r| entry(r)).collect(),
+    // Only the page's rollouts are decoded.
+    let latest: Vec<Option<ChittyDeployment>> = page.iter().map(|r| r.latest()).collect();
+    let body = Summary {
+        deployments: (page.iter().zip(&latest))
+            .map(|(r, d)| entry(r, d.as_ref()))
+            .collect(),
         overall: overall(selected.iter().copied()),
         next,
-    }
+    };
+    finish(&body)
 }
 
 /// One rollout in full.
@@ -377,6 +393,7 @@ pub async fn history(
         .ok_or_else(|| ApiError::not_found(format!("no ChittyService {namespace}/{service}")))?;
     let svc = &row.service;
     let status = svc.status.as_ref();
+    let rollouts = fleet.rollouts_of(&namespace, &service);
     let body = History {
         namespace: row.namespace(),
         service: row.name(),
@@ -390,11 +407,7 @@ pub async fn history(
         health: health_of(svc),
         current_deployment: status.and_then(|s| s.current_deployment.as_deref()),
         last_successful_deployment: status.and_then(|s| s.last_successful_deployment.as_deref()),
-        deployments: fleet
-            .rollouts_of(&namespace, &service)
-            .iter()
-            .map(|d| rollout(d))
-            .collect(),
+        deployments: rollouts.iter().map(rollout).collect(),
     };
     Ok(json(&body))
 }
@@ -402,6 +415,7 @@ pub async fn history(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::packed::Packed;
     use crate::web::fleet::tests::{rollout as make_rollout, service};
     use std::sync::Arc;
 
@@ -432,7 +446,7 @@ mod tests {
         ];
         Fleet::build(
             &[ready, running, failed, service("b", "new")].map(Arc::new),
-            &rollouts.map(Arc::new),
+            &rollouts.map(|d| Arc::new(Packed::of(&d))),
         )
     }
 
@@ -468,7 +482,7 @@ mod tests {
             visible: Visible::Only(Arc::new(["b".to_string()].into())),
             ..Default::default()
         };
-        let body = serde_json::to_value(summary(&f, &only_b, &all())).unwrap();
+        let body = summary_with(&f, &only_b, &all(), |s| serde_json::to_value(s).unwrap());
         let namespaces: Vec<&str> = body["deployments"]
             .as_array()
             .unwrap()
@@ -481,7 +495,9 @@ mod tests {
             namespace: Some("a".into()),
             ..only_b
         };
-        let body = serde_json::to_value(summary(&f, &asking_for_a, &all())).unwrap();
+        let body = summary_with(&f, &asking_for_a, &all(), |s| {
+            serde_json::to_value(s).unwrap()
+        });
         assert_eq!(body["deployments"], serde_json::json!([]));
     }
 
@@ -493,7 +509,7 @@ mod tests {
             status: vec![RolloutStatus::InProgress],
             ..Default::default()
         };
-        let body = serde_json::to_value(summary(&f, &filter, &all())).unwrap();
+        let body = summary_with(&f, &filter, &all(), |s| serde_json::to_value(s).unwrap());
         let names: Vec<&str> = body["deployments"]
             .as_array()
             .unwrap()
@@ -506,20 +522,22 @@ mod tests {
             environment: Some(Environment::Production),
             ..Default::default()
         };
-        let body = serde_json::to_value(summary(&f, &prod, &all())).unwrap();
+        let body = summary_with(&f, &prod, &all(), |s| serde_json::to_value(s).unwrap());
         assert_eq!(body["deployments"][0]["service"], "failed");
         let attention = Filter {
             status: vec![RolloutStatus::InProgress, RolloutStatus::RolledBack],
             ..Default::default()
         };
-        let body = serde_json::to_value(summary(&f, &attention, &all())).unwrap();
+        let body = summary_with(&f, &attention, &all(), |s| serde_json::to_value(s).unwrap());
         assert_eq!(body["overall"]["total"], 2);
     }
 
     #[test]
     fn a_service_without_a_rollout_is_pending_with_no_deployment_id() {
         let f = fleet();
-        let e = entry(f.service("b", "new").unwrap());
+        let row = f.service("b", "new").unwrap();
+        let latest = row.latest();
+        let e = entry(row, latest.as_ref());
         assert_eq!(e.status, RolloutStatus::Pending);
         assert!(e.deployment_id.is_none());
         assert_eq!(e.progress, 0.0);

@@ -13,19 +13,22 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::ResourceExt;
+use kube::api::ObjectMeta;
 use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
 
 use super::deploy_status::RolloutStatus;
 use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
+use crate::controller::CachedRollout;
 
 /// A service with what the endpoints read about it.
 pub struct ServiceRow {
     /// `namespace/name`: the sort order and the paging key.
     pub key: String,
     pub service: Arc<ChittyService>,
-    /// The rollout the service's status points at, or else its newest.
-    pub latest: Option<Arc<ChittyDeployment>>,
+    /// The rollout the service's status points at, or else its newest; packed as cached, so an
+    /// answer decodes the rollouts it shows, not the fleet's.
+    pub latest: Option<Arc<CachedRollout>>,
     /// The outcome of `latest`, `pending` when there is none yet.
     pub status: RolloutStatus,
 }
@@ -37,6 +40,37 @@ impl ServiceRow {
     pub fn name(&self) -> &str {
         self.service.metadata.name.as_deref().unwrap_or("")
     }
+
+    /// The latest rollout, decoded.
+    pub fn latest(&self) -> Option<ChittyDeployment> {
+        self.latest.as_ref().and_then(|d| d.unpack().ok())
+    }
+}
+
+/// What the fleet's rows read of a rollout: decoded alone, the rest skipped.
+#[derive(serde::Deserialize)]
+struct Grouped {
+    spec: GroupedSpec,
+    #[serde(default)]
+    status: Option<GroupedStatus>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupedSpec {
+    service_ref: crate::api::LocalServiceRef,
+}
+
+#[derive(serde::Deserialize)]
+struct GroupedStatus {
+    #[serde(default)]
+    phase: Option<DeploymentPhase>,
+}
+
+/// A cached rollout with what the rows read of it.
+struct Listed {
+    rollout: Arc<CachedRollout>,
+    phase: DeploymentPhase,
 }
 
 /// The discovery document, serialized once per snapshot.
@@ -50,23 +84,29 @@ pub struct Fleet {
     /// Every service, sorted by `key`.
     pub services: Vec<ServiceRow>,
     /// Each service's rollouts, newest first, by service `key`.
-    rollouts: HashMap<String, Vec<Arc<ChittyDeployment>>>,
+    rollouts: HashMap<String, Vec<Arc<CachedRollout>>>,
     /// Filled on first use by the discovery endpoint.
     pub discovery: OnceLock<Rendered>,
 }
 
 impl Fleet {
-    pub fn build(services: &[Arc<ChittyService>], rollouts: &[Arc<ChittyDeployment>]) -> Self {
-        let mut by_service: HashMap<String, Vec<Arc<ChittyDeployment>>> = HashMap::new();
-        for rollout in rollouts {
+    pub fn build(services: &[Arc<ChittyService>], rollouts: &[Arc<CachedRollout>]) -> Self {
+        let mut by_service: HashMap<String, Vec<Listed>> = HashMap::new();
+        // Cached rollouts decoded whole when they arrived; their projection does too.
+        for (rollout, read) in (rollouts.iter()).filter_map(|r| Some((r, r.peek::<Grouped>()?))) {
             let key = key_of(
-                rollout.metadata.namespace.as_deref().unwrap_or(""),
-                &rollout.spec.service_ref.name,
+                rollout.meta().namespace.as_deref().unwrap_or(""),
+                &read.spec.service_ref.name,
             );
-            by_service.entry(key).or_default().push(rollout.clone());
+            let phase = (read.status.and_then(|s| s.phase)).unwrap_or(DeploymentPhase::Pending);
+            let rollout = rollout.clone();
+            by_service
+                .entry(key)
+                .or_default()
+                .push(Listed { rollout, phase });
         }
         for list in by_service.values_mut() {
-            list.sort_by(|a, b| newest_first(a, b));
+            list.sort_by(|a, b| newest_first(a.rollout.meta(), b.rollout.meta()));
         }
         let mut rows: Vec<ServiceRow> = services
             .iter()
@@ -84,26 +124,26 @@ impl Fleet {
                     .and_then(|name| {
                         owned
                             .iter()
-                            .find(|d| d.metadata.name.as_deref() == Some(name))
+                            .find(|d| d.rollout.meta().name.as_deref() == Some(name))
                     })
-                    .or_else(|| owned.first())
-                    .cloned();
-                let status = latest
-                    .as_ref()
-                    .map_or(RolloutStatus::Pending, |d| RolloutStatus::of(phase(d)));
+                    .or_else(|| owned.first());
+                let status = latest.map_or(RolloutStatus::Pending, |d| RolloutStatus::of(d.phase));
                 ServiceRow {
                     key,
                     service: service.clone(),
-                    latest,
+                    latest: latest.map(|d| d.rollout.clone()),
                     status,
                 }
             })
             .collect();
         rows.sort_by(|a, b| a.key.cmp(&b.key));
+        let rollouts_by_service = (by_service.into_iter())
+            .map(|(key, list)| (key, list.into_iter().map(|d| d.rollout).collect()))
+            .collect();
         Self {
             fingerprint: fingerprint(services, rollouts),
             services: rows,
-            rollouts: by_service,
+            rollouts: rollouts_by_service,
             discovery: OnceLock::new(),
         }
     }
@@ -118,10 +158,15 @@ impl Fleet {
     }
 
     /// The service's rollouts, newest first.
-    pub fn rollouts_of(&self, namespace: &str, name: &str) -> &[Arc<ChittyDeployment>] {
-        self.rollouts
+    /// A service's rollouts, newest first, decoded.
+    pub fn rollouts_of(&self, namespace: &str, name: &str) -> Vec<ChittyDeployment> {
+        (self
+            .rollouts
             .get(&key_of(namespace, name))
-            .map_or(&[], Vec::as_slice)
+            .into_iter()
+            .flatten())
+        .filter_map(|d| d.unpack().ok())
+        .collect()
     }
 }
 
@@ -136,15 +181,13 @@ pub fn phase(d: &ChittyDeployment) -> DeploymentPhase {
         .unwrap_or(DeploymentPhase::Pending)
 }
 
-fn newest_first(a: &ChittyDeployment, b: &ChittyDeployment) -> std::cmp::Ordering {
-    let when = |d: &ChittyDeployment| d.metadata.creation_timestamp.clone().map(|Time(t)| t);
-    when(b)
-        .cmp(&when(a))
-        .then_with(|| b.metadata.name.cmp(&a.metadata.name))
+fn newest_first(a: &ObjectMeta, b: &ObjectMeta) -> std::cmp::Ordering {
+    let when = |m: &ObjectMeta| m.creation_timestamp.clone().map(|Time(t)| t);
+    when(b).cmp(&when(a)).then_with(|| b.name.cmp(&a.name))
 }
 
 /// Order-free hash of which objects exist and at which `resourceVersion`.
-fn fingerprint(services: &[Arc<ChittyService>], rollouts: &[Arc<ChittyDeployment>]) -> u64 {
+fn fingerprint(services: &[Arc<ChittyService>], rollouts: &[Arc<CachedRollout>]) -> u64 {
     fn of<K: kube::Resource>(objects: &[Arc<K>]) -> u64 {
         objects.iter().fold(objects.len() as u64, |acc, o| {
             let meta = o.meta();
@@ -175,7 +218,7 @@ pub enum Unavailable {
 #[derive(Clone)]
 struct Sources {
     services: Store<ChittyService>,
-    rollouts: Store<ChittyDeployment>,
+    rollouts: Store<CachedRollout>,
     /// Which attachment this is, so a late detach of an older one cannot remove a newer one.
     term: u64,
 }
@@ -236,7 +279,7 @@ impl FleetCache {
     }
 
     /// Serves from these caches until [`FleetCache::detach`] with the returned term.
-    pub fn attach(&self, services: Store<ChittyService>, rollouts: Store<ChittyDeployment>) -> u64 {
+    pub fn attach(&self, services: Store<ChittyService>, rollouts: Store<CachedRollout>) -> u64 {
         let term = self
             .terms
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -322,6 +365,7 @@ impl FleetCache {
 pub(crate) mod tests {
     use super::*;
     use crate::api::{ChittyDeploymentSpec, ChittyDeploymentStatus, LocalServiceRef, StrategyType};
+    use crate::controller::packed::Packed;
     use kube::runtime::reflector::store;
     use kube::runtime::watcher;
 
@@ -390,7 +434,7 @@ pub(crate) mod tests {
         });
         let fleet = Fleet::build(
             &[Arc::new(b), Arc::new(a)],
-            &[Arc::new(old.clone()), Arc::new(new.clone())],
+            &[old.clone(), new.clone()].map(|d| Arc::new(Packed::of(&d))),
         );
         let keys: Vec<&str> = fleet.services.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(keys, ["ns/a", "ns/b"]);
@@ -423,7 +467,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_snapshot_is_reused_until_a_cache_changes() {
         let (services, mut writer) = synced::<ChittyService>();
-        let (rollouts, _rollout_writer) = synced::<ChittyDeployment>();
+        let (rollouts, _rollout_writer) = synced::<CachedRollout>();
         let cache = FleetCache::with_freshness(Duration::ZERO);
         cache.attach(services, rollouts);
         let mut svc = service("ns", "a");
@@ -444,7 +488,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn the_caches_are_compared_at_most_once_per_freshness_period() {
         let (services, mut writer) = synced::<ChittyService>();
-        let (rollouts, _rollout_writer) = synced::<ChittyDeployment>();
+        let (rollouts, _rollout_writer) = synced::<CachedRollout>();
         let cache = FleetCache::with_freshness(Duration::from_secs(3600));
         cache.attach(services, rollouts);
         let first = cache.snapshot().await.unwrap();
@@ -460,12 +504,12 @@ pub(crate) mod tests {
         let cache = FleetCache::default();
         assert_eq!(cache.snapshot().await.err(), Some(Unavailable::NotServing));
         let (services, _w1) = store::<ChittyService>();
-        let (rollouts, _w2) = store::<ChittyDeployment>();
+        let (rollouts, _w2) = store::<CachedRollout>();
         let first = cache.attach(services, rollouts);
         assert_eq!(cache.snapshot().await.err(), Some(Unavailable::Syncing));
 
         let (services, _w3) = synced::<ChittyService>();
-        let (rollouts, _w4) = synced::<ChittyDeployment>();
+        let (rollouts, _w4) = synced::<CachedRollout>();
         let second = cache.attach(services, rollouts);
         cache.detach(first);
         assert!(

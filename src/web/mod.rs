@@ -35,7 +35,7 @@ use serde::Serialize;
 pub use config::WebConfig;
 pub use visible::Visible;
 
-use crate::api::{ChittyDeployment, ChittyService};
+use crate::api::ChittyService;
 
 pub const DISCOVERY: &str = "/.well-known/chitty.json";
 pub const DEPLOY_STATUS: &str = "/api/deploy/status";
@@ -105,7 +105,7 @@ impl WebState {
     pub fn serve_from(
         self: &Arc<Self>,
         services: Store<ChittyService>,
-        rollouts: Store<ChittyDeployment>,
+        rollouts: Store<crate::controller::CachedRollout>,
     ) -> Serving {
         Serving {
             term: self.fleet.attach(services, rollouts),

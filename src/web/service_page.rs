@@ -82,7 +82,7 @@ pub async fn chart(
                 .rollouts_of(row.namespace(), row.name())
                 .iter()
                 .take(timeline::ROWS)
-                .map(|d| timeline::RolloutRow::of(d))
+                .map(timeline::RolloutRow::of)
                 .collect();
             timeline::render(&rows, jiff::Timestamp::now())
         }

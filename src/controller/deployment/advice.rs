@@ -73,10 +73,11 @@ pub fn gather(
         .filter(|h| *h != HealthState::Unknown)
         .collect();
     let healthy = known.iter().filter(|h| **h == HealthState::Healthy).count();
-    let rollouts_in_progress = (ctx.caches.rollouts.state().iter())
-        .filter(|d| d.uid() != rollout.uid())
-        .filter(|d| d.status.as_ref().and_then(|s| s.phase) == Some(DeploymentPhase::Running))
-        .count();
+    // Counted by the rollout index as they come and go, not by a scan of the fleet's rollouts.
+    let rollouts_in_progress = ctx.caches.rollout_index.running_besides(
+        &rollout.namespace().unwrap_or_default(),
+        &rollout.name_any(),
+    );
     AdvisorInput {
         service_type: snapshot.service_type,
         environment: snapshot.environment,

@@ -21,7 +21,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{CATCH_UP, Context, now};
+use super::{CATCH_UP, CachedRollout, Context, now};
 use crate::api::conditions::{Desired, merge, reasons, types};
 use crate::api::{
     ChittyDeployment, ChittyDeploymentStatus, ChittyService, DeploymentPhase, ROLLBACK_REQUEST,
@@ -40,8 +40,14 @@ pub const NAME: &str = "chittydeployment";
 /// While waiting on something that sends no event (an HTTP endpoint), look again this often.
 const POLL: Duration = Duration::from_secs(5);
 
-pub async fn reconcile(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> crate::Result<Action> {
+pub async fn reconcile(cached: Arc<CachedRollout>, ctx: Arc<Context>) -> crate::Result<Action> {
     let _timer = ctx.metrics.reconcile(NAME);
+    // Cached packed; checked to decode when it arrived.
+    let rollout = Arc::new(cached.object()?);
+    converge(rollout, ctx).await
+}
+
+async fn converge(rollout: Arc<ChittyDeployment>, ctx: Arc<Context>) -> crate::Result<Action> {
     if ctx.cache_behind(&*rollout) {
         return Ok(Action::requeue(CATCH_UP));
     }

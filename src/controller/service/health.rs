@@ -100,14 +100,14 @@ pub fn check_service(
     };
     // Taking a result schedules the next probe; its completion wakes this service. Under the
     // fleet's probe budget the probe comes that much later, and so does the look after it.
-    let stretch = ctx.probes.stretch();
-    ctx.metrics.probe_stretch.set(stretch);
-    let recheck = interval.mul_f64(stretch) + timeout + WAKE_SLACK;
-    let result = match ctx.probes.for_service(service, target) {
-        Lookup::Fresh(result) => result,
+    let recheck = interval.mul_f64(ctx.probes.stretch()) + timeout + WAKE_SLACK;
+    let (result, healthy_between) = match ctx.probes.for_service(service, target) {
+        Lookup::Fresh {
+            result,
+            healthy_between,
+        } => (result, healthy_between),
         Lookup::Pending => return Checked::Waiting(recheck),
     };
-    ctx.metrics.observe_probe(result.healthy, result.latency);
 
     let key = format!(
         "{}/{}",
@@ -119,7 +119,10 @@ pub fn check_service(
         .as_ref()
         .and_then(|s| s.health.clone())
         .unwrap_or_default();
-    let failures_before = {
+    // A healthy probe the pool passed over (the service was quiet) ended any run of failures.
+    let failures_before = if healthy_between {
+        0
+    } else {
         let map = ctx.probe_failures.lock().expect("probe failures lock");
         map.get(&key)
             .copied()
@@ -148,6 +151,21 @@ pub fn check_service(
         previous: previous_state,
         again: recheck,
     })
+}
+
+/// Tells the probe pool what the service's status now says of its health, once written: while
+/// it says healthy, the pool wakes the service only for a probe that would change that, and the
+/// service looks only every `QUIET_RECHECK` (to renew the pool's lease on its probes). `watched`
+/// is false while nothing between rollouts is probed (a rollout runs, or none has served yet).
+pub fn settle(
+    ctx: &Context,
+    service: &ChittyService,
+    watched: bool,
+    recorded: Option<&HealthSummary>,
+) -> bool {
+    let quiet = watched && recorded.is_some_and(|h| h.status == HealthState::Healthy);
+    ctx.probes.settle_service(service, quiet);
+    quiet
 }
 
 /// The health a service has the moment its newest rollout succeeded, before the pool's first

@@ -33,6 +33,7 @@ pub async fn reconcile(service: Arc<ChittyService>, ctx: Arc<Context>) -> crate:
     let _timer = ctx.metrics.reconcile(NAME);
     if service.meta().deletion_timestamp.is_some() {
         ctx.refusals.forget(&service);
+        ctx.probes.settle_service(&service, false);
         return finalizer::on_delete(&ctx, &service).await;
     }
     match converge(&service, &ctx).await {
@@ -163,6 +164,9 @@ async fn converge(service: &Arc<ChittyService>, ctx: &Arc<Context>) -> crate::Re
             &desired.conditions,
         )
         .await;
+    }
+    if health::settle(&ctx, &service, watched, desired.health.as_ref()) {
+        again = again.map(|a| a.max(crate::probe::book::QUIET_RECHECK));
     }
     if let Some(p) = probed.filter(|p| p.changed) {
         let mut seen_service = (*service).clone();

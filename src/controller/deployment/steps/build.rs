@@ -75,7 +75,12 @@ pub async fn run(input: &mut StepInput<'_>) -> crate::Result<Outcome> {
 /// The image built for this revision by an earlier rollout whose build succeeded.
 fn earlier_build(input: &StepInput) -> Option<(String, String)> {
     let ns = input.rollout.namespace();
-    input.ctx.caches.rollouts.state().iter().find_map(|d| {
+    // An earlier rollout of the same revision has the same owner: the index names them.
+    let owner = (input.rollout.owner_references().iter()).find(|o| o.controller == Some(true))?;
+    let caches = &input.ctx.caches;
+    let earlier = (caches.rollout_index.owned_by(&owner.uid).into_iter())
+        .filter_map(|reference| caches.rollouts.get(&reference)?.unpack().ok());
+    earlier.into_iter().find_map(|d| {
         let status = d.status.as_ref()?;
         let built = status
             .steps

@@ -99,7 +99,7 @@ pub(super) fn take_probe(
         interval,
     };
     match input.ctx.probes.for_rollout(input.rollout, target) {
-        Lookup::Fresh(result) => Ok(Some(result)),
+        Lookup::Fresh { result, .. } => Ok(Some(result)),
         // Past the limit, waiting ends, unless no probe has come back yet: the first one is in
         // flight (the workload may have become available only now), and every probe ends within
         // its timeout, answered or not.
