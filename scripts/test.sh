@@ -9,6 +9,8 @@ cd "$repo"
 need() { command -v "$1" >/dev/null 2>&1 || { echo "test.sh: $1 is required ($2)" >&2; exit 1; }; }
 need go "the control plane is built from Go modules"
 need cargo "the operator is a Rust crate"
+need make "jemalloc, the operator's allocator, is built from C with make"
+need cc "jemalloc and ring are built from C"
 
 start=$SECONDS
 echo "== control plane (cold: builds kube-apiserver and friends from the Go module proxy)"
