@@ -48,32 +48,45 @@ struct Entry {
     running: bool,
 }
 
-/// What the index reads of a rollout: decoded alone, the rest of the object skipped.
+/// What the fleet-wide readers of cached rollouts need of one (this index, the read API's fleet
+/// view), decoded alone with `Packed::peek`: the rest of the text is skipped unread.
 #[derive(Deserialize)]
-struct Indexed {
-    spec: IndexedSpec,
+pub struct Outline {
+    pub spec: OutlineSpec,
     #[serde(default)]
-    status: Option<IndexedStatus>,
+    pub status: Option<OutlineStatus>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IndexedSpec {
-    service_ref: LocalServiceRef,
-    snapshot: IndexedSnapshot,
+pub struct OutlineSpec {
+    pub service_ref: LocalServiceRef,
+    pub snapshot: OutlineSnapshot,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct IndexedSnapshot {
+pub struct OutlineSnapshot {
     #[serde(default)]
-    depends_on: Vec<ServiceRef>,
+    pub depends_on: Vec<ServiceRef>,
 }
 
 #[derive(Deserialize)]
-struct IndexedStatus {
+pub struct OutlineStatus {
     #[serde(default)]
-    phase: Option<DeploymentPhase>,
+    pub phase: Option<DeploymentPhase>,
+}
+
+impl Outline {
+    /// The rollout's outline; every cached rollout decoded whole when it arrived, so its outline
+    /// does too.
+    pub fn of(rollout: &CachedRollout) -> Option<Self> {
+        rollout.peek()
+    }
+
+    pub fn phase(&self) -> Option<DeploymentPhase> {
+        self.status.as_ref().and_then(|s| s.phase)
+    }
 }
 
 impl RolloutIndex {
@@ -177,15 +190,14 @@ fn entry_of(d: &CachedRollout) -> Entry {
     let owner = (d.owner_references().iter())
         .find(|o| o.controller == Some(true))
         .map(|o| o.uid.clone());
-    // Every cached rollout decoded whole when it arrived, so its projection does too.
-    let Some(read) = d.peek::<Indexed>() else {
+    let Some(read) = Outline::of(d) else {
         return Entry {
             owner,
             waits_on: Vec::new(),
             running: false,
         };
     };
-    let phase = read.status.and_then(|s| s.phase);
+    let phase = read.phase();
     let waits_on = if phase.is_some_and(DeploymentPhase::is_finished) {
         Vec::new()
     } else {

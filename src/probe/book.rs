@@ -99,6 +99,15 @@ pub enum AfterProbe {
 /// has moved to another shard without anyone saying so.
 pub const QUIET_RECHECK: Duration = Duration::from_secs(300);
 
+/// How long a key waits between probes: a service's interval stretched under the budget, a
+/// rollout's as asked (see `Book::stretch`).
+fn waited(key: &ProbeKey, target: &ProbeTarget, stretch: f64) -> Duration {
+    match key.owner {
+        ProbeOwner::Service => target.interval.mul_f64(stretch),
+        ProbeOwner::Rollout => target.interval,
+    }
+}
+
 /// How long the pool keeps probing a quiet key nobody asked about: two looks missed.
 fn quiet_lease(interval: Duration) -> Duration {
     2 * QUIET_RECHECK.max(interval)
@@ -166,10 +175,7 @@ impl Book {
             ProbeOwner::Rollout => 0.0,
         };
         self.demand += demand - std::mem::replace(&mut entry.demand, demand);
-        let interval = match key.owner {
-            ProbeOwner::Service => target.interval.mul_f64(stretch),
-            ProbeOwner::Rollout => target.interval,
-        };
+        let interval = waited(key, target, stretch);
         let lookup = match entry.done.take() {
             // A result for another URL (the spec changed meanwhile) answers nothing.
             Some(done) if done.url == target.url => Lookup::Fresh {
@@ -208,10 +214,7 @@ impl Book {
         let stretch = self.stretch();
         let entry = self.entries.entry(key.clone()).or_default();
         entry.unresponsive = result.unresponsive;
-        let interval = match key.owner {
-            ProbeOwner::Service => target.interval.mul_f64(stretch),
-            ProbeOwner::Rollout => target.interval,
-        };
+        let interval = waited(key, target, stretch);
         let leased = entry
             .touched
             .is_some_and(|t| now.saturating_duration_since(t) < quiet_lease(interval));

@@ -20,6 +20,7 @@ use kube::{Resource, ResourceExt};
 use super::deploy_status::RolloutStatus;
 use crate::api::{ChittyDeployment, ChittyService, DeploymentPhase};
 use crate::controller::CachedRollout;
+use crate::controller::rollout_index::Outline;
 
 /// A service with what the endpoints read about it.
 pub struct ServiceRow {
@@ -47,26 +48,6 @@ impl ServiceRow {
     }
 }
 
-/// What the fleet's rows read of a rollout: decoded alone, the rest skipped.
-#[derive(serde::Deserialize)]
-struct Grouped {
-    spec: GroupedSpec,
-    #[serde(default)]
-    status: Option<GroupedStatus>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GroupedSpec {
-    service_ref: crate::api::LocalServiceRef,
-}
-
-#[derive(serde::Deserialize)]
-struct GroupedStatus {
-    #[serde(default)]
-    phase: Option<DeploymentPhase>,
-}
-
 /// A cached rollout with what the rows read of it.
 struct Listed {
     rollout: Arc<CachedRollout>,
@@ -92,13 +73,12 @@ pub struct Fleet {
 impl Fleet {
     pub fn build(services: &[Arc<ChittyService>], rollouts: &[Arc<CachedRollout>]) -> Self {
         let mut by_service: HashMap<String, Vec<Listed>> = HashMap::new();
-        // Cached rollouts decoded whole when they arrived; their projection does too.
-        for (rollout, read) in (rollouts.iter()).filter_map(|r| Some((r, r.peek::<Grouped>()?))) {
+        for (rollout, read) in (rollouts.iter()).filter_map(|r| Some((r, Outline::of(r)?))) {
             let key = key_of(
                 rollout.meta().namespace.as_deref().unwrap_or(""),
                 &read.spec.service_ref.name,
             );
-            let phase = (read.status.and_then(|s| s.phase)).unwrap_or(DeploymentPhase::Pending);
+            let phase = read.phase().unwrap_or(DeploymentPhase::Pending);
             let rollout = rollout.clone();
             by_service
                 .entry(key)
