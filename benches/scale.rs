@@ -10,8 +10,11 @@
 //!    kinds the operator caches per service, listed); bytes per cached object =
 //!    (steady − baseline) / objects, the plain steady RSS / objects too, and peak / steady;
 //! 4. the apiserver writes per minute of all processes over the next 60 s, nothing changing;
-//! 5. spec-change latency: on 100 services, one every 200 ms, `spec.version` 1.0.0 -> 1.0.1, timed
-//!    until a new ChittyDeployment of that service shows on a watch (a timeout after 20 s);
+//! 5. spec-change latency, `spec.version` 1.0.0 -> 1.0.1, timed until a ChittyDeployment of that
+//!    service for the new version shows on a watch (a timeout after 20 s): first at idle, on 20
+//!    services one every 3 s (the target's case), then under load, on 100 others one every
+//!    200 ms (their rollouts overlap, and on two cores the cluster's rolling updates take the
+//!    CPU); the cores each process used and the operator's reconciles and writes are reported;
 //! 6. the processes stopped, then (after the first shard count only: it does not depend on the
 //!    shards) the floor at the same N on a new cluster (support/floor.rs: a bare client writing
 //!    what the operator must, then the cluster making the Deployments available); time to Ready

@@ -1,7 +1,7 @@
 //! One run of the scale benchmark at one shard count: what benches/scale.rs's header lists, in
 //! that order.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::support::cpu::{CoresUsed, CpuWatch};
 use crate::support::fleet::Fleet;
 use crate::support::floor::{Floor, floor_run};
 use crate::support::tally::Tally;
@@ -32,6 +33,12 @@ const RSS_EVERY: Duration = Duration::from_millis(500);
 const STEADY_SETTLE: Duration = Duration::from_secs(30);
 pub const IDLE_WINDOW: Duration = Duration::from_secs(60);
 const SAMPLES: usize = 100;
+/// Spec changes at idle (the target's own words): one at a time, each on a quiet fleet, before
+/// the paced ones; on other services than those.
+const IDLE_SAMPLES: usize = 20;
+pub const IDLE_PACE: Duration = Duration::from_secs(3);
+/// The version the spec-change samples move to (the services start at another).
+const NEW_VERSION: &str = "1.0.1";
 pub const PACE: Duration = Duration::from_millis(200);
 pub const SAMPLE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Deleting a namespace of 60,000 objects takes the garbage collector a while.
@@ -51,7 +58,16 @@ pub struct Run {
     pub hwm_kib: Vec<u64>,
     pub steady_kib: Vec<u64>,
     pub idle_writes_per_minute: f64,
+    /// Cores each process used over the idle window and over the spec changes.
+    pub idle_cores: CoresUsed,
+    pub spec_change_cores: CoresUsed,
+    /// Reconciles during the spec changes, per controller: (count, seconds, count over 100 ms).
+    pub spec_change_reconciles: BTreeMap<String, (f64, f64, f64)>,
+    /// The operator's API writes from the first spec change until the last sample ended.
+    pub spec_change_writes: u64,
     pub spec_change: Latencies,
+    /// The same, one sample at a time on an otherwise idle fleet.
+    pub spec_change_at_idle: Latencies,
     pub floor: Floor,
 }
 
@@ -146,12 +162,48 @@ pub async fn run(
         "scale: counting idle writes for {} s",
         IDLE_WINDOW.as_secs()
     );
+    let pids: Vec<u32> = fleet.operators.iter().map(|o| o.pid()).collect();
+    let idle_cpu = CpuWatch::start(&pids);
     let idle_writes_per_minute = fleet
         .idle_writes_per_minute(&http, Duration::ZERO, IDLE_WINDOW)
         .await;
+    let idle_cores = idle_cpu.stop();
     let names: Vec<String> = (0..n).map(name).collect();
-    println!("scale: changing the version of {SAMPLES} services");
-    let spec_change = spec_changes(client, &ns, &spread(&names, SAMPLES)).await;
+    println!(
+        "scale: changing the version of {IDLE_SAMPLES} services at idle, one every {} s",
+        IDLE_PACE.as_secs()
+    );
+    // Offset by one from the paced samples' names (every hundredth from the first): no service
+    // is changed twice.
+    let at_idle = spread(&names[1..], IDLE_SAMPLES);
+    let spec_change_at_idle = spec_changes(client, &ns, &at_idle, IDLE_PACE).await;
+    println!(
+        "scale: spec change at idle p50 {} p99 {}",
+        spec_change_at_idle.show(0.5),
+        spec_change_at_idle.show(0.99)
+    );
+    println!(
+        "scale: changing the version of {SAMPLES} services, one every {} ms",
+        PACE.as_millis()
+    );
+    let (cpu, reconciles_before) = (CpuWatch::start(&pids), fleet.reconciles(&http).await);
+    let writes_before = fleet.writes(&http).await;
+    let spec_change = spec_changes(client, &ns, &spread(&names, SAMPLES), PACE).await;
+    let spec_change_cores = cpu.stop();
+    let spec_change_writes = fleet.writes(&http).await.saturating_sub(writes_before);
+    let mut spec_change_reconciles = fleet.reconciles(&http).await;
+    for (controller, (count, seconds, slow)) in &mut spec_change_reconciles {
+        if let Some((c, s, l)) = reconciles_before.get(controller) {
+            (*count, *seconds, *slow) = (*count - c, *seconds - s, *slow - l);
+        }
+    }
+    println!(
+        "scale: cores used idle: {}; during the spec changes: {}; reconciles then: {}; \
+         operator writes then: {spec_change_writes}",
+        crate::support::cpu::show(&idle_cores),
+        crate::support::cpu::show(&spec_change_cores),
+        crate::report::reconciles(&spec_change_reconciles),
+    );
     let hwm_kib = fleet.memory_kib("VmHWM:");
     // Said before the floor, which takes as long again at 10,000: a run cut short keeps these.
     let total = |kib: &[u64]| kib.iter().sum::<u64>();
@@ -190,39 +242,38 @@ pub async fn run(
         hwm_kib,
         steady_kib,
         idle_writes_per_minute,
+        idle_cores,
+        spec_change_cores,
+        spec_change_reconciles,
+        spec_change_writes,
         spec_change,
+        spec_change_at_idle,
         floor,
     })
 }
 
-/// Patches each service's `spec.version` and times until a ChittyDeployment of it that was not
-/// there before shows on the watch.
-async fn spec_changes(client: &Client, ns: &str, names: &[String]) -> Latencies {
+/// Patches each service's `spec.version` and times until a ChittyDeployment of it for the new
+/// version (its snapshot of the service's spec says so) shows on the watch. Nothing is asked of
+/// the API server but the patch: a list before each sample would cost it a scan of every
+/// rollout in the namespace, load that is the bench's, not the operator's.
+async fn spec_changes(client: &Client, ns: &str, names: &[String], pace: Duration) -> Latencies {
     let services: Api<ChittyService> = Api::namespaced(client.clone(), ns);
     let rollouts: Api<ChittyDeployment> = Api::namespaced(client.clone(), ns);
-    let arrivals = Arc::new(Arrivals::watch(rollouts.clone()).await);
-    paced(names, PACE, SAMPLE_TIMEOUT, |name| {
-        let (services, rollouts, arrivals) = (services.clone(), rollouts.clone(), arrivals.clone());
+    let arrivals = Arc::new(Arrivals::watch(rollouts).await);
+    paced(names, pace, SAMPLE_TIMEOUT, |name| {
+        let (services, arrivals) = (services.clone(), arrivals.clone());
         async move {
-            let selector = format!("{}={name}", labels::SERVICE);
-            let before: HashSet<String> = rollouts
-                .list_metadata(&ListParams::default().labels(&selector))
-                .await
-                .map_err(|e| format!("listing the rollouts of {name}: {e}"))?
-                .items
-                .iter()
-                .map(|r| r.name_any())
-                .collect();
             let service = name.clone();
             let new = arrivals.expect_any(move |r: &ChittyDeployment| {
-                r.labels().get(labels::SERVICE) == Some(&service) && !before.contains(&r.name_any())
+                r.labels().get(labels::SERVICE) == Some(&service)
+                    && r.spec.snapshot.version == NEW_VERSION
             });
             let started = Instant::now();
             services
                 .patch(
                     &name,
                     &PatchParams::default(),
-                    &Patch::Merge(json!({"spec": {"version": "1.0.1"}})),
+                    &Patch::Merge(json!({"spec": {"version": NEW_VERSION}})),
                 )
                 .await
                 .map_err(|e| format!("changing the version of {name}: {e}"))?;

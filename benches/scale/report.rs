@@ -1,11 +1,13 @@
 //! The scale benchmark's report: a table per shard count, each target marked met or missed, and
 //! the same figures as JSON.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::measure::{IDLE_WINDOW, PACE, Run, SAMPLE_TIMEOUT};
+use crate::measure::{IDLE_PACE, IDLE_WINDOW, PACE, Run, SAMPLE_TIMEOUT};
+use crate::support::cpu;
 use crate::support::timing::Latencies;
 
 const TARGET_RATIO: f64 = 1.5;
@@ -80,7 +82,7 @@ pub fn summary(run: &Run) -> String {
     let f = figures(run);
     format!(
         "scale: {} shard(s): Ready {} vs floor {} ({}); steady {} for {} objects, {:.0} B/object; \
-         peak/steady {:.2}; spec change p99 {}; idle writes/min {:.1}",
+         peak/steady {:.2}; spec change p99 {} at idle, {} under load; idle writes/min {:.1}",
         run.shards,
         ready_text(run),
         floor_text(run),
@@ -89,6 +91,7 @@ pub fn summary(run: &Run) -> String {
         run.objects_total(),
         f.bytes_per_object,
         f.peak_over_steady,
+        run.spec_change_at_idle.show(0.99),
         run.spec_change.show(0.99),
         run.idle_writes_per_minute,
     )
@@ -102,7 +105,7 @@ fn table(run: &Run) -> String {
         .map(|(kind, count)| format!("{kind} {count}"))
         .collect();
     let ratio = f.ratio.map_or("-".into(), |r| format!("{r:.2}x"));
-    let l = &run.spec_change;
+    let (l, i) = (&run.spec_change, &run.spec_change_at_idle);
     let mut out = format!(
         "## {} shard(s)\n\n| | measured | target | |\n|---|---|---|---|\n\
          | services | {} | | |\n\
@@ -118,8 +121,10 @@ fn table(run: &Run) -> String {
          | bytes per cached object ((steady - baseline) / objects) | {:.0} B | <= 4 KiB | {} |\n\
          | steady RSS / objects | {:.0} B | | |\n\
          | peak / steady | {:.2} | <= {TARGET_PEAK_OVER_STEADY} | {} |\n\
-         | spec change to new ChittyDeployment, p50 | {} | | |\n\
-         | spec change to new ChittyDeployment, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n\
+         | spec change to new ChittyDeployment at idle (one every {} s), p50 | {} | | |\n\
+         | spec change at idle, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n\
+         | spec change under load (one every {} ms, rollouts overlapping), p50 | {} | | |\n\
+         | spec change under load, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n\
          | idle writes/min (all processes, {} s) | {:.1} | 0 | {} |\n",
         run.shards,
         run.n,
@@ -138,6 +143,15 @@ fn table(run: &Run) -> String {
         f.rss_per_object,
         f.peak_over_steady,
         verdict(f.peak_over_steady <= TARGET_PEAK_OVER_STEADY),
+        IDLE_PACE.as_secs(),
+        i.show(0.50),
+        i.samples.len(),
+        i.timeouts(),
+        i.failed.len(),
+        i.show(0.99),
+        TARGET_P99.as_millis(),
+        verdict(i.meets(0.99, TARGET_P99)),
+        PACE.as_millis(),
         l.show(0.50),
         l.samples.len(),
         l.timeouts(),
@@ -149,10 +163,45 @@ fn table(run: &Run) -> String {
         run.idle_writes_per_minute,
         verdict(run.idle_writes_per_minute <= TARGET_IDLE_WRITES),
     );
-    for why in &l.failed {
+    out.push_str(&format!(
+        "\nCores used (CPU seconds / wall seconds) while idle: {}.\n\
+         During the spec changes: {}; reconciles then: {}; the operator's API writes then: {}.\n",
+        cpu::show(&run.idle_cores),
+        cpu::show(&run.spec_change_cores),
+        reconciles(&run.spec_change_reconciles),
+        run.spec_change_writes,
+    ));
+    for why in i.failed.iter().chain(&l.failed) {
         out.push_str(&format!("\nAction failed: {why}\n"));
     }
     out
+}
+
+/// Per controller: "service 312 (mean 4.1 ms, 2 over 100 ms)".
+pub fn reconciles(by_controller: &BTreeMap<String, (f64, f64, f64)>) -> String {
+    let parts: Vec<String> = by_controller
+        .iter()
+        .filter(|(_, (count, _, _))| *count > 0.0)
+        .map(|(controller, (count, seconds, slow))| {
+            format!(
+                "{controller} {count:.0} (mean {:.1} ms, {slow:.0} over 100 ms)",
+                seconds * 1000.0 / count
+            )
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn cores_json(cores: &cpu::CoresUsed) -> serde_json::Value {
+    cores
+        .iter()
+        .map(|(name, used)| (name.clone(), json!(used)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// The report of the runs done; `failed` says why the next one stopped the bench, if one did.
@@ -207,7 +256,15 @@ pub fn json(n: usize, runs: &[Run], failed: Option<&str>) -> serde_json::Value {
                 "target_peak_over_steady": TARGET_PEAK_OVER_STEADY,
                 "peak_over_steady_met": f.peak_over_steady <= TARGET_PEAK_OVER_STEADY,
                 "spec_change": latency_json(&run.spec_change),
+                "spec_change_at_idle": latency_json(&run.spec_change_at_idle),
+                "idle_pace_s": IDLE_PACE.as_secs(),
                 "idle_writes_per_minute": run.idle_writes_per_minute,
+                "idle_cores": cores_json(&run.idle_cores),
+                "spec_change_cores": cores_json(&run.spec_change_cores),
+                "spec_change_writes": run.spec_change_writes,
+                "spec_change_reconciles": run.spec_change_reconciles.iter().map(|(c, (n, s, slow))| {
+                    (c.clone(), json!({"count": n, "seconds": s, "over_100ms": slow}))
+                }).collect::<serde_json::Map<_, _>>(),
                 "idle_window_s": IDLE_WINDOW.as_secs(),
             })
         })

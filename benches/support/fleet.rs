@@ -122,6 +122,39 @@ impl Fleet {
         sum
     }
 
+    /// The reconciles so far of all processes, per controller: (count, seconds in all, count
+    /// that took over 100 ms).
+    pub async fn reconciles(
+        &self,
+        http: &reqwest::Client,
+    ) -> std::collections::BTreeMap<String, (f64, f64, f64)> {
+        let mut sums = std::collections::BTreeMap::<String, (f64, f64, f64)>::new();
+        for operator in &self.operators {
+            for (key, value) in operator
+                .samples(http, "chitty_reconcile_duration_seconds")
+                .await
+            {
+                let Some(controller) = key
+                    .split("controller=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                else {
+                    continue;
+                };
+                let entry = sums.entry(controller.to_string()).or_default();
+                if key.contains("_count") {
+                    entry.0 += value;
+                    entry.2 += value;
+                } else if key.contains("_sum") {
+                    entry.1 += value;
+                } else if key.contains("le=\"0.1\"") {
+                    entry.2 -= value;
+                }
+            }
+        }
+        sums
+    }
+
     /// Samples each process's VmRSS every `every` until the sampler is stopped.
     pub fn sample_rss(&self, every: Duration) -> RssSampler {
         let pids: Vec<u32> = self.operators.iter().map(Operator::pid).collect();

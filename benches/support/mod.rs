@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each bench uses its own part of this
 
+pub mod cpu;
 pub mod fleet;
 pub mod floor;
 pub mod tally;
@@ -238,6 +239,21 @@ impl Operator {
             }
         }
         (reads, writes)
+    }
+
+    /// Each sample of the metrics whose names start with `prefix`, by its name and labels.
+    pub async fn samples(&self, http: &reqwest::Client, prefix: &str) -> Vec<(String, f64)> {
+        let text = match http.get(format!("{}/metrics", self.base_url)).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => return Vec::new(),
+        };
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| {
+                let (key, value) = l.rsplit_once(' ')?;
+                Some((key.to_string(), value.parse().ok()?))
+            })
+            .collect()
     }
 }
 

@@ -46,6 +46,11 @@ struct Memory {
 impl Memory {
     fn forget_old(&mut self, now: Timestamp) {
         self.written.retain(|_, w| w.last + SERIES_WINDOW > now);
+        // A rollout wave leaves the map sized for its Events; the quiet fleet after it needs
+        // a fraction of that.
+        if self.written.capacity() > 4 * self.written.len().max(64) {
+            self.written.shrink_to_fit();
+        }
         self.pruned = now;
     }
 }

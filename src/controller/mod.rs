@@ -14,6 +14,7 @@ pub mod rollout_index;
 pub mod route_claim;
 pub mod service;
 pub mod small_set;
+pub mod squeezed;
 pub mod workload;
 pub mod write_budget;
 

@@ -14,6 +14,10 @@ const BURST: f64 = 20.0;
 const REFILL_EVERY: Duration = Duration::from_secs(2);
 /// Buckets of objects that went quiet are dropped past this many; a fresh bucket is full.
 const MAX_ENTRIES: usize = 50_000;
+/// How often a write first forgets the buckets that have filled up again: a full bucket says no
+/// more than a missing one, and a fleet that rolled out once would otherwise keep one per object
+/// it ever wrote (at 10,000 services, 30,000 of them).
+const FORGET_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy)]
 struct Bucket {
@@ -21,11 +25,18 @@ struct Bucket {
     at: Instant,
 }
 
+impl Bucket {
+    /// The tokens held as of `now`, earned ones included.
+    fn tokens_at(&self, now: Instant) -> f64 {
+        let earned =
+            now.saturating_duration_since(self.at).as_secs_f64() / REFILL_EVERY.as_secs_f64();
+        (self.tokens + earned).min(BURST)
+    }
+}
+
 /// Takes a token from `bucket` as of `now`, or says how long until one is there.
 fn take(bucket: &mut Bucket, now: Instant) -> Result<(), Duration> {
-    let earned =
-        now.saturating_duration_since(bucket.at).as_secs_f64() / REFILL_EVERY.as_secs_f64();
-    bucket.tokens = (bucket.tokens + earned).min(BURST);
+    bucket.tokens = bucket.tokens_at(now);
     bucket.at = now;
     if bucket.tokens >= 1.0 {
         bucket.tokens -= 1.0;
@@ -36,7 +47,23 @@ fn take(bucket: &mut Bucket, now: Instant) -> Result<(), Duration> {
 }
 
 #[derive(Default)]
-pub struct WriteBudget(Mutex<HashMap<String, Bucket>>);
+pub struct WriteBudget(Mutex<Buckets>);
+
+#[derive(Default)]
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    /// When full buckets were last forgotten.
+    forgotten: Option<Instant>,
+}
+
+impl Buckets {
+    /// Drops the buckets that are full as of `now`, and the room they took.
+    fn forget_full(&mut self, now: Instant) {
+        self.map.retain(|_, b| b.tokens_at(now) < BURST);
+        self.map.shrink_to_fit();
+        self.forgotten = Some(now);
+    }
+}
 
 impl WriteBudget {
     /// Spends one write of `key`'s budget, or returns how long until it may write again.
@@ -45,16 +72,25 @@ impl WriteBudget {
     }
 
     fn spend_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_ENTRIES && !map.contains_key(key) {
-            // Full buckets carry no information; drop them, keep the ones still spending.
-            map.retain(|_, b| b.tokens < BURST - 1.0);
+        let mut buckets = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = buckets
+            .forgotten
+            .is_none_or(|at| now.saturating_duration_since(at) >= FORGET_EVERY);
+        let full = buckets.map.len() >= MAX_ENTRIES && !buckets.map.contains_key(key);
+        if due || full {
+            buckets.forget_full(now);
         }
-        let bucket = map.entry(key.to_string()).or_insert(Bucket {
+        let bucket = buckets.map.entry(key.to_string()).or_insert(Bucket {
             tokens: BURST,
             at: now,
         });
         take(bucket, now)
+    }
+
+    /// Objects with a bucket kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().map.len()
     }
 }
 
@@ -91,5 +127,26 @@ mod tests {
             assert!(budget.spend_at("a", later).is_ok());
         }
         assert!(budget.spend_at("a", later).is_err());
+    }
+
+    #[test]
+    fn buckets_that_filled_up_again_are_forgotten() {
+        let budget = WriteBudget::default();
+        let start = Instant::now();
+        budget.spend_at("quiet", start).unwrap();
+        let busy_at = start + FORGET_EVERY - REFILL_EVERY;
+        for _ in 0..BURST as usize {
+            budget.spend_at("busy", busy_at).unwrap();
+        }
+        assert_eq!(budget.len(), 2);
+        // A minute on, "quiet" has long earned its token back; "busy" has earned one of twenty.
+        let later = start + FORGET_EVERY;
+        budget.spend_at("new", later).unwrap();
+        assert_eq!(budget.len(), 2, "\"busy\" and \"new\" are kept");
+        assert!(budget.spend_at("busy", later).is_ok());
+        assert!(
+            budget.spend_at("busy", later).is_err(),
+            "a kept bucket keeps its count"
+        );
     }
 }

@@ -75,7 +75,7 @@ pub(super) fn packed<K>(
     events: impl Stream<Item = watcher::Result<Event<K>>> + Send + 'static,
 ) -> impl Stream<Item = watcher::Result<Event<Packed<K>>>> + Send + 'static
 where
-    K: Resource<DynamicType = ()> + serde::Serialize + DeserializeOwned,
+    K: Resource<DynamicType = ()> + serde::Serialize + DeserializeOwned + 'static,
 {
     events.map(|event| {
         event.map(|event| match event {

@@ -27,20 +27,34 @@ pub struct Sample {
     pub latency_ms: f64,
 }
 
-/// A sample as kept: half a `Sample`'s size, since a fleet of 10,000 services keeps 1.2 million.
+/// A sample as kept: 8 bytes, a quarter of a `Sample`'s size, since a fleet of 10,000 services
+/// keeps 1.2 million of them. The time to the second (probes are a second apart at the most),
+/// the latency to the microsecond.
 #[derive(Clone, Copy)]
 struct Kept {
-    at_ms: i64,
-    latency_ms: f32,
-    ok: bool,
+    /// Seconds since the Unix epoch (a `u32` lasts until 2106).
+    at_s: u32,
+    /// The latency in microseconds (at most 35 minutes, far above any probe's timeout) in the
+    /// low 31 bits; the top bit set when the probe was healthy.
+    latency_and_ok: u32,
 }
 
+const OK_BIT: u32 = 1 << 31;
+
 impl Kept {
+    fn new(at: Timestamp, ok: bool, latency: Duration) -> Self {
+        let micros = u32::try_from(latency.as_micros()).map_or(!OK_BIT, |m| m.min(!OK_BIT));
+        Self {
+            at_s: u32::try_from(at.as_second()).unwrap_or(0),
+            latency_and_ok: micros | if ok { OK_BIT } else { 0 },
+        }
+    }
+
     fn sample(self) -> Sample {
         Sample {
-            at: Timestamp::from_millisecond(self.at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
-            ok: self.ok,
-            latency_ms: f64::from(self.latency_ms),
+            at: Timestamp::from_second(i64::from(self.at_s)).unwrap_or(Timestamp::UNIX_EPOCH),
+            ok: self.latency_and_ok & OK_BIT != 0,
+            latency_ms: f64::from(self.latency_and_ok & !OK_BIT) / 1000.0,
         }
     }
 }
@@ -69,11 +83,7 @@ impl ProbeHistory {
         if ring.len() == SAMPLES {
             ring.pop_front();
         }
-        ring.push_back(Kept {
-            at_ms: at.as_millisecond(),
-            ok,
-            latency_ms: (latency.as_secs_f64() * 1000.0) as f32,
-        });
+        ring.push_back(Kept::new(at, ok, latency));
     }
 
     /// The service's probes, oldest first.
@@ -125,6 +135,31 @@ mod tests {
         assert_eq!(samples[0].latency_ms, 5.0);
         assert!(!samples[0].ok);
         assert!(history.samples("team", "other").is_empty());
+    }
+
+    #[test]
+    fn a_sample_keeps_its_second_its_microseconds_and_its_outcome() {
+        let history = ProbeHistory::default();
+        let at = Timestamp::from_millisecond(1_800_000_000_750).unwrap();
+        history.record("team", "api", true, Duration::from_micros(1_234), at);
+        history.record("team", "api", false, Duration::from_secs(3600), at);
+        let samples = history.samples("team", "api");
+        assert_eq!(
+            samples[0].at,
+            Timestamp::from_second(1_800_000_000).unwrap()
+        );
+        assert!(samples[0].ok);
+        assert_eq!(samples[0].latency_ms, 1.234);
+        assert!(
+            !samples[1].ok,
+            "a latency past the field's range keeps its outcome"
+        );
+        assert_eq!(
+            samples[1].latency_ms,
+            f64::from(!OK_BIT) / 1000.0,
+            "at most 35 minutes"
+        );
+        assert_eq!(std::mem::size_of::<Kept>(), 8);
     }
 
     #[test]

@@ -21,6 +21,7 @@ use kube::runtime::watcher;
 use super::input::{ServiceKey, claim_id, service_of, to_claim};
 use super::view::FleetView;
 use crate::api::{ChittyService, RouteClaim};
+use crate::controller::small_set::SmallSet;
 use crate::routing::{Affected, ClaimId, ClaimIndex, Decision, Delegations, RoutePolicy};
 
 /// Cheap to clone; every clone is the same table.
@@ -52,7 +53,8 @@ struct State {
     /// Which service each indexed claim routes to, and back, so that a service coming or going
     /// re-decides only its own claims.
     service_of: BTreeMap<ClaimId, ServiceKey>,
-    claims_of: BTreeMap<ServiceKey, BTreeSet<ClaimId>>,
+    /// Mostly one claim a service: a sorted vector, not a B-tree node of eleven.
+    claims_of: BTreeMap<ServiceKey, SmallSet<ClaimId>>,
     claims_synced: bool,
     services_synced: bool,
     /// The delegations have been set, or the policy has none to wait for (`open`).
@@ -154,8 +156,8 @@ impl RouteTable {
                     let found = self.service_exists(&key);
                     let ids = state.claims_of.get(&key).cloned().unwrap_or_default();
                     let mut affected = Affected::default();
-                    for id in ids {
-                        if let Some(claim) = self.stored_claim(&id) {
+                    for id in &ids {
+                        if let Some(claim) = self.stored_claim(id) {
                             affected.merge(state.upsert(&claim, found));
                         }
                     }

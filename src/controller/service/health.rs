@@ -129,10 +129,15 @@ pub fn check_service(
             .unwrap_or(previous.consecutive_failures)
     };
     let (state, failures) = next_state(result.healthy, failures_before, spec.failure_threshold);
-    ctx.probe_failures
-        .lock()
-        .expect("probe failures lock")
-        .insert(key, failures);
+    {
+        // Only counts the status does not hold yet are kept: a healthy fleet keeps none.
+        let mut map = ctx.probe_failures.lock().expect("probe failures lock");
+        if failures == previous.consecutive_failures {
+            map.remove(&key);
+        } else {
+            map.insert(key, failures);
+        }
+    }
     let changed = state != previous.status;
     let previous_state = previous.status;
     let summary = if changed {

@@ -214,11 +214,16 @@ impl<'a> Act<'a> {
         let fields = match live {
             Some(live) => {
                 let fields = differences(&want, &serde_json::to_value(live)?);
-                if fields.is_empty()
-                    || self
-                        .ctx
-                        .applied
-                        .holds(&key, live_version.as_deref(), fingerprint)
+                if fields.is_empty() {
+                    // Converged, and the cache shows it: the memo of the apply has served (it
+                    // answers only for objects that differ), and a fleet keeps none at rest.
+                    self.ctx.applied.forget(&key);
+                    return Ok(None);
+                }
+                if self
+                    .ctx
+                    .applied
+                    .holds(&key, live_version.as_deref(), fingerprint)
                 {
                     return Ok(None);
                 }
