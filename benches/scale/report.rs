@@ -121,10 +121,7 @@ fn table(run: &Run) -> String {
          | bytes per cached object ((steady - baseline) / objects) | {:.0} B | <= 4 KiB | {} |\n\
          | steady RSS / objects | {:.0} B | | |\n\
          | peak / steady | {:.2} | <= {TARGET_PEAK_OVER_STEADY} | {} |\n\
-         | spec change to new ChittyDeployment at idle (one every {} s), p50 | {} | | |\n\
-         | spec change at idle, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n\
-         | spec change under load (one every {} ms, rollouts overlapping), p50 | {} | | |\n\
-         | spec change under load, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n\
+         {}{}\
          | idle writes/min (all processes, {} s) | {:.1} | 0 | {} |\n",
         run.shards,
         run.n,
@@ -143,22 +140,14 @@ fn table(run: &Run) -> String {
         f.rss_per_object,
         f.peak_over_steady,
         verdict(f.peak_over_steady <= TARGET_PEAK_OVER_STEADY),
-        IDLE_PACE.as_secs(),
-        i.show(0.50),
-        i.samples.len(),
-        i.timeouts(),
-        i.failed.len(),
-        i.show(0.99),
-        TARGET_P99.as_millis(),
-        verdict(i.meets(0.99, TARGET_P99)),
-        PACE.as_millis(),
-        l.show(0.50),
-        l.samples.len(),
-        l.timeouts(),
-        l.failed.len(),
-        l.show(0.99),
-        TARGET_P99.as_millis(),
-        verdict(l.meets(0.99, TARGET_P99)),
+        latency_rows(&format!("at idle (one every {} s)", IDLE_PACE.as_secs()), i),
+        latency_rows(
+            &format!(
+                "under load (one every {} ms, rollouts overlapping)",
+                PACE.as_millis()
+            ),
+            l
+        ),
         IDLE_WINDOW.as_secs(),
         run.idle_writes_per_minute,
         verdict(run.idle_writes_per_minute <= TARGET_IDLE_WRITES),
@@ -175,6 +164,21 @@ fn table(run: &Run) -> String {
         out.push_str(&format!("\nAction failed: {why}\n"));
     }
     out
+}
+
+/// The two table rows of one spec-change measurement, `when` saying how it was paced.
+fn latency_rows(when: &str, l: &Latencies) -> String {
+    format!(
+        "| spec change to new ChittyDeployment {when}, p50 | {} | | |\n\
+         | spec change {when}, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n",
+        l.show(0.50),
+        l.samples.len(),
+        l.timeouts(),
+        l.failed.len(),
+        l.show(0.99),
+        TARGET_P99.as_millis(),
+        verdict(l.meets(0.99, TARGET_P99)),
+    )
 }
 
 /// Per controller: "service 312 (mean 4.1 ms, 2 over 100 ms)".
