@@ -47,6 +47,9 @@ pub struct Metrics {
     /// How much longer than asked the services wait between health probes: 1 within
     /// `--probe-budget`, else the fleet's probes a second asked for over the budget.
     pub probe_stretch: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// 1 while this shard holds its Lease but does not work, because a live shard Lease
+    /// announces another `--shard-count` (see `shard::count`), else 0.
+    pub shard_paused: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -78,6 +81,7 @@ impl Metrics {
             }),
             decode_failures: Family::default(),
             probe_stretch: Default::default(),
+            shard_paused: Default::default(),
         };
         let r = registry.sub_registry_with_prefix("chitty");
         r.register(
@@ -124,6 +128,11 @@ impl Metrics {
             "probe_interval_stretch",
             "How much longer than asked the services wait between health probes (1 within --probe-budget)",
             metrics.probe_stretch.clone(),
+        );
+        r.register(
+            "shard_paused",
+            "1 while this shard holds its Lease but does not work: a live shard Lease announces another shard count",
+            metrics.shard_paused.clone(),
         );
         Arc::new(metrics)
     }

@@ -120,3 +120,30 @@ async fn serves_probes_and_metrics_and_exits_cleanly_on_sigterm() {
         "JSON logs:\n{logs}"
     );
 }
+
+/// `chitty-operator crd | head`: the reader goes away after a few lines; the generator ends
+/// quietly with success, as any Unix filter would, not with a panic on the broken pipe.
+#[test]
+fn crd_printing_to_a_reader_that_goes_away_exits_quietly() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chitty-operator"))
+        .arg("crd")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then close the pipe: the ~100 KB of CRDs cannot fit in the pipe's buffer,
+    // so the writer is still writing when its reader is gone.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}

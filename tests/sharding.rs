@@ -1,8 +1,9 @@
 //! Sharding against the local control plane, with every shard a real process: three shards over
 //! 300 services write each service from exactly one shard (the audit log, by user agent), decide
 //! routes as one shard would, hand a killed shard's services to the next shard within the
-//! takeover timeout and take them back when it returns, with no rollout made twice; and bad shard
-//! settings stop a process with the reason.
+//! takeover timeout and take them back when it returns, with no rollout made twice; two shard
+//! counts at once pause rather than write one service twice; and bad shard settings stop a
+//! process with the reason.
 
 mod common;
 mod sharding_support;
@@ -24,7 +25,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use sharding_support::{Fleet, agent, audited_writes};
+use sharding_support::{Fleet, agent, audited_writes, lease_holder, writers};
 
 const SERVICES: usize = 300;
 const SHARDS: u16 = 3;
@@ -85,42 +86,6 @@ async fn all_ready(services: &Api<ChittyService>, names: &BTreeSet<String>, vers
         |ready| *ready == names.len(),
     )
     .await;
-}
-
-/// Which user agents wrote each service's objects (its own, its rollouts, its Deployment and
-/// Service, its claims; claim statuses are the route rule's, checked apart).
-fn writers(
-    namespace: &str,
-    from: usize,
-    names: &BTreeSet<String>,
-) -> BTreeMap<String, BTreeSet<String>> {
-    let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (agent, resource, subresource, object, _) in audited_writes(namespace, from) {
-        if !agent.contains("chitty-operator") || resource == "leases" || resource == "events" {
-            continue;
-        }
-        if resource == "routeclaims" && subresource == "status" {
-            continue;
-        }
-        // Rollouts and claims are named after their service: `<service>-<suffix>`.
-        let owner = names
-            .iter()
-            .find(|s| object == **s || object.starts_with(&format!("{s}-")));
-        if let Some(owner) = owner {
-            by_service.entry(owner.clone()).or_default().insert(agent);
-        }
-    }
-    by_service
-}
-
-async fn lease_holder(leases: &Api<Lease>, name: &str) -> String {
-    leases
-        .get_opt(name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|l| l.spec?.holder_identity)
-        .unwrap_or_default()
 }
 
 /// Every claim's status is what the route rule decides over the same claims in one process.
@@ -367,4 +332,72 @@ async fn bad_shard_settings_stop_the_process_with_the_reason() {
     drop(replica);
     drop(first);
     ns.delete_and_wait(&client).await;
+}
+
+/// Two shard counts at once, as in a half-done change of the chart's `shards`: shard 0 of 2 and
+/// shard 1 of 3 would both work bucket 4 (and 10, 16, ...), each under its own Lease. Each reads
+/// the count the other announces on its Lease and pauses; nothing is written while they do; once
+/// the odd one is gone, the other works again, alone.
+#[tokio::test]
+async fn two_shard_counts_at_once_pause_rather_than_write_twice() {
+    let client = common::client().await;
+    let ns = TestNamespace::create(&client, "shards-counts").await;
+    let health = HealthServer::start().await;
+    let fleet = |count| Fleet {
+        namespace: ns.name.clone(),
+        lease_namespace: ns.name.clone(),
+        count,
+        health: health.url.clone(),
+    };
+    let http = reqwest::Client::new();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let from = audit_lines();
+    let first = fleet(2).start(0, "chitty-operator-shard-0-5d8f7c9b6-a1b2c");
+    first.ready(&http).await;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
+    common::eventually(
+        "shard 0 of 2 announces its count on its Lease",
+        || async {
+            let lease = leases.get_opt("chitty-shard-0").await.ok().flatten();
+            lease.and_then(|l| l.annotations().get("chitty.cc/shard-count").cloned())
+        },
+        |count| count.as_deref() == Some("2"),
+    )
+    .await;
+
+    let mut odd = fleet(3).start(1, "chitty-operator-shard-1-7c6b5a4d3-f6g7h");
+    odd.paused(&http, true).await;
+    first.paused(&http, true).await;
+    // Services in buckets both would work: while paused, neither writes them.
+    let both: BTreeSet<String> = (0..)
+        .map(name)
+        .filter(|n| {
+            let b = bucket::of(&ns.name, n);
+            b.is_multiple_of(2) && b % 3 == 1
+        })
+        .take(3)
+        .collect();
+    let services: Api<ChittyService> = Api::namespaced(client.clone(), &ns.name);
+    for n in &both {
+        service(n).apply(&services).await;
+    }
+    // Three check intervals (the Leases are read every 3 s here).
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(writers(&ns.name, from, &both), BTreeMap::new(), "paused");
+
+    // The odd process dies; once its Lease runs out, shard 0 of 2 works again, and alone.
+    odd.kill();
+    first.paused(&http, false).await;
+    all_ready(&services, &both, "1.0.0").await;
+    let only_first = BTreeSet::from([agent(0, 2)]);
+    for (service, agents) in writers(&ns.name, from, &both) {
+        assert_eq!(agents, only_first, "{service} written by shard 0 of 2 only");
+    }
+    let odd_writes: Vec<_> = audited_writes(&ns.name, from)
+        .into_iter()
+        .filter(|(who, resource, ..)| *who == agent(1, 3) && resource != "leases")
+        .collect();
+    assert!(odd_writes.is_empty(), "the odd shard wrote: {odd_writes:?}");
+    ns.delete_and_wait(&client).await;
+    drop(first);
 }

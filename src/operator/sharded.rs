@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -16,7 +17,7 @@ use crate::leader::{self, Role};
 use crate::metrics::Metrics;
 use crate::shard::plan::taker_of;
 use crate::shard::takeover::{Takeover, ask_back};
-use crate::shard::{Scope, ShardConfig};
+use crate::shard::{self, Scope, ShardConfig};
 
 type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
 
@@ -88,7 +89,8 @@ pub(super) async fn run(parts: Parts) -> anyhow::Result<()> {
 }
 
 /// One leadership term of this process's shard: its controllers over its own buckets and those
-/// of the shards it has taken over, restarted whenever that set changes.
+/// of the shards it has taken over, restarted whenever that set changes, and paused while a live
+/// shard Lease announces another shard count.
 async fn shard_term(parts: &Parts, leases: &Api<Lease>) -> anyhow::Result<()> {
     let config = &parts.config;
     let identity = leader::fresh_identity(config.leader_election.pod_name.as_deref());
@@ -99,11 +101,31 @@ async fn shard_term(parts: &Parts, leases: &Api<Lease>) -> anyhow::Result<()> {
         &config.leader_election,
         &identity,
     );
+    let own = ShardConfig::lease_name(&config.leader_election.lease_name, config.shards.index);
+    // Until it is written this process must not work; a failure here is the API server's, so
+    // retry (the election drops this term if the Lease is lost meanwhile).
+    while let Err(error) = announce_count(leases, &own, config.shards.count).await {
+        tracing::warn!(%error, "retrying");
+        tokio::select! {
+            () = parts.shutdown.clone() => return Ok(()),
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
+    }
+    takeover.settle().await;
     loop {
-        let mut shards: BTreeSet<u16> = takeover.working();
-        shards.insert(config.shards.index);
-        let scope = Scope::shards(shards, config.shards.count);
-        let finished = {
+        let paused = takeover.disagreement().is_some();
+        parts.metrics.shard_paused.set(i64::from(paused));
+        let finished = if paused {
+            // Not ready: a process that does not work is not doing its job.
+            parts.http_state.ready.store(false, Ordering::Relaxed);
+            tokio::select! {
+                () = parts.shutdown.clone() => Some(Ok(())),
+                () = takeover.next_change() => None,
+            }
+        } else {
+            let mut shards: BTreeSet<u16> = takeover.working();
+            shards.insert(config.shards.index);
+            let scope = Scope::shards(shards, config.shards.count);
             let work = run_controllers(
                 parts.client.clone(),
                 config.clone(),
@@ -121,11 +143,29 @@ async fn shard_term(parts: &Parts, leases: &Api<Lease>) -> anyhow::Result<()> {
             // The controllers stop here, before any Lease they worked under is given back.
         };
         if let Some(result) = finished {
+            parts.metrics.shard_paused.set(0);
             takeover.release_all().await;
             return result;
         }
         takeover.give_back().await;
     }
+}
+
+/// Writes this process's shard count on its own Lease, which it holds: before it works, so that
+/// a process counting differently reads it and stops (see `shard::count`).
+async fn announce_count(leases: &Api<Lease>, own: &str, count: u16) -> anyhow::Result<()> {
+    let patch = serde_json::json!({
+        "metadata": {"annotations": {shard::count::ANNOTATION: count.to_string()}}
+    });
+    let params = PatchParams {
+        field_manager: Some("chitty-operator-shard-count".into()),
+        ..Default::default()
+    };
+    leases
+        .patch(own, &params, &Patch::Merge(patch))
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot write the shard count on Lease {own}: {error}"))?;
+    Ok(())
 }
 
 /// Refuses to start a shard that another Deployment already runs: its Lease is held, and

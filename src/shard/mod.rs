@@ -9,8 +9,12 @@
 //! A shard without a leader for longer than `--shard-takeover-after` is taken over by the next
 //! live shard, which takes its Lease (so the Lease stays the one lock on the shard's services) and
 //! gives it back when the shard's own process asks for it (see [`takeover`]).
+//!
+//! Every shard Lease carries its holder's shard count, and a process works only while all the
+//! live ones agree with its own (see [`count`]), so two counts at once pause rather than write.
 
 pub mod bucket;
+pub mod count;
 pub mod plan;
 pub mod takeover;
 

@@ -18,6 +18,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use super::ShardConfig;
+use super::count::{self, Announced};
 use super::plan::{self, LeaseState};
 
 /// Set on a lent Lease by the shard's own process: it is back and wants its Lease.
@@ -41,6 +42,8 @@ pub struct Takeover {
     held: BTreeMap<u16, Instant>,
     /// Taken-over shards whose own process asked for them back; freed by [`Self::give_back`].
     returning: BTreeSet<u16>,
+    /// Why this process must not work now: a live shard Lease announces another shard count.
+    disagreement: Option<String>,
 }
 
 impl Takeover {
@@ -63,7 +66,26 @@ impl Takeover {
             seen: HashMap::new(),
             held: BTreeMap::new(),
             returning: BTreeSet::new(),
+            disagreement: None,
         }
+    }
+
+    /// Why the shards must not be worked now (see [`count`]); `None` when every live shard
+    /// Lease agrees on the count.
+    pub fn disagreement(&self) -> Option<&str> {
+        self.disagreement.as_deref()
+    }
+
+    /// How often the Leases are checked.
+    fn interval(&self) -> Duration {
+        ((self.lease_duration - self.renew_margin) / 3).max(Duration::from_millis(500))
+    }
+
+    /// Waits one check interval, then checks: by then every process that was already working
+    /// has read this one's announced count (see [`count`]) and stopped if it disagrees.
+    pub async fn settle(&mut self) {
+        tokio::time::sleep(self.interval()).await;
+        self.check().await;
     }
 
     /// The shards worked besides this process's own: taken over and not being given back.
@@ -75,23 +97,26 @@ impl Takeover {
     }
 
     /// Checks the Leases every renewal interval until the shards to work change: one taken over,
-    /// one lost, or one asked back. Cancel-safe between checks.
+    /// one lost, or one asked back; or until the shard counts come to agree or stop agreeing.
+    /// Cancel-safe between checks.
     pub async fn next_change(&mut self) {
-        let interval = (self.lease_duration - self.renew_margin) / 3;
         loop {
-            tokio::time::sleep(interval.max(Duration::from_millis(500))).await;
-            let before = self.working();
+            tokio::time::sleep(self.interval()).await;
+            let before = (self.working(), self.disagreement.is_some());
             self.check().await;
-            if self.working() != before {
+            if (self.working(), self.disagreement.is_some()) != before {
                 return;
             }
         }
     }
 
     /// One look at every other shard's Lease: renews the held ones, notes who asks for theirs
-    /// back, and takes over the ones `plan` gives this shard.
+    /// back and which count the live ones announce, and (while the counts agree) takes over the
+    /// ones `plan` gives this shard.
     async fn check(&mut self) {
         let mut states = BTreeMap::new();
+        let mut announced = BTreeMap::new();
+        let mut unread = false;
         let me = self.me;
         for k in (0..self.count).filter(|k| *k != me) {
             let lease = match self.api.get_opt(&self.lease_name(k)).await {
@@ -99,14 +124,31 @@ impl Takeover {
                 Err(error) => {
                     tracing::debug!(%error, shard = k, "cannot read a shard Lease");
                     self.drop_if_overdue(k);
+                    unread = true;
                     continue;
                 }
             };
             if self.held.contains_key(&k) {
                 self.keep(k, lease).await;
             } else {
-                states.insert(k, self.observe(k, lease.as_ref()));
+                let state = self.observe(k, lease.as_ref());
+                if let (LeaseState::Led | LeaseState::TakenBy(_), Some(lease)) = (&state, &lease) {
+                    announced.insert(k, Announced::of(lease));
+                }
+                states.insert(k, state);
             }
+        }
+        let disagreement = count::disagreement(self.me, self.count, &announced);
+        // A Lease that could not be read may still disagree: only a full reading clears it.
+        if disagreement != self.disagreement && !(unread && disagreement.is_none()) {
+            match &disagreement {
+                Some(why) => tracing::error!("{why}"),
+                None => tracing::info!("every live shard Lease announces this shard count again"),
+            }
+            self.disagreement = disagreement;
+        }
+        if self.disagreement.is_some() {
+            return;
         }
         let take = plan::to_take_over(
             self.me,
@@ -221,7 +263,8 @@ impl Takeover {
         let duration = self.lease_duration.as_secs() as i32;
         let Some(lease) = self.api.get_opt(&self.lease_name(k)).await? else {
             let lease: Lease = serde_json::from_value(json!({
-                "metadata": {"name": self.lease_name(k)},
+                "metadata": {"name": self.lease_name(k),
+                             "annotations": {count::ANNOTATION: self.count.to_string()}},
                 "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
                          "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
             }))
@@ -240,7 +283,8 @@ impl Takeover {
         // The version read when the Lease was judged silent may be older: anything renewed since
         // fails this write with a conflict.
         let patch = json!({
-            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "metadata": {"resourceVersion": lease.metadata.resource_version,
+                         "annotations": {count::ANNOTATION: self.count.to_string()}},
             "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
                      "acquireTime": now, "renewTime": now, "leaseTransitions": transitions + 1},
         });

@@ -1,8 +1,12 @@
 //! Operator processes for the sharding tests: each shard a real process (so it can be killed),
 //! identified in the audit log by its user agent.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
 
 use crate::common;
 
@@ -87,6 +91,30 @@ impl Shard {
         .await;
     }
 
+    /// Waits until the process's `chitty_shard_paused` gauge reads `paused`: it holds its Lease
+    /// but does not work, because another shard count is live (or works again).
+    pub async fn paused(&self, http: &reqwest::Client, paused: bool) {
+        let url = format!("{}/metrics", self.base_url);
+        let want = format!("chitty_shard_paused {}", u8::from(paused));
+        common::wait::eventually_within(
+            &format!(
+                "shard {} {}",
+                self.index,
+                if paused { "paused" } else { "working" }
+            ),
+            Duration::from_secs(90),
+            || async {
+                let text = match http.get(&url).send().await {
+                    Ok(response) => response.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                text.lines().any(|line| line == want)
+            },
+            |found| *found,
+        )
+        .await;
+    }
+
     /// SIGKILL: the process stops at once, its Leases unreleased, as when a node dies.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -132,4 +160,40 @@ pub fn audited_writes(namespace: &str, from: usize) -> Vec<(String, String, Stri
             )
         })
         .collect()
+}
+
+/// Which user agents wrote each service's objects (its own, its rollouts, its Deployment and
+/// Service, its claims; claim statuses are the route rule's, checked apart).
+pub fn writers(
+    namespace: &str,
+    from: usize,
+    names: &BTreeSet<String>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (agent, resource, subresource, object, _) in audited_writes(namespace, from) {
+        if !agent.contains("chitty-operator") || resource == "leases" || resource == "events" {
+            continue;
+        }
+        if resource == "routeclaims" && subresource == "status" {
+            continue;
+        }
+        // Rollouts and claims are named after their service: `<service>-<suffix>`.
+        let owner = names
+            .iter()
+            .find(|s| object == **s || object.starts_with(&format!("{s}-")));
+        if let Some(owner) = owner {
+            by_service.entry(owner.clone()).or_default().insert(agent);
+        }
+    }
+    by_service
+}
+
+pub async fn lease_holder(leases: &Api<Lease>, name: &str) -> String {
+    leases
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec?.holder_identity)
+        .unwrap_or_default()
 }
