@@ -11,10 +11,11 @@ mod sharding_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use chitty_operator::api::conditions::{is_true, types};
+use chitty_operator::api::conditions::is_true;
 use chitty_operator::api::{ChittyDeployment, ChittyService, RouteClaim};
 use chitty_operator::config::{OperatorConfig, RoutePolicyMode};
 use chitty_operator::controller::route_claim::input::{claim_id, to_claim};
+use chitty_operator::kube_client::AGENT;
 use chitty_operator::routing::ClaimIndex;
 use chitty_operator::shard::bucket;
 use common::audit_lines;
@@ -25,7 +26,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
-use sharding_support::{Fleet, agent, audited_writes, lease_holder, writers};
+use sharding_support::{Fleet, agent, all_ready, audited_writes, bump, lease_holder, writers};
 
 const SERVICES: usize = 300;
 const SHARDS: u16 = 3;
@@ -59,33 +60,6 @@ fn contested_pairs(namespace: &str) -> Vec<(String, String)> {
         }
     }
     pairs
-}
-
-/// Rolled out at `version`: Ready, or (the loser of a contested host) serving but refused its
-/// route, which is the route rule's verdict and not a failure of the shard.
-fn ready_at(s: &ChittyService, version: &str) -> bool {
-    s.spec.version == version
-        && s.status.as_ref().is_some_and(|st| {
-            let ready = st.conditions.iter().find(|c| c.type_ == types::READY);
-            st.observed_generation == s.metadata.generation
-                && ready.is_some_and(|c| c.status == "True" || c.reason == "RouteConflict")
-        })
-}
-
-/// Waits until every named service is Ready at `version`.
-async fn all_ready(services: &Api<ChittyService>, names: &BTreeSet<String>, version: &str) {
-    common::wait::eventually_within(
-        &format!("{} services Ready at {version}", names.len()),
-        Duration::from_secs(1200),
-        || async {
-            let list = services.list(&ListParams::default()).await.unwrap();
-            (list.items.iter())
-                .filter(|s| names.contains(&s.name_any()) && ready_at(s, version))
-                .count()
-        },
-        |ready| *ready == names.len(),
-    )
-    .await;
 }
 
 /// Every claim's status is what the route rule decides over the same claims in one process.
@@ -126,16 +100,6 @@ async fn decisions_match_one_shard(claims: &Api<RouteClaim>) {
 }
 
 /// Bumps the version of `names`, with the rollouts this makes.
-async fn bump(services: &Api<ChittyService>, names: &BTreeSet<String>, version: &str) {
-    for name in names {
-        let patch = json!({"spec": {"version": version}});
-        services
-            .patch(name, &Default::default(), &kube::api::Patch::Merge(patch))
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test]
 async fn three_shards_split_the_fleet_and_cover_for_a_killed_one() {
     let client = common::client().await;
@@ -398,6 +362,22 @@ async fn two_shard_counts_at_once_pause_rather_than_write_twice() {
         .filter(|(who, resource, ..)| *who == agent(1, 3) && resource != "leases")
         .collect();
     assert!(odd_writes.is_empty(), "the odd shard wrote: {odd_writes:?}");
+
+    // An unsharded operator beside the shard (as when the chart's `shards` goes from 1 to 2): the
+    // shard reads its Lease and pauses, and the services are the unsharded one's alone.
+    let unsharded = fleet(1).start(0, "chitty-operator-6b5a4c3d2-k1l2m");
+    first.paused(&http, true).await;
+    let from = audit_lines();
+    bump(&services, &both, "1.0.1").await;
+    all_ready(&services, &both, "1.0.1").await;
+    let only_unsharded = BTreeSet::from([AGENT.to_string()]);
+    for (service, agents) in writers(&ns.name, from, &both) {
+        assert_eq!(
+            agents, only_unsharded,
+            "{service} written by the unsharded one only"
+        );
+    }
     ns.delete_and_wait(&client).await;
+    drop(unsharded);
     drop(first);
 }

@@ -140,13 +140,18 @@ fn table(run: &Run) -> String {
         f.rss_per_object,
         f.peak_over_steady,
         verdict(f.peak_over_steady <= TARGET_PEAK_OVER_STEADY),
-        latency_rows(&format!("at idle (one every {} s)", IDLE_PACE.as_secs()), i),
+        latency_rows(
+            &format!("at idle (one every {} s)", IDLE_PACE.as_secs()),
+            i,
+            true
+        ),
         latency_rows(
             &format!(
                 "under load (one every {} ms, rollouts overlapping)",
                 PACE.as_millis()
             ),
-            l
+            l,
+            false
         ),
         IDLE_WINDOW.as_secs(),
         run.idle_writes_per_minute,
@@ -167,17 +172,25 @@ fn table(run: &Run) -> String {
 }
 
 /// The two table rows of one spec-change measurement, `when` saying how it was paced.
-fn latency_rows(when: &str, l: &Latencies) -> String {
+/// The p50 and p99 rows of one spec-change measurement; `targeted` when the issue's target
+/// (p99 under 200 ms, at idle) applies to it, else the p99 is shown for information only.
+fn latency_rows(when: &str, l: &Latencies, targeted: bool) -> String {
+    let (target, judged) = if targeted {
+        (
+            format!("< {} ms", TARGET_P99.as_millis()),
+            verdict(l.meets(0.99, TARGET_P99)).to_string(),
+        )
+    } else {
+        ("(the target is at idle)".to_string(), String::new())
+    };
     format!(
         "| spec change to new ChittyDeployment {when}, p50 | {} | | |\n\
-         | spec change {when}, p99 ({} samples, {} timeouts, {} failed) | {} | < {} ms | {} |\n",
+         | spec change {when}, p99 ({} samples, {} timeouts, {} failed) | {} | {target} | {judged} |\n",
         l.show(0.50),
         l.samples.len(),
         l.timeouts(),
         l.failed.len(),
         l.show(0.99),
-        TARGET_P99.as_millis(),
-        verdict(l.meets(0.99, TARGET_P99)),
     )
 }
 
@@ -226,10 +239,16 @@ pub fn markdown(n: usize, runs: &[Run], failed: Option<&str>) -> String {
     out
 }
 
-fn latency_json(l: &Latencies) -> serde_json::Value {
-    json!({"samples": l.samples.len(), "timeouts": l.timeouts(), "failed_actions": l.failed,
-           "p50_s": l.seconds(0.50), "p99_s": l.seconds(0.99),
-           "target_p99_s": TARGET_P99.as_secs_f64(), "met": l.meets(0.99, TARGET_P99)})
+/// One spec-change measurement; the target only on the one it applies to (at idle).
+fn latency_json(l: &Latencies, targeted: bool) -> serde_json::Value {
+    let mut out = json!({"samples": l.samples.len(), "timeouts": l.timeouts(),
+                         "failed_actions": l.failed,
+                         "p50_s": l.seconds(0.50), "p99_s": l.seconds(0.99)});
+    if targeted {
+        out["target_p99_s"] = json!(TARGET_P99.as_secs_f64());
+        out["met"] = json!(l.meets(0.99, TARGET_P99));
+    }
+    out
 }
 
 pub fn json(n: usize, runs: &[Run], failed: Option<&str>) -> serde_json::Value {
@@ -259,8 +278,8 @@ pub fn json(n: usize, runs: &[Run], failed: Option<&str>) -> serde_json::Value {
                 "peak_over_steady": f.peak_over_steady,
                 "target_peak_over_steady": TARGET_PEAK_OVER_STEADY,
                 "peak_over_steady_met": f.peak_over_steady <= TARGET_PEAK_OVER_STEADY,
-                "spec_change": latency_json(&run.spec_change),
-                "spec_change_at_idle": latency_json(&run.spec_change_at_idle),
+                "spec_change": latency_json(&run.spec_change, false),
+                "spec_change_at_idle": latency_json(&run.spec_change_at_idle, true),
                 "idle_pace_s": IDLE_PACE.as_secs(),
                 "idle_writes_per_minute": run.idle_writes_per_minute,
                 "idle_cores": cores_json(&run.idle_cores),

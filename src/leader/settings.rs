@@ -85,6 +85,21 @@ impl LeaderElection {
         self.lease_renew_margin / 2
     }
 
+    /// How often a shard reads the other shards' Leases (and the unsharded one): the pause
+    /// between the end of one reading and the start of the next.
+    pub fn check_interval(&self) -> Duration {
+        ((self.lease_duration.saturating_sub(self.lease_renew_margin)) / 3)
+            .max(Duration::from_millis(500))
+    }
+
+    /// How long a new leader waits before it works, so that every shard already working has
+    /// read its Lease by then (see `shard::count`): two check intervals, as a reading takes
+    /// time too (at most a request timeout a Lease) and one interval could end just before the
+    /// next reading does.
+    pub fn settle_time(&self) -> Duration {
+        2 * self.check_interval()
+    }
+
     /// Refuses settings under which a leader could not renew in time.
     pub fn validate(&self) -> Result<(), String> {
         if self.lease_renew_margin.is_zero() || self.lease_renew_margin >= self.lease_duration {

@@ -152,12 +152,26 @@ pub async fn serve_on(
                 .ready
                 .store(role == crate::leader::Role::Standby, Ordering::Relaxed)
         };
+        // Shards beside an unsharded leader pause once they read its Lease (see
+        // `shard::count`): a new leader waits until they have.
+        let settle = config.leader_election.settle_time();
+        let lead = || {
+            let shutdown = shutdown.clone();
+            let run = controllers();
+            async move {
+                tokio::select! {
+                    () = shutdown => return Ok(()),
+                    () = tokio::time::sleep(settle) => {}
+                }
+                run.await
+            }
+        };
         crate::leader::run_elected(
             client.clone(),
             &config.leader_election,
             metrics.leading.clone(),
             on_role,
-            controllers,
+            lead,
             shutdown.clone(),
         )
         .await

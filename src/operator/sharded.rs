@@ -16,7 +16,8 @@ use crate::http::HttpState;
 use crate::leader::{self, Role};
 use crate::metrics::Metrics;
 use crate::shard::plan::taker_of;
-use crate::shard::takeover::{Takeover, ask_back};
+use crate::shard::returning::ask_back;
+use crate::shard::takeover::Takeover;
 use crate::shard::{self, Scope, ShardConfig};
 
 type Shutdown = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;

@@ -7,10 +7,14 @@
 //!
 //! Why this is enough: of two processes with counts n < m, the one counting m reads the Leases
 //! 0..m, among them the one the other holds (its index is below n). A process announces its
-//! count on its Lease, then waits one check interval before it starts, so one that was already
+//! count on its Lease, then waits two check intervals before it starts, so one that was already
 //! running has read the announcement and stopped by then. Both stop: the fleet waits (with the
 //! reason in the log and `chitty_shard_paused`) rather than have two writers, until the
 //! processes of one count are gone.
+//!
+//! An unsharded operator (one Lease, `--lease-name` itself) works every service: shards read
+//! its Lease too and pause while it is held. An unsharded leader waits as long after it takes
+//! its Lease, for the same reason a shard waits after announcing.
 
 use std::collections::BTreeMap;
 
@@ -44,10 +48,23 @@ impl Announced {
 }
 
 /// Why shard `me` of `count` must not work, given what the other live shard Leases announce
-/// (by shard index; Leases not held, or not renewed within their duration, left out); `None`
-/// when all agree. The message names the first Lease that disagrees, so it stays the same while
-/// the situation does.
-pub fn disagreement(me: u16, count: u16, live: &BTreeMap<u16, Announced>) -> Option<String> {
+/// (by shard index; Leases not held, or not renewed within their duration, left out) and whether
+/// an unsharded operator holds the fleet's own Lease; `None` when all agree. The message names
+/// the first Lease that disagrees, so it stays the same while the situation does.
+pub fn disagreement(
+    me: u16,
+    count: u16,
+    live: &BTreeMap<u16, Announced>,
+    unsharded_live: bool,
+) -> Option<String> {
+    if unsharded_live {
+        return Some(format!(
+            "shard {me} of {count} is paused: the fleet's own Lease (the one without -shard-) is \
+             held by an unsharded operator, which works every service; beside it a shard would \
+             write the same services. This clears once it is gone (as when the chart's shards \
+             goes from 1 to {count}); otherwise remove one of the two"
+        ));
+    }
     let (shard, announced) = live
         .iter()
         .filter(|(k, _)| **k != me)
@@ -80,37 +97,45 @@ mod tests {
     #[test]
     fn shards_that_agree_work() {
         let all = live(&[(0, Announced::Count(3)), (2, Announced::Count(3))]);
-        assert_eq!(disagreement(1, 3, &all), None);
-        assert_eq!(disagreement(0, 1, &BTreeMap::new()), None);
+        assert_eq!(disagreement(1, 3, &all, false), None);
+        assert_eq!(disagreement(0, 1, &BTreeMap::new(), false), None);
     }
 
     #[test]
     fn another_count_pauses_with_the_lease_and_both_counts() {
         let mixed = live(&[(0, Announced::Count(3)), (1, Announced::Count(2))]);
-        let why = disagreement(1, 2, &mixed).unwrap();
+        let why = disagreement(1, 2, &mixed, false).unwrap();
         assert!(why.starts_with("shard 1 of 2 is paused"), "{why}");
         assert!(why.contains("Lease of shard 0"), "{why}");
         assert!(why.contains("into 3 shards"), "{why}");
         assert!(why.contains("--shard-count 2"), "{why}");
         // The other side sees it too.
-        let why = disagreement(0, 3, &mixed).unwrap();
+        let why = disagreement(0, 3, &mixed, false).unwrap();
         assert!(why.contains("Lease of shard 1") && why.contains("into 2 shards"));
     }
 
     #[test]
     fn a_silent_or_unreadable_holder_is_not_trusted() {
         let quiet = live(&[(0, Announced::Nothing)]);
-        let why = disagreement(1, 2, &quiet).unwrap();
+        let why = disagreement(1, 2, &quiet, false).unwrap();
         assert!(why.contains("has not said"), "{why}");
         let odd = live(&[(0, Announced::Unreadable("three".into()))]);
-        let why = disagreement(1, 2, &odd).unwrap();
+        let why = disagreement(1, 2, &odd, false).unwrap();
         assert!(why.contains("unreadable shard count \"three\""), "{why}");
+    }
+
+    #[test]
+    fn an_unsharded_operator_beside_the_shards_pauses_them() {
+        let all = live(&[(0, Announced::Count(3)), (2, Announced::Count(3))]);
+        let why = disagreement(1, 3, &all, true).unwrap();
+        assert!(why.starts_with("shard 1 of 3 is paused"), "{why}");
+        assert!(why.contains("unsharded operator"), "{why}");
     }
 
     #[test]
     fn a_process_does_not_disagree_with_its_own_lease() {
         let own = live(&[(1, Announced::Nothing)]);
-        assert_eq!(disagreement(1, 2, &own), None);
+        assert_eq!(disagreement(1, 2, &own, false), None);
     }
 
     #[test]

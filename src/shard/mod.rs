@@ -16,6 +16,7 @@
 pub mod bucket;
 pub mod count;
 pub mod plan;
+pub mod returning;
 pub mod takeover;
 
 use std::collections::BTreeSet;

@@ -20,11 +20,9 @@ use serde_json::json;
 use super::ShardConfig;
 use super::count::{self, Announced};
 use super::plan::{self, LeaseState};
+use super::returning::RETURNING;
 
-/// Set on a lent Lease by the shard's own process: it is back and wants its Lease.
-pub const RETURNING: &str = "chitty.cc/shard-returning";
-
-const FIELD_MANAGER: &str = "chitty-operator-shard-takeover";
+pub(super) const FIELD_MANAGER: &str = "chitty-operator-shard-takeover";
 
 /// One process's view of the other shards' Leases, and the ones it has taken over.
 pub struct Takeover {
@@ -35,9 +33,13 @@ pub struct Takeover {
     identity: String,
     lease_duration: Duration,
     renew_margin: Duration,
+    check_interval: Duration,
+    settle_time: Duration,
     takeover_after: Duration,
-    /// Each other shard's Lease as last seen: holder and renewal, and since when unchanged.
-    seen: HashMap<u16, (Option<String>, Option<String>, Instant)>,
+    /// Each other shard's Lease as last seen.
+    seen: HashMap<u16, Seen>,
+    /// The unsharded operator's Lease (`--lease-name` itself) as last seen.
+    seen_unsharded: Seen,
     /// Taken-over shards, with the time of their last renewal.
     held: BTreeMap<u16, Instant>,
     /// Taken-over shards whose own process asked for them back; freed by [`Self::give_back`].
@@ -62,8 +64,11 @@ impl Takeover {
             identity: plan::taker_identity(shards.index, identity),
             lease_duration: election.lease_duration,
             renew_margin: election.lease_renew_margin,
+            check_interval: election.check_interval(),
+            settle_time: election.settle_time(),
             takeover_after: shards.takeover_after,
             seen: HashMap::new(),
+            seen_unsharded: Seen::default(),
             held: BTreeMap::new(),
             returning: BTreeSet::new(),
             disagreement: None,
@@ -78,13 +83,13 @@ impl Takeover {
 
     /// How often the Leases are checked.
     fn interval(&self) -> Duration {
-        ((self.lease_duration - self.renew_margin) / 3).max(Duration::from_millis(500))
+        self.check_interval
     }
 
-    /// Waits one check interval, then checks: by then every process that was already working
-    /// has read this one's announced count (see [`count`]) and stopped if it disagrees.
+    /// Waits the settle time, then checks: by then every process that was already working has
+    /// read this one's announced count (see [`count`]) and stopped if it disagrees.
     pub async fn settle(&mut self) {
-        tokio::time::sleep(self.interval()).await;
+        tokio::time::sleep(self.settle_time).await;
         self.check().await;
     }
 
@@ -138,7 +143,10 @@ impl Takeover {
                 states.insert(k, state);
             }
         }
-        let disagreement = count::disagreement(self.me, self.count, &announced);
+        let unsharded = self.unsharded_is_live().await;
+        unread |= unsharded.is_none();
+        let disagreement =
+            count::disagreement(self.me, self.count, &announced, unsharded == Some(true));
         // A Lease that could not be read may still disagree: only a full reading clears it.
         if disagreement != self.disagreement && !(unread && disagreement.is_none()) {
             match &disagreement {
@@ -174,18 +182,7 @@ impl Takeover {
 
     /// What a Lease not held here shows, timed by this process's clock (clocks may disagree).
     fn observe(&mut self, k: u16, lease: Option<&Lease>) -> LeaseState {
-        let spec = lease.and_then(|l| l.spec.as_ref());
-        let holder = spec
-            .and_then(|s| s.holder_identity.clone())
-            .filter(|h| !h.is_empty());
-        let renewed = spec
-            .and_then(|s| s.renew_time.as_ref())
-            .map(|t| t.0.to_string());
-        let entry = self.seen.entry(k).or_insert((None, None, Instant::now()));
-        if (&entry.0, &entry.1) != (&holder, &renewed) {
-            *entry = (holder.clone(), renewed, Instant::now());
-        }
-        let unchanged = entry.2.elapsed();
+        let (holder, unchanged) = self.seen.entry(k).or_default().update(lease);
         match holder {
             Some(holder) if unchanged <= self.lease_duration => match plan::taker_of(&holder) {
                 Some(taker) => LeaseState::TakenBy(taker),
@@ -193,6 +190,20 @@ impl Takeover {
             },
             _ => LeaseState::Silent(unchanged),
         }
+    }
+
+    /// Whether an unsharded operator holds the fleet's own Lease: it works every service, so
+    /// beside it no shard may work (`None` when the Lease cannot be read).
+    async fn unsharded_is_live(&mut self) -> Option<bool> {
+        let lease = match self.api.get_opt(&self.base).await {
+            Ok(lease) => lease,
+            Err(error) => {
+                tracing::debug!(%error, "cannot read the unsharded operator's Lease");
+                return None;
+            }
+        };
+        let (holder, unchanged) = self.seen_unsharded.update(lease.as_ref());
+        Some(holder.is_some() && unchanged <= self.lease_duration)
     }
 
     /// A held Lease: still ours? Asked back? Renew it.
@@ -288,7 +299,10 @@ impl Takeover {
             "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
                      "acquireTime": now, "renewTime": now, "leaseTransitions": transitions + 1},
         });
-        let silent_since = self.seen.get(&k).map(|s| (s.0.clone(), s.1.clone()));
+        let silent_since = self
+            .seen
+            .get(&k)
+            .map(|s| (s.holder.clone(), s.renewed.clone()));
         let current = lease.spec.as_ref().map(|s| {
             (
                 s.holder_identity.clone().filter(|h| !h.is_empty()),
@@ -361,32 +375,32 @@ impl Takeover {
     }
 }
 
-/// Runs beside a shard's own election: while its Lease is lent to a taker, asks for it back,
-/// once per interval until the taker frees it (the election then takes it as usual).
-pub async fn ask_back(api: Api<Lease>, lease_name: String, who: String, interval: Duration) {
-    loop {
-        if let Ok(Some(lease)) = api.get_opt(&lease_name).await {
-            let lent = (lease
-                .spec
-                .as_ref()
-                .and_then(|s| s.holder_identity.as_deref()))
-            .and_then(plan::taker_of);
-            let asked =
-                (lease.metadata.annotations.as_ref()).is_some_and(|a| a.contains_key(RETURNING));
-            if let Some(taker) = lent
-                && !asked
-            {
-                tracing::info!(lease = %lease_name, taker, "this shard's Lease is lent; asking for it back");
-                let patch = json!({"metadata": {"annotations": {RETURNING: who}}});
-                let params = PatchParams {
-                    field_manager: Some(FIELD_MANAGER.into()),
-                    ..Default::default()
-                };
-                if let Err(error) = api.patch(&lease_name, &params, &Patch::Merge(patch)).await {
-                    tracing::debug!(%error, "could not ask for the shard Lease back");
-                }
-            }
+/// A Lease as last seen here: its holder and renewal, and since when they have not changed.
+#[derive(Default)]
+struct Seen {
+    holder: Option<String>,
+    renewed: Option<String>,
+    since: Option<Instant>,
+}
+
+impl Seen {
+    /// Notes what `lease` shows now; returns its holder and how long that and its renewal have
+    /// stayed the same, by this process's clock.
+    fn update(&mut self, lease: Option<&Lease>) -> (Option<String>, Duration) {
+        let spec = lease.and_then(|l| l.spec.as_ref());
+        let holder = spec
+            .and_then(|s| s.holder_identity.clone())
+            .filter(|h| !h.is_empty());
+        let renewed = spec
+            .and_then(|s| s.renew_time.as_ref())
+            .map(|t| t.0.to_string());
+        if self.since.is_none() || (&self.holder, &self.renewed) != (&holder, &renewed) {
+            *self = Self {
+                holder: holder.clone(),
+                renewed,
+                since: Some(Instant::now()),
+            };
         }
-        tokio::time::sleep(interval).await;
+        (holder, self.since.map_or(Duration::ZERO, |t| t.elapsed()))
     }
 }

@@ -5,8 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use chitty_operator::api::ChittyService;
+use chitty_operator::api::conditions::types;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::Api;
+use kube::api::ListParams;
+use kube::{Api, ResourceExt};
+use serde_json::json;
 
 use crate::common;
 
@@ -196,4 +200,42 @@ pub async fn lease_holder(leases: &Api<Lease>, name: &str) -> String {
         .flatten()
         .and_then(|l| l.spec?.holder_identity)
         .unwrap_or_default()
+}
+
+/// Rolled out at `version`: Ready, or (the loser of a contested host) serving but refused its
+/// route, which is the route rule's verdict and not a failure of the shard.
+fn ready_at(s: &ChittyService, version: &str) -> bool {
+    s.spec.version == version
+        && s.status.as_ref().is_some_and(|st| {
+            let ready = st.conditions.iter().find(|c| c.type_ == types::READY);
+            st.observed_generation == s.metadata.generation
+                && ready.is_some_and(|c| c.status == "True" || c.reason == "RouteConflict")
+        })
+}
+
+/// Waits until every named service is Ready at `version`.
+pub async fn all_ready(services: &Api<ChittyService>, names: &BTreeSet<String>, version: &str) {
+    common::wait::eventually_within(
+        &format!("{} services Ready at {version}", names.len()),
+        Duration::from_secs(1200),
+        || async {
+            let list = services.list(&ListParams::default()).await.unwrap();
+            (list.items.iter())
+                .filter(|s| names.contains(&s.name_any()) && ready_at(s, version))
+                .count()
+        },
+        |ready| *ready == names.len(),
+    )
+    .await;
+}
+
+/// Sets `spec.version` of every named service.
+pub async fn bump(services: &Api<ChittyService>, names: &BTreeSet<String>, version: &str) {
+    for name in names {
+        let patch = json!({"spec": {"version": version}});
+        services
+            .patch(name, &Default::default(), &kube::api::Patch::Merge(patch))
+            .await
+            .unwrap();
+    }
 }
