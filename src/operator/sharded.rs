@@ -112,7 +112,13 @@ async fn shard_term(parts: &Parts, leases: &Api<Lease>) -> anyhow::Result<()> {
             () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
         }
     }
-    takeover.settle().await;
+    tokio::select! {
+        () = parts.shutdown.clone() => {
+            takeover.release_all().await;
+            return Ok(());
+        }
+        () = takeover.settle() => {}
+    }
     loop {
         let paused = takeover.disagreement().is_some();
         parts.metrics.shard_paused.set(i64::from(paused));
