@@ -24,6 +24,7 @@ pub mod revision;
 pub mod routing;
 pub mod shard;
 pub mod sim;
+pub mod stdout;
 pub mod telemetry;
 pub mod tls;
 pub mod web;

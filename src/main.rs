@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use chitty_operator::{config::OperatorConfig, crdgen, operator, telemetry};
+use chitty_operator::{config::OperatorConfig, crdgen, operator, stdout, telemetry};
 
 /// jemalloc, not the C library's allocator: the caches' objects live long between short-lived
 /// watch and reconcile buffers, and glibc's malloc left a third of the heap again in holes
@@ -47,7 +47,7 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Crd { out_dir: None } => print_to_stdout(&crdgen::all_yaml()?)?,
+        Command::Crd { out_dir: None } => stdout::print(&crdgen::all_yaml()?)?,
         Command::Crd { out_dir: Some(dir) } => {
             std::fs::create_dir_all(&dir)?;
             for (file, crd) in crdgen::all() {
@@ -63,18 +63,4 @@ fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes to stdout; a reader that went away (`chitty-operator crd | head`) ends the program
-/// quietly, as it would end any Unix filter, where `print!` would panic.
-fn print_to_stdout(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
 }

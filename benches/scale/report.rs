@@ -171,7 +171,6 @@ fn table(run: &Run) -> String {
     out
 }
 
-/// The two table rows of one spec-change measurement, `when` saying how it was paced.
 /// The p50 and p99 rows of one spec-change measurement; `targeted` when the target
 /// (p99 under 200 ms, at idle) applies to it, else the p99 is shown for information only.
 fn latency_rows(when: &str, l: &Latencies, targeted: bool) -> String {

@@ -162,7 +162,7 @@ async fn shard_term(parts: &Parts, leases: &Api<Lease>) -> anyhow::Result<()> {
 /// a process counting differently reads it and stops (see `shard::count`).
 async fn announce_count(leases: &Api<Lease>, own: &str, count: u16) -> anyhow::Result<()> {
     let patch = serde_json::json!({
-        "metadata": {"annotations": {shard::count::ANNOTATION: count.to_string()}}
+        "metadata": {"annotations": shard::count::announcement(count)}
     });
     let params = PatchParams {
         field_manager: Some("chitty-operator-shard-count".into()),

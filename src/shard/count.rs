@@ -23,6 +23,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 /// The annotation on a shard Lease that gives the holder's `--shard-count`.
 pub const ANNOTATION: &str = "chitty.cc/shard-count";
 
+/// The Lease annotations that announce `count`, for a patch or a new Lease.
+pub fn announcement(count: u16) -> serde_json::Value {
+    serde_json::json!({ ANNOTATION: count.to_string() })
+}
+
 /// What a live shard Lease says about the count its holder runs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Announced {

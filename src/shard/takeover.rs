@@ -33,6 +33,7 @@ pub struct Takeover {
     identity: String,
     lease_duration: Duration,
     renew_margin: Duration,
+    /// How often the Leases are checked.
     check_interval: Duration,
     settle_time: Duration,
     takeover_after: Duration,
@@ -81,11 +82,6 @@ impl Takeover {
         self.disagreement.as_deref()
     }
 
-    /// How often the Leases are checked.
-    fn interval(&self) -> Duration {
-        self.check_interval
-    }
-
     /// Waits the settle time, then checks: by then every process that was already working has
     /// read this one's announced count (see [`count`]) and stopped if it disagrees.
     pub async fn settle(&mut self) {
@@ -106,7 +102,7 @@ impl Takeover {
     /// Cancel-safe between checks.
     pub async fn next_change(&mut self) {
         loop {
-            tokio::time::sleep(self.interval()).await;
+            tokio::time::sleep(self.check_interval).await;
             let before = (self.working(), self.disagreement.is_some());
             self.check().await;
             if (self.working(), self.disagreement.is_some()) != before {
@@ -275,7 +271,7 @@ impl Takeover {
         let Some(lease) = self.api.get_opt(&self.lease_name(k)).await? else {
             let lease: Lease = serde_json::from_value(json!({
                 "metadata": {"name": self.lease_name(k),
-                             "annotations": {count::ANNOTATION: self.count.to_string()}},
+                             "annotations": count::announcement(self.count)},
                 "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
                          "acquireTime": now, "renewTime": now, "leaseTransitions": 0},
             }))
@@ -295,7 +291,7 @@ impl Takeover {
         // fails this write with a conflict.
         let patch = json!({
             "metadata": {"resourceVersion": lease.metadata.resource_version,
-                         "annotations": {count::ANNOTATION: self.count.to_string()}},
+                         "annotations": count::announcement(self.count)},
             "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": duration,
                      "acquireTime": now, "renewTime": now, "leaseTransitions": transitions + 1},
         });

@@ -17,17 +17,4 @@ pub fn emit<T: Serialize>(
     })
 }
 
-/// Writes to stdout. A reader that went away (`| head`) ends the program quietly, as it would
-/// end kubectl, instead of a panic (or a `--watch` that goes on writing to nobody).
-pub fn print(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => Err(e.into()),
-        Ok(()) => Ok(()),
-    }
-}
+pub use chitty_operator::stdout::print;
